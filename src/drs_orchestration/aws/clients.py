@@ -1,0 +1,295 @@
+"""Client factories: where boto3 clients come from (session, region, account).
+
+Services never create boto3 clients themselves; they ask a
+:class:`ClientFactory`. Swap the factory to change credentials (a profile,
+cross-account AssumeRole) or to test against the DRS simulator.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drs_orchestration._version import __version__
+from drs_orchestration.errors import CrossAccountError
+from drs_orchestration.models.account import AccountContext
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from mypy_boto3_drs import DrsClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_sts import STSClient
+
+__all__ = [
+    "USER_AGENT_EXTRA",
+    "AssumeRoleClientFactory",
+    "ClientFactory",
+    "SessionClientFactory",
+    "default_config",
+]
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT_EXTRA = f"drs-orchestration/{__version__}"
+
+
+def default_config(config: Config | None = None) -> Config:
+    """Botocore config with our user-agent suffix and standard retries, merged under ``config``."""
+    base = Config(
+        user_agent_extra=USER_AGENT_EXTRA, retries={"mode": "standard", "max_attempts": 3}
+    )
+    return base.merge(config) if config is not None else base
+
+
+@runtime_checkable
+class ClientFactory(Protocol):
+    """Hands out boto3 clients per service, region and account.
+
+    Implementations must be safe to call from several threads and should
+    cache clients (they are thread-safe and expensive to build).
+    """
+
+    @overload
+    def client(
+        self, service: Literal["drs"], region: str, account: AccountContext | None = None
+    ) -> DrsClient: ...
+    @overload
+    def client(
+        self, service: Literal["ec2"], region: str, account: AccountContext | None = None
+    ) -> EC2Client: ...
+    @overload
+    def client(
+        self, service: Literal["sts"], region: str, account: AccountContext | None = None
+    ) -> STSClient: ...
+    @overload
+    def client(
+        self, service: Literal["dynamodb"], region: str, account: AccountContext | None = None
+    ) -> DynamoDBClient: ...
+    def client(
+        self, service: str, region: str, account: AccountContext | None = None
+    ) -> BaseClient:
+        """Return a client for ``service`` in ``region`` (in ``account`` if given)."""
+        ...
+
+
+_ClientKey = tuple[str, str, tuple[str, str | None, str | None] | None]
+
+
+class SessionClientFactory:
+    """Clients from one boto3 session, cached per (service, region, account).
+
+    An :class:`AccountContext` that names a role is refused (use
+    :class:`AssumeRoleClientFactory`); one without a role must be the
+    caller's own account, which is checked once with ``GetCallerIdentity``.
+    The factory never falls back to the caller's credentials for another
+    account.
+
+    Args:
+        session: The boto3 session to use (default: a new ``boto3.Session()``,
+            created on first use, never at import).
+        config: botocore config merged over the defaults (user agent
+            ``drs-orchestration/<version>``, standard retry mode).
+    """
+
+    def __init__(self, session: boto3.Session | None = None, config: Config | None = None) -> None:
+        self._session = session
+        self._config = default_config(config)
+        self._clients: dict[_ClientKey, Any] = {}
+        self._lock = threading.RLock()
+        self._caller_account: str | None = None
+
+    @property
+    def session(self) -> boto3.Session:
+        """The boto3 session clients are made from."""
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.Session()
+            return self._session
+
+    @property
+    def config(self) -> Config:
+        """The botocore config every client gets."""
+        return self._config
+
+    @overload
+    def client(
+        self, service: Literal["drs"], region: str, account: AccountContext | None = None
+    ) -> DrsClient: ...
+    @overload
+    def client(
+        self, service: Literal["ec2"], region: str, account: AccountContext | None = None
+    ) -> EC2Client: ...
+    @overload
+    def client(
+        self, service: Literal["sts"], region: str, account: AccountContext | None = None
+    ) -> STSClient: ...
+    @overload
+    def client(
+        self, service: Literal["dynamodb"], region: str, account: AccountContext | None = None
+    ) -> DynamoDBClient: ...
+    def client(self, service: str, region: str, account: AccountContext | None = None) -> Any:
+        """Return a cached client for ``service`` in ``region`` (and ``account``).
+
+        Raises:
+            CrossAccountError: if ``account`` cannot be reached with this factory.
+        """
+        key: _ClientKey = (service, region, account.cache_key() if account else None)
+        with self._lock:
+            cached = self._clients.get(key)
+            if cached is not None:
+                return cached
+            session = self._session_for(account, region)
+            created = session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
+            self._clients[key] = created
+            return created
+
+    def _session_for(self, account: AccountContext | None, region: str) -> boto3.Session:
+        if account is None:
+            return self.session
+        if account.resolved_role_arn is not None:
+            raise CrossAccountError(
+                f"account {account.account_id} names role {account.resolved_role_arn}, "
+                "but SessionClientFactory does not assume roles; use AssumeRoleClientFactory",
+                details={"accountId": account.account_id, "roleArn": account.resolved_role_arn},
+            )
+        caller = self.caller_account_id(region)
+        if caller != account.account_id:
+            raise CrossAccountError(
+                f"account {account.account_id} has no role to assume and the current "
+                f"credentials belong to account {caller}; set role_arn or role_name",
+                details={"accountId": account.account_id, "callerAccountId": caller},
+            )
+        return self.session
+
+    def caller_account_id(self, region: str) -> str:
+        """The account of the session's own credentials (``GetCallerIdentity``, cached)."""
+        with self._lock:
+            if self._caller_account is None:
+                sts = self.session.client("sts", region_name=region, config=self._config)
+                try:
+                    self._caller_account = str(sts.get_caller_identity()["Account"])
+                except (ClientError, BotoCoreError) as exc:
+                    raise CrossAccountError(
+                        f"could not determine the caller's account: {type(exc).__name__}",
+                        details={"region": region},
+                    ) from exc
+            return self._caller_account
+
+
+class AssumeRoleClientFactory(SessionClientFactory):
+    """Cross-account clients through STS ``AssumeRole``.
+
+    For an :class:`AccountContext` with a role, the factory assumes that role
+    (with the context's own ``external_id`` and ``session_name``) using
+    botocore's refreshable credentials, so they renew before they expire; one
+    credential set is kept per (account, role, external ID). Contexts without
+    a role, and ``account=None``, use the source session as
+    :class:`SessionClientFactory` does.
+
+    Args:
+        session: The source session whose credentials assume the roles.
+        config: botocore config merged over the defaults.
+        duration_s: Requested lifetime of assumed-role credentials.
+        sts_region: Region of the STS endpoint used for AssumeRole (default:
+            the region of the first client requested).
+
+    Raises:
+        CrossAccountError: (from :meth:`client`) naming the role and account
+            when AssumeRole fails; credentials are never included.
+    """
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        config: Config | None = None,
+        *,
+        duration_s: int = 3600,
+        sts_region: str | None = None,
+    ) -> None:
+        super().__init__(session, config)
+        if not 900 <= duration_s <= 43200:
+            raise ValueError(f"duration_s must be between 900 and 43200 (got {duration_s})")
+        self._duration_s = duration_s
+        self._sts_region = sts_region
+        self._role_sessions: dict[tuple[str, str | None, str | None], boto3.Session] = {}
+
+    def _session_for(self, account: AccountContext | None, region: str) -> boto3.Session:
+        if account is None or account.resolved_role_arn is None:
+            return super()._session_for(account, region)
+        key = account.cache_key()
+        cached = self._role_sessions.get(key)
+        if cached is None:
+            cached = self._assume(account, self._sts_region or account.region or region)
+            self._role_sessions[key] = cached
+        return cached
+
+    def _assume(self, account: AccountContext, sts_region: str) -> boto3.Session:
+        role_arn = account.resolved_role_arn
+        assert role_arn is not None
+        source = self.session
+        source_credentials = source.get_credentials()
+        if source_credentials is None:
+            raise CrossAccountError(
+                f"cannot assume {role_arn} in account {account.account_id}: "
+                "the source session has no credentials",
+                details={"accountId": account.account_id, "roleArn": role_arn},
+            )
+        extra_args: dict[str, Any] = {
+            "RoleSessionName": account.session_name,
+            "DurationSeconds": self._duration_s,
+        }
+        if account.external_id is not None:
+            extra_args["ExternalId"] = account.external_id
+        config = self._config
+
+        def create_sts_client(service_name: str, **kwargs: Any) -> Any:
+            kwargs.setdefault("region_name", sts_region)
+            return source.client(service_name, config=config, **kwargs)  # type: ignore[call-overload]
+
+        fetcher = AssumeRoleCredentialFetcher(
+            client_creator=create_sts_client,
+            source_credentials=source_credentials,
+            role_arn=role_arn,
+            extra_args=extra_args,
+        )
+        try:
+            # Fetch now rather than on the first DRS call, so a bad role fails here,
+            # named as a cross-account problem, instead of inside some later operation.
+            metadata = fetcher.fetch_credentials()
+        except (ClientError, BotoCoreError) as exc:
+            code = (
+                exc.response.get("Error", {}).get("Code", "")
+                if isinstance(exc, ClientError)
+                else type(exc).__name__
+            )
+            raise CrossAccountError(
+                f"could not assume role {role_arn} in account {account.account_id}: {code}",
+                details={
+                    "accountId": account.account_id,
+                    "roleArn": role_arn,
+                    "externalIdSet": account.external_id is not None,
+                    "awsCode": code,
+                },
+            ) from exc
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=metadata,
+            refresh_using=fetcher.fetch_credentials,
+            method="assume-role",
+        )
+        core = botocore.session.get_session()
+        # botocore has no public setter for a session's credential object; this is the
+        # documented-by-practice way to hand a session refreshable credentials.
+        core._credentials = credentials  # type: ignore[attr-defined]
+        logger.info(
+            "assumed role",
+            extra={"accountId": account.account_id, "roleArn": role_arn},
+        )
+        return boto3.Session(botocore_session=core, region_name=sts_region)

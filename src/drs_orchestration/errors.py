@@ -1,0 +1,461 @@
+"""The exceptions drs-orchestration raises.
+
+Every error carries a stable ``code``, a human ``message``, structured
+``details`` and the HTTP status an adapter should answer with; ``to_dict()``
+gives the JSON body.  AWS ``ClientError`` is translated into these at one
+boundary (:func:`drs_orchestration.aws.errors.translate_aws_errors`), always
+with ``raise ... from`` so the original stays on ``__cause__``::
+
+    DrsOrchestrationError                       500
+    ├── ValidationError                         400
+    │   └── LaunchConfigValidationError         400
+    ├── NotFoundError                           404
+    ├── ConflictError                           409
+    │   └── ConcurrentModificationError         409
+    ├── InvalidStateTransitionError             409
+    ├── LaunchConfigApplicationError            502
+    │   └── LaunchConfigTimeoutError            504
+    ├── ServersNotReadyError                    409
+    ├── RecoveryError                           502
+    │   └── JobTimeoutError                     504
+    ├── InstanceMatchingError                   422
+    ├── PrivateIPMismatchError                  409
+    ├── AgentInstallationError                  502
+    ├── CrossAccountError                       403
+    └── AwsApiError                             502 (or the AWS status)
+        ├── ThrottledError                      429
+        ├── AwsAccessDeniedError                403
+        ├── AwsResourceNotFoundError            404
+        ├── AwsConflictError                    409
+        ├── AwsValidationError                  400
+        └── ServiceQuotaExceededError           429
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import pydantic
+
+__all__ = [
+    "AgentInstallationError",
+    "AwsAccessDeniedError",
+    "AwsApiError",
+    "AwsConflictError",
+    "AwsResourceNotFoundError",
+    "AwsValidationError",
+    "ConcurrentModificationError",
+    "ConflictError",
+    "CrossAccountError",
+    "DrsOrchestrationError",
+    "FieldProblem",
+    "InstanceMatchingError",
+    "InvalidFields",
+    "InvalidStateTransitionError",
+    "JobTimeoutError",
+    "LaunchConfigApplicationError",
+    "LaunchConfigTimeoutError",
+    "LaunchConfigValidationError",
+    "NotFoundError",
+    "PrivateIPMismatchError",
+    "RecoveryError",
+    "ServersNotReadyError",
+    "ServiceQuotaExceededError",
+    "ThrottledError",
+    "ValidationError",
+]
+
+
+class DrsOrchestrationError(Exception):
+    """Base class of every error the library raises.
+
+    Attributes:
+        code: Stable machine-readable identifier, e.g. ``"NotFound"``.
+        message: Human-readable explanation.
+        details: Structured context (IDs, fields, AWS error data).
+        http_status: The status code an API adapter should answer with.
+    """
+
+    code: ClassVar[str] = "DrsOrchestrationError"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable body: ``{"error": code, "message": ..., "details": ...}``."""
+        return {"error": self.code, "message": self.message, "details": _jsonable(self.details)}
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, details={self.details!r})"
+
+
+class FieldProblem(dict[str, Any]):
+    """One invalid field: ``{"field": "waves.0.name", "message": ..., "value": ...}``."""
+
+
+class InvalidFields(ValueError):  # noqa: N818 - raised inside pydantic validators, wrapped there
+    """Raised inside model validators to report problems at precise field paths.
+
+    pydantic reports a model-level validator's error at the model's root;
+    :meth:`ValidationError.from_pydantic` unpacks this one so every problem
+    keeps its own path (relative to the model) and bad value.
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str, Any]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{field}: {message}" for field, message, _ in self.problems))
+
+
+class ValidationError(DrsOrchestrationError, ValueError):
+    """Input failed validation; ``problems`` lists each bad field with its path and value."""
+
+    code = "ValidationError"
+    http_status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: Sequence[Mapping[str, Any]] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.problems: list[FieldProblem] = [FieldProblem(p) for p in problems]
+        merged = dict(details or {})
+        if self.problems:
+            merged["problems"] = self.problems
+        super().__init__(message, details=merged)
+
+    @classmethod
+    def for_field(cls, field: str, value: Any, message: str) -> ValidationError:
+        """Build an error about one field, naming its path and the bad value."""
+        return cls(
+            f"{field}: {message} (got {value!r})",
+            problems=[{"field": field, "message": message, "value": value}],
+        )
+
+    @classmethod
+    def from_pydantic(cls, error: pydantic.ValidationError, *, prefix: str = "") -> ValidationError:
+        """Wrap a pydantic error, keeping every problem's field path and input value."""
+        problems: list[dict[str, Any]] = []
+        for item in error.errors(include_url=False):
+            location = [str(part) for part in (prefix, *item["loc"]) if part != ""]
+            cause = (item.get("ctx") or {}).get("error")
+            if isinstance(cause, InvalidFields):
+                for field, message, value in cause.problems:
+                    path = ".".join([*location, field]) if field else ".".join(location)
+                    problems.append({"field": path or "(root)", "message": message, "value": value})
+                continue
+            message = item["msg"].removeprefix("Value error, ")
+            problems.append(
+                {
+                    "field": ".".join(location) or "(root)",
+                    "message": message,
+                    "value": item.get("input"),
+                }
+            )
+        title = error.title
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        return cls(
+            f"invalid {title}: {summary}{more}",
+            problems=problems,
+            details={"model": title},
+        )
+
+
+class LaunchConfigValidationError(ValidationError):
+    """Launch settings are invalid; nothing was written or applied."""
+
+    code = "LaunchConfigValidationError"
+
+
+class NotFoundError(DrsOrchestrationError, LookupError):
+    """A stored item (group, plan, execution, ...) does not exist."""
+
+    code = "NotFound"
+    http_status = 404
+
+    def __init__(self, kind: str, key: str, *, details: Mapping[str, Any] | None = None) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(
+            f"{kind} {key!r} not found", details={"kind": kind, "key": key, **(details or {})}
+        )
+
+
+class ConflictError(DrsOrchestrationError):
+    """The request conflicts with the current state (e.g. a server already in another group)."""
+
+    code = "Conflict"
+    http_status = 409
+
+
+class ConcurrentModificationError(ConflictError):
+    """An optimistic-locking write lost: the stored version is not the expected one.
+
+    Nothing was changed by the failed write; re-read and retry.
+    """
+
+    code = "ConcurrentModification"
+
+    def __init__(
+        self,
+        kind: str,
+        key: str,
+        *,
+        expected_version: int,
+        actual_version: int | None,
+    ) -> None:
+        self.kind = kind
+        self.key = key
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        found = "absent" if actual_version is None else f"version {actual_version}"
+        super().__init__(
+            f"{kind} {key!r} was modified concurrently: expected version {expected_version}, "
+            f"found {found}",
+            details={
+                "kind": kind,
+                "key": key,
+                "expectedVersion": expected_version,
+                "actualVersion": actual_version,
+            },
+        )
+
+
+class InvalidStateTransitionError(DrsOrchestrationError):
+    """A status change that the lifecycle does not allow (e.g. ``ready`` → ``not_configured``)."""
+
+    code = "InvalidStateTransition"
+    http_status = 409
+
+    def __init__(self, kind: str, current: str, target: str, *, allowed: Sequence[str]) -> None:
+        self.current = current
+        self.target = target
+        super().__init__(
+            f"{kind} cannot go from {current!r} to {target!r} "
+            f"(allowed: {', '.join(allowed) or 'none'})",
+            details={"kind": kind, "current": current, "target": target, "allowed": list(allowed)},
+        )
+
+
+class LaunchConfigApplicationError(DrsOrchestrationError):
+    """Launch configurations could not be applied to one or more source servers."""
+
+    code = "LaunchConfigApplicationError"
+    http_status = 502
+
+
+class LaunchConfigTimeoutError(LaunchConfigApplicationError):
+    """Applying launch configurations did not finish within the timeout."""
+
+    code = "LaunchConfigTimeout"
+    http_status = 504
+
+
+class ServersNotReadyError(DrsOrchestrationError):
+    """Source servers that DRS would refuse to recover (replication not healthy).
+
+    Attributes:
+        servers: Source server ID → its replication state (``"NOT_FOUND"`` when
+            DRS did not return the server).
+    """
+
+    code = "ServersNotReady"
+    http_status = 409
+
+    def __init__(
+        self, servers: Mapping[str, str], *, details: Mapping[str, Any] | None = None
+    ) -> None:
+        self.servers = dict(servers)
+        listing = ", ".join(f"{sid} ({state})" for sid, state in sorted(self.servers.items()))
+        super().__init__(
+            f"{len(self.servers)} source server(s) not ready for recovery: {listing}",
+            details={"servers": self.servers, **(details or {})},
+        )
+
+
+class RecoveryError(DrsOrchestrationError):
+    """A recovery or drill could not be started or did not complete."""
+
+    code = "RecoveryError"
+    http_status = 502
+
+
+class JobTimeoutError(RecoveryError):
+    """A DRS job (or a wave of jobs) did not finish within its timeout."""
+
+    code = "JobTimeout"
+    http_status = 504
+
+
+class InstanceMatchingError(DrsOrchestrationError):
+    """Source servers could not be paired with target EC2 instances."""
+
+    code = "InstanceMatchingError"
+    http_status = 422
+
+
+class PrivateIPMismatchError(DrsOrchestrationError):
+    """A recovered instance does not have the private IP the plan requires."""
+
+    code = "PrivateIPMismatch"
+    http_status = 409
+
+    def __init__(
+        self,
+        source_server_id: str,
+        *,
+        expected_ip: str | None,
+        actual_ip: str | None,
+        remediation: str | None = None,
+    ) -> None:
+        self.source_server_id = source_server_id
+        self.expected_ip = expected_ip
+        self.actual_ip = actual_ip
+        message = (
+            f"source server {source_server_id}: expected private IP {expected_ip}, "
+            f"recovery instance has {actual_ip}"
+        )
+        if remediation:
+            message += f"; {remediation}"
+        super().__init__(
+            message,
+            details={
+                "sourceServerId": source_server_id,
+                "expectedIp": expected_ip,
+                "actualIp": actual_ip,
+                "remediation": remediation,
+            },
+        )
+
+
+class AgentInstallationError(DrsOrchestrationError):
+    """The DRS replication agent could not be installed on an instance."""
+
+    code = "AgentInstallationError"
+    http_status = 502
+
+
+class CrossAccountError(DrsOrchestrationError):
+    """Credentials for another account could not be obtained (AssumeRole failed or misconfigured).
+
+    The message names the role and account, never the credentials.
+    """
+
+    code = "CrossAccountError"
+    http_status = 403
+
+
+class AwsApiError(DrsOrchestrationError):
+    """An AWS API call failed.
+
+    Attributes:
+        aws_code: The AWS error code (e.g. ``"ThrottlingException"``).
+        request_id: The AWS request ID, for support cases.
+        operation: The API operation (e.g. ``"StartRecovery"``).
+        service: The AWS service (``"drs"``, ``"ec2"``, ...).
+        account_id: The account the call was made in, when known.
+        region: The region the call was made in.
+        resource_ids: IDs the call was about (source servers, jobs, ...).
+    """
+
+    code = "AwsApiError"
+    http_status = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        aws_code: str,
+        operation: str,
+        service: str,
+        request_id: str | None = None,
+        aws_http_status: int | None = None,
+        account_id: str | None = None,
+        region: str | None = None,
+        resource_ids: Sequence[str] = (),
+    ) -> None:
+        self.aws_code = aws_code
+        self.operation = operation
+        self.service = service
+        self.request_id = request_id
+        self.aws_http_status = aws_http_status
+        self.account_id = account_id
+        self.region = region
+        self.resource_ids = list(resource_ids)
+        super().__init__(
+            message,
+            details={
+                "awsCode": aws_code,
+                "operation": operation,
+                "service": service,
+                "requestId": request_id,
+                "awsHttpStatus": aws_http_status,
+                "accountId": account_id,
+                "region": region,
+                "resourceIds": self.resource_ids,
+            },
+        )
+
+
+class ThrottledError(AwsApiError):
+    """AWS throttled the call and the retry budget was exhausted."""
+
+    code = "Throttled"
+    http_status = 429
+
+
+class AwsAccessDeniedError(AwsApiError):
+    """The caller lacks permission for the AWS operation."""
+
+    code = "AwsAccessDenied"
+    http_status = 403
+
+
+class AwsResourceNotFoundError(AwsApiError):
+    """AWS says the resource does not exist."""
+
+    code = "AwsResourceNotFound"
+    http_status = 404
+
+
+class AwsConflictError(AwsApiError):
+    """AWS refused because of the resource's state (a DRS server already in a job, ...)."""
+
+    code = "AwsConflict"
+    http_status = 409
+
+
+class AwsValidationError(AwsApiError):
+    """AWS rejected the request's parameters."""
+
+    code = "AwsValidation"
+    http_status = 400
+
+
+class ServiceQuotaExceededError(AwsApiError):
+    """An AWS service quota (DRS jobs or servers in progress, ...) was exceeded."""
+
+    code = "ServiceQuotaExceeded"
+    http_status = 429
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,211 @@
+"""Typed progress events.
+
+Services accept an *event sink*: any callable taking an :class:`Event`.
+The CLI turns events into progress bars; a Lambda can turn them into
+structured logs or metrics. A sink that raises never breaks an operation:
+:func:`emit` logs the failure and carries on.
+
+Example:
+    >>> seen: list[Event] = []
+    >>> orchestrator = Orchestrator(events=seen.append)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from drs_orchestration.models.base import utc_now
+
+__all__ = [
+    "CacheSynced",
+    "ConfigApplied",
+    "DriftDetected",
+    "Event",
+    "EventSink",
+    "ExecutionFinished",
+    "ExecutionStarted",
+    "JobProgress",
+    "JobStarted",
+    "ServerConfigApplied",
+    "ServerFailed",
+    "ServerLaunched",
+    "WaveFinished",
+    "WaveStarted",
+    "emit",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of every event; ``kind`` names the event type, ``at`` is when it happened."""
+
+    kind: ClassVar[str] = "event"
+    at: datetime = field(default_factory=utc_now)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly form with the event ``kind`` (datetimes as ISO strings)."""
+        data = {
+            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()
+        }
+        return {"kind": self.kind, **data}
+
+
+EventSink = Callable[[Event], None]
+"""Anything that accepts an event: ``list.append``, a logger adapter, a metrics publisher."""
+
+
+def emit(sink: EventSink | None, event: Event) -> None:
+    """Send ``event`` to ``sink`` if there is one; a failing sink is logged, never raised."""
+    if sink is None:
+        return
+    try:
+        sink(event)
+    except Exception:
+        logger.exception("event sink failed", extra={"eventKind": event.kind})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfigApplied(Event):
+    """One server's launch configuration was applied (or failed to apply)."""
+
+    kind: ClassVar[str] = "server_config_applied"
+    group_id: str
+    source_server_id: str
+    status: str
+    config_hash: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigApplied(Event):
+    """A group's launch configurations were applied; ``status`` is the overall result."""
+
+    kind: ClassVar[str] = "config_applied"
+    group_id: str
+    status: str
+    applied: int
+    failed: int
+    pending: int
+    duration_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftDetected(Event):
+    """Servers whose launch configuration differs from what the group wants."""
+
+    kind: ClassVar[str] = "drift_detected"
+    group_id: str
+    source_server_ids: tuple[str, ...]
+    remote: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionStarted(Event):
+    """An execution of a recovery plan started."""
+
+    kind: ClassVar[str] = "execution_started"
+    execution_id: str
+    plan_id: str
+    plan_name: str
+    execution_type: str
+    waves: int
+    servers: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaveStarted(Event):
+    """A wave started; ``config_path`` says whether configurations were already in place."""
+
+    kind: ClassVar[str] = "wave_started"
+    execution_id: str
+    wave_name: str
+    servers: int
+    config_path: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobStarted(Event):
+    """A DRS recovery job started for one chunk of a wave."""
+
+    kind: ClassVar[str] = "job_started"
+    execution_id: str
+    wave_name: str
+    chunk_index: int
+    job_id: str
+    servers: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobProgress(Event):
+    """A poll of a DRS job: its status and how many servers are in each launch status."""
+
+    kind: ClassVar[str] = "job_progress"
+    execution_id: str
+    wave_name: str
+    job_id: str
+    status: str
+    launch_status_counts: dict[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerLaunched(Event):
+    """A source server's recovery instance launched."""
+
+    kind: ClassVar[str] = "server_launched"
+    execution_id: str
+    wave_name: str
+    source_server_id: str
+    recovery_instance_id: str | None
+    ec2_instance_id: str | None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerFailed(Event):
+    """A source server failed to launch (or was skipped as not ready)."""
+
+    kind: ClassVar[str] = "server_failed"
+    execution_id: str
+    wave_name: str
+    source_server_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaveFinished(Event):
+    """A wave ended; ``status`` is COMPLETED, PARTIAL, FAILED, CANCELLED or SKIPPED."""
+
+    kind: ClassVar[str] = "wave_finished"
+    execution_id: str
+    wave_name: str
+    status: str
+    launched: int
+    failed: int
+    duration_s: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionFinished(Event):
+    """An execution reached a terminal status."""
+
+    kind: ClassVar[str] = "execution_finished"
+    execution_id: str
+    status: str
+    duration_s: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheSynced(Event):
+    """A recovery-instance cache sync finished (``errors`` names the failed targets)."""
+
+    kind: ClassVar[str] = "cache_synced"
+    instances: int
+    targets: int
+    errors: tuple[str, ...] = ()
+    duration_s: float = 0.0

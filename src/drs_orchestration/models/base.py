@@ -1,0 +1,69 @@
+"""The model base class: camelCase on the wire, snake_case in Python, strict input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Self
+
+import pydantic
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from drs_orchestration.errors import ValidationError
+
+__all__ = ["DrsModel", "Timestamp", "VersionedModel", "utc_now"]
+
+Timestamp = AwareDatetime
+"""A timezone-aware datetime; naive datetimes are rejected so no time is ambiguous."""
+
+
+def utc_now() -> datetime:
+    """Return the current time in UTC, truncated to milliseconds (what every backend stores)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class DrsModel(BaseModel):
+    """Base for every model: camelCase aliases, populate by either name, unknown fields rejected.
+
+    ``model_dump(by_alias=True, mode="json")`` gives the wire/storage form;
+    :meth:`parse` validates wire or Python input and raises the library's
+    :class:`~drs_orchestration.errors.ValidationError` naming each bad field.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="forbid",
+        validate_assignment=True,
+        str_strip_whitespace=False,
+        use_enum_values=False,
+    )
+
+    @classmethod
+    def parse(cls, data: Any) -> Self:
+        """Validate ``data`` (a dict in camelCase or snake_case, or a model).
+
+        Raises:
+            ValidationError: naming the field path and bad value of every problem.
+        """
+        try:
+            return cls.model_validate(data)
+        except pydantic.ValidationError as exc:
+            raise ValidationError.from_pydantic(exc) from exc
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the camelCase JSON-compatible form (what storage and adapters write)."""
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+class VersionedModel(DrsModel):
+    """A model stored with optimistic locking: ``version`` counts successful writes.
+
+    Storage sets ``version``; a write states the version it read, and loses
+    with :class:`~drs_orchestration.errors.ConcurrentModificationError` if
+    someone else wrote in between.
+    """
+
+    version: Annotated[int, Field(ge=0)] = 0

@@ -1,0 +1,264 @@
+"""Executions: one run of a recovery plan, as a drill or a real recovery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
+
+from drs_orchestration.errors import DrsOrchestrationError
+from drs_orchestration.models.account import AccountContext
+from drs_orchestration.models.base import DrsModel, Timestamp, VersionedModel, utc_now
+from drs_orchestration.models.ids import (
+    Ec2InstanceId,
+    ExecutionId,
+    JobId,
+    PlanId,
+    RecoveryInstanceId,
+    Region,
+    SourceServerId,
+    new_execution_id,
+)
+
+__all__ = [
+    "CancelRequest",
+    "ConfigPath",
+    "ErrorRecord",
+    "Execution",
+    "ExecutionStatus",
+    "ExecutionType",
+    "JobRecord",
+    "JobStatus",
+    "PhaseTimes",
+    "ServerLaunchStatus",
+    "ServerOutcome",
+    "WaveRun",
+    "WaveStatus",
+]
+
+EXECUTION_RETENTION = timedelta(days=90)
+"""How long execution history is kept where the backend expires items (DynamoDB TTL)."""
+
+
+class ExecutionType(StrEnum):
+    """A drill (isolated test launch) or a real recovery."""
+
+    DRILL = "DRILL"
+    RECOVERY = "RECOVERY"
+
+
+class ExecutionStatus(StrEnum):
+    """Where an execution is in its life."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    COMPLETED = "COMPLETED"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether nothing more will happen to the execution."""
+        return self in _TERMINAL_EXECUTION
+
+
+_TERMINAL_EXECUTION = frozenset(
+    {
+        ExecutionStatus.COMPLETED,
+        ExecutionStatus.PARTIAL,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.CANCELLED,
+    }
+)
+
+
+class WaveStatus(StrEnum):
+    """Where one wave of an execution is."""
+
+    PENDING = "PENDING"
+    CONFIGURING = "CONFIGURING"
+    LAUNCHING = "LAUNCHING"
+    MONITORING = "MONITORING"
+    COMPLETED = "COMPLETED"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the wave has finished (successfully or not)."""
+        return self in _TERMINAL_WAVE
+
+
+_TERMINAL_WAVE = frozenset(
+    {
+        WaveStatus.COMPLETED,
+        WaveStatus.PARTIAL,
+        WaveStatus.FAILED,
+        WaveStatus.CANCELLED,
+        WaveStatus.SKIPPED,
+    }
+)
+
+
+class ConfigPath(StrEnum):
+    """How a wave's launch configurations were ensured before its jobs started."""
+
+    FAST = "fast"
+    """Already applied and not drifted: no launch-configuration API calls."""
+    FALLBACK = "fallback"
+    """Applied (or re-applied) just before the jobs started."""
+
+
+class JobStatus(StrEnum):
+    """A chunk's DRS job, including the intent recorded before ``StartRecovery``."""
+
+    INTENT = "INTENT"
+    PENDING = "PENDING"
+    STARTED = "STARTED"
+    COMPLETED = "COMPLETED"
+
+
+class ServerLaunchStatus(StrEnum):
+    """A server's launch in a job (DRS's ``launchStatus``), plus states of our own."""
+
+    NOT_STARTED = "NOT_STARTED"
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    LAUNCHED = "LAUNCHED"
+    FAILED = "FAILED"
+    TERMINATED = "TERMINATED"
+    SKIPPED = "SKIPPED"
+
+
+class ErrorRecord(DrsModel):
+    """An error kept on a record: the library error code, message and details."""
+
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    at: Timestamp = Field(default_factory=utc_now)
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> ErrorRecord:
+        """Record an exception (library errors keep their code and details)."""
+        if isinstance(error, DrsOrchestrationError):
+            return cls(code=error.code, message=error.message, details=error.to_dict()["details"])
+        return cls(code=type(error).__name__, message=str(error) or type(error).__name__)
+
+
+class CancelRequest(DrsModel):
+    """Who asked to cancel an execution, why and when."""
+
+    requested_by: Annotated[str, StringConstraints(min_length=1)]
+    reason: str | None = None
+    requested_at: Timestamp = Field(default_factory=utc_now)
+
+
+class PhaseTimes(DrsModel):
+    """Per-server phase times from ``DescribeJobLogItems`` (what an RTO report is made of)."""
+
+    job_start: Timestamp | None = None
+    snapshot_start: Timestamp | None = None
+    snapshot_end: Timestamp | None = None
+    conversion_start: Timestamp | None = None
+    conversion_end: Timestamp | None = None
+    launch_start: Timestamp | None = None
+    launch_end: Timestamp | None = None
+    launch_failed: Timestamp | None = None
+    job_end: Timestamp | None = None
+
+
+class ServerOutcome(DrsModel):
+    """What happened to one source server in a wave."""
+
+    source_server_id: SourceServerId
+    status: ServerLaunchStatus = ServerLaunchStatus.NOT_STARTED
+    job_id: JobId | None = None
+    recovery_snapshot_id: str | None = None
+    recovery_instance_id: RecoveryInstanceId | None = None
+    ec2_instance_id: Ec2InstanceId | None = None
+    phases: PhaseTimes = Field(default_factory=PhaseTimes)
+    skipped_reason: str | None = None
+    error: ErrorRecord | None = None
+
+
+class JobRecord(DrsModel):
+    """One chunk of a wave and its DRS job.
+
+    The intent (``status == INTENT``, no ``job_id``) is persisted before
+    ``StartRecovery``; the job ID right after. ``idempotency_key`` is also a
+    job tag, so a resumed execution can find a job whose ID was never saved.
+    """
+
+    chunk_index: Annotated[int, Field(ge=0)]
+    idempotency_key: str
+    server_ids: Annotated[list[SourceServerId], Field(min_length=1)]
+    region: Region
+    account_id: str | None = None
+    job_id: JobId | None = None
+    status: JobStatus = JobStatus.INTENT
+    intent_at: Timestamp = Field(default_factory=utc_now)
+    started_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
+    error: ErrorRecord | None = None
+
+
+class WaveRun(DrsModel):
+    """The run of one wave inside an execution."""
+
+    wave_name: str
+    status: WaveStatus = WaveStatus.PENDING
+    region: Region
+    account: AccountContext | None = None
+    server_ids: list[SourceServerId] = Field(default_factory=list)
+    config_path: ConfigPath | None = None
+    jobs: list[JobRecord] = Field(default_factory=list)
+    servers: dict[SourceServerId, ServerOutcome] = Field(default_factory=dict)
+    started_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
+    deadline: Timestamp | None = None
+    error: ErrorRecord | None = None
+
+
+class Execution(VersionedModel):
+    """One run of a recovery plan. Persisted before and after every AWS side effect."""
+
+    execution_id: ExecutionId = Field(default_factory=new_execution_id)
+    plan_id: PlanId
+    plan_name: str
+    plan_version: int = 0
+    execution_type: ExecutionType = ExecutionType.DRILL
+    status: ExecutionStatus = ExecutionStatus.PENDING
+    waves: list[WaveRun] = Field(default_factory=list)
+    skip_not_ready: bool = False
+    started_by: str | None = None
+    cancel_request: CancelRequest | None = None
+    paused_before: str | None = None
+    error: ErrorRecord | None = None
+    created_at: Timestamp = Field(default_factory=utc_now)
+    started_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
+    updated_at: Timestamp = Field(default_factory=utc_now)
+    expires_at: Timestamp = Field(default_factory=lambda: utc_now() + EXECUTION_RETENTION)
+
+    @property
+    def is_drill(self) -> bool:
+        """Whether this is a drill (instances launched in isolation, not a failover)."""
+        return self.execution_type is ExecutionType.DRILL
+
+    def wave_run(self, wave_name: str) -> WaveRun:
+        """Return the run of the wave called ``wave_name``.
+
+        Raises:
+            KeyError: if the execution has no such wave.
+        """
+        for run in self.waves:
+            if run.wave_name == wave_name:
+                return run
+        raise KeyError(wave_name)

@@ -1,0 +1,213 @@
+"""Launch settings: what DRS launches a recovered server as.
+
+Two halves, because DRS keeps them in two places: the source server's DRS
+launch configuration (``UpdateLaunchConfiguration``) and the EC2 launch
+template DRS owns for that server (instance type, subnet, security groups,
+static private IP, instance profile, tags).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from drs_orchestration.models.base import DrsModel
+from drs_orchestration.models.ids import Ec2InstanceId
+
+__all__ = [
+    "DRS_LAUNCH_FIELDS",
+    "TEMPLATE_LAUNCH_FIELDS",
+    "LaunchDisposition",
+    "LaunchIntoInstanceProperties",
+    "LaunchSettings",
+    "Licensing",
+    "RecoveryMode",
+    "RightSizingMethod",
+]
+
+
+class LaunchDisposition(StrEnum):
+    """Whether the recovered instance is left running or stopped."""
+
+    STOPPED = "STOPPED"
+    STARTED = "STARTED"
+
+
+class RightSizingMethod(StrEnum):
+    """How DRS picks the recovered instance type."""
+
+    NONE = "NONE"
+    BASIC = "BASIC"
+    IN_AWS = "IN_AWS"
+
+
+class RecoveryMode(StrEnum):
+    """DRS recovery mode (only in newer botocore models; sent only when the model has it)."""
+
+    FAST = "FAST"
+    OPTIMAL = "OPTIMAL"
+
+
+class Licensing(DrsModel):
+    """Operating-system licensing of the recovered instance."""
+
+    os_byol: bool | None = None
+
+
+class LaunchIntoInstanceProperties(DrsModel):
+    """Launch into an existing EC2 instance instead of a new one."""
+
+    launch_into_ec2_instance_id: Ec2InstanceId = Field(alias="launchIntoEC2InstanceID")
+
+
+InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
+SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")]
+SecurityGroupId = Annotated[str, StringConstraints(pattern=r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")]
+InstanceProfile = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(arn:aws[a-z-]*:iam::[0-9]{12}:instance-profile/)?[A-Za-z0-9_+=,.@/-]+$",
+        max_length=2048,
+    ),
+]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TagValue = Annotated[str, StringConstraints(max_length=256)]
+
+DRS_LAUNCH_FIELDS: tuple[str, ...] = (
+    "name",
+    "launch_disposition",
+    "target_instance_type_right_sizing_method",
+    "copy_private_ip",
+    "copy_tags",
+    "licensing",
+    "post_launch_enabled",
+    "launch_into_instance_properties",
+    "recovery_mode",
+)
+"""Fields applied with DRS ``UpdateLaunchConfiguration``."""
+
+TEMPLATE_LAUNCH_FIELDS: tuple[str, ...] = (
+    "instance_type",
+    "subnet_id",
+    "security_group_ids",
+    "static_private_ip",
+    "iam_instance_profile",
+    "tags",
+)
+"""Fields applied as a new version of the server's EC2 launch template."""
+
+
+class LaunchSettings(DrsModel):
+    """Desired launch settings for a source server (or a group default).
+
+    Every field is optional: ``None`` means "leave what DRS has". A group
+    holds one default ``LaunchSettings`` and per-server overrides; the
+    *effective* settings of a server are ``default.merged_with(override)``.
+
+    Example:
+        >>> LaunchSettings(target_instance_type_right_sizing_method="NONE",
+        ...                instance_type="r6i.xlarge", copy_private_ip=True)
+    """
+
+    # DRS launch configuration
+    name: Annotated[str, StringConstraints(max_length=128)] | None = None
+    launch_disposition: LaunchDisposition | None = None
+    target_instance_type_right_sizing_method: RightSizingMethod | None = None
+    copy_private_ip: bool | None = None
+    copy_tags: bool | None = None
+    licensing: Licensing | None = None
+    post_launch_enabled: bool | None = None
+    launch_into_instance_properties: LaunchIntoInstanceProperties | None = None
+    recovery_mode: RecoveryMode | None = None
+    # EC2 launch template of the recovered instance
+    instance_type: InstanceType | None = None
+    subnet_id: SubnetId | None = None
+    security_group_ids: Annotated[list[SecurityGroupId], Field(max_length=5)] | None = None
+    static_private_ip: str | None = None
+    iam_instance_profile: InstanceProfile | None = None
+    tags: dict[TagKey, TagValue] | None = None
+
+    @field_validator("static_private_ip")
+    @classmethod
+    def _ipv4(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            address = ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError("must be an IPv4 address such as 10.0.1.25") from None
+        if not address.is_private:
+            raise ValueError("must be a private IPv4 address")
+        return str(address)
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _unique_groups(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("security group IDs must be unique")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _no_reserved_tags(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value:
+            reserved = sorted(k for k in value if k.lower().startswith("aws:"))
+            if reserved:
+                raise ValueError(f"tag keys starting with 'aws:' are reserved: {reserved}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.launch_into_instance_properties is not None:
+            if self.copy_private_ip:
+                raise ValueError(
+                    "copy_private_ip must be off when launching into an existing instance"
+                )
+            if self.copy_tags:
+                raise ValueError("copy_tags must be off when launching into an existing instance")
+        if self.static_private_ip is not None and self.copy_private_ip:
+            raise ValueError("static_private_ip and copy_private_ip=True contradict each other")
+        if self.instance_type is not None and self.target_instance_type_right_sizing_method in (
+            RightSizingMethod.BASIC,
+            RightSizingMethod.IN_AWS,
+        ):
+            raise ValueError(
+                "instance_type is overwritten by DRS right-sizing; set "
+                "target_instance_type_right_sizing_method to NONE to pin an instance type"
+            )
+        return self
+
+    def merged_with(self, override: LaunchSettings | None) -> LaunchSettings:
+        """Return these settings with ``override``'s set fields on top (tags merge key by key).
+
+        Raises:
+            pydantic.ValidationError: when the merged settings contradict each other.
+        """
+        if override is None:
+            return self
+        base = self.model_dump(exclude_none=True)
+        top = override.model_dump(exclude_none=True)
+        tags = {**base.get("tags", {}), **top.get("tags", {})}
+        merged: dict[str, Any] = {**base, **top}
+        if tags:
+            merged["tags"] = tags
+        return LaunchSettings.model_validate(merged)
+
+    def drs_fields(self) -> dict[str, Any]:
+        """The set DRS launch-configuration fields, in ``UpdateLaunchConfiguration``'s names."""
+        fields = self.model_dump(
+            include=set(DRS_LAUNCH_FIELDS), by_alias=True, exclude_none=True, mode="json"
+        )
+        return {k: v for k, v in fields.items() if v != {}}
+
+    def template_fields(self) -> dict[str, Any]:
+        """The set EC2 launch-template fields (snake_case, JSON values)."""
+        return self.model_dump(include=set(TEMPLATE_LAUNCH_FIELDS), exclude_none=True, mode="json")
+
+    @property
+    def has_template_settings(self) -> bool:
+        """Whether any EC2 launch-template field is set (so a template version is needed)."""
+        return any(getattr(self, f) is not None for f in TEMPLATE_LAUNCH_FIELDS)
