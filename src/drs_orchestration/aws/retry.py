@@ -90,7 +90,8 @@ class RetryPolicy:
     Attributes:
         max_attempts: Attempts in total, the first included.
         initial_wait_s: Base of the exponential backoff.
-        max_wait_s: Cap on one wait.
+        max_wait_s: Cap on the exponential part of one wait (jitter adds up to
+            ``initial_wait_s`` on top).
         max_total_s: Give up once this much time has passed since the first attempt.
         sleep: How to wait; tests pass a no-op or a fake clock's sleep.
 
@@ -117,7 +118,10 @@ class RetryPolicy:
             retry=tenacity.retry_if_exception(is_retryable),
             stop=tenacity.stop_after_attempt(self.max_attempts)
             | tenacity.stop_after_delay(self.max_total_s),
-            wait=tenacity.wait_exponential_jitter(initial=self.initial_wait_s, max=self.max_wait_s),
+            # Exponential growth keeps a floor under each wait; the random part spreads
+            # concurrent callers so they do not retry in lockstep.
+            wait=tenacity.wait_exponential(multiplier=self.initial_wait_s, max=self.max_wait_s)
+            + tenacity.wait_random(0, self.initial_wait_s),
             sleep=self.sleep,
             before_sleep=_log_retry,
             reraise=True,

@@ -1,0 +1,5 @@
+import sys
+
+from drs_orchestration.cli import main
+
+sys.exit(main())

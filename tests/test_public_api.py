@@ -1,0 +1,147 @@
+"""The public API is exactly ``__all__``; this test pins it so every change is deliberate."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+EXPECTED: dict[str, set[str]] = {
+    "drs_orchestration": {
+        "AccountContext",
+        "AgentInstallationError",
+        "AssumeRoleClientFactory",
+        "AwsApiError",
+        "ClientFactory",
+        "ConcurrentModificationError",
+        "ConfigStatus",
+        "CrossAccountError",
+        "DrsOrchestrationError",
+        "Event",
+        "EventSink",
+        "Execution",
+        "ExecutionStatus",
+        "ExecutionType",
+        "FailbackState",
+        "FailurePolicy",
+        "InstanceMatchingError",
+        "InstancePair",
+        "JobRecord",
+        "JobTimeoutError",
+        "LaunchConfigApplicationError",
+        "LaunchConfigStatus",
+        "LaunchConfigTimeoutError",
+        "LaunchConfigValidationError",
+        "LaunchSettings",
+        "MemoryStorage",
+        "NotFoundError",
+        "PrivateIPMismatchError",
+        "ProtectionGroup",
+        "RecoveryError",
+        "RecoveryInstanceRecord",
+        "RecoveryPlan",
+        "RetryPolicy",
+        "ServerConfigStatus",
+        "ServerOutcome",
+        "ServersNotReadyError",
+        "SessionClientFactory",
+        "Storage",
+        "SyncStatus",
+        "ValidationError",
+        "Wave",
+        "WaveRun",
+        "WaveStatus",
+        "__version__",
+    },
+    "drs_orchestration.aws": {
+        "RETRYABLE_ERROR_CODES",
+        "AssumeRoleClientFactory",
+        "ClientFactory",
+        "RetryPolicy",
+        "SessionClientFactory",
+        "default_config",
+        "is_retryable",
+        "translate_aws_errors",
+    },
+    "drs_orchestration.storage": {
+        "BaseStorage",
+        "ExecutionRepository",
+        "MemoryStorage",
+        "RecoveryInstanceRepository",
+        "Repository",
+        "Storage",
+    },
+    "drs_orchestration.events": {
+        "CacheSynced",
+        "ConfigApplied",
+        "DriftDetected",
+        "Event",
+        "EventSink",
+        "ExecutionFinished",
+        "ExecutionStarted",
+        "JobProgress",
+        "JobStarted",
+        "ServerConfigApplied",
+        "ServerFailed",
+        "ServerLaunched",
+        "WaveFinished",
+        "WaveStarted",
+        "emit",
+    },
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED))
+def test_all_is_pinned(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert set(module.__all__) == EXPECTED[module_name]
+    assert len(module.__all__) == len(set(module.__all__)), "no duplicates in __all__"
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    [
+        "drs_orchestration",
+        "drs_orchestration.aws",
+        "drs_orchestration.errors",
+        "drs_orchestration.events",
+        "drs_orchestration.models",
+        "drs_orchestration.storage",
+    ],
+)
+def test_every_exported_name_exists(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert missing == []
+
+
+def test_top_level_models_are_the_models_package_ones() -> None:
+    import drs_orchestration
+    from drs_orchestration import models
+
+    for name in drs_orchestration.__all__:
+        if hasattr(models, name):
+            assert getattr(drs_orchestration, name) is getattr(models, name)
+
+
+def test_import_has_no_side_effects() -> None:
+    code = textwrap.dedent(
+        """
+        import logging, boto3
+        root_handlers = list(logging.getLogger().handlers)
+        import drs_orchestration, drs_orchestration.storage, drs_orchestration.aws
+        assert logging.getLogger().handlers == root_handlers, "root logging configured"
+        handlers = logging.getLogger("drs_orchestration").handlers
+        assert any(isinstance(h, logging.NullHandler) for h in handlers), handlers
+        assert boto3.DEFAULT_SESSION is None, "a boto3 session was created at import"
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

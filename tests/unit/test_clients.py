@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from drs_orchestration import __version__
+from drs_orchestration.aws import AssumeRoleClientFactory, ClientFactory, SessionClientFactory
+from drs_orchestration.errors import CrossAccountError
+from drs_orchestration.models import AccountContext
+from tests.http_faults import query_error
+
+CALLER = "123456789012"  # moto's default account for the fake credentials
+OTHER = "111122223333"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def _vpc_count(client: Any) -> int:
+    return len(client.describe_vpcs()["Vpcs"])
+
+
+class TestSessionClientFactory:
+    def test_is_a_client_factory(self) -> None:
+        assert isinstance(SessionClientFactory(), ClientFactory)
+        assert isinstance(AssumeRoleClientFactory(), ClientFactory)
+
+    def test_clients_are_cached_per_service_region_and_account(self, aws: None) -> None:
+        factory = SessionClientFactory()
+        first = factory.client("ec2", "us-east-1")
+        assert factory.client("ec2", "us-east-1") is first
+        assert factory.client("ec2", "eu-west-1") is not first
+        assert factory.client("drs", "us-east-1") is not first
+        own = AccountContext(account_id=CALLER)
+        assert factory.client("ec2", "us-east-1", own) is factory.client("ec2", "us-east-1", own)
+
+    def test_user_agent_and_standard_retries(self, aws: None) -> None:
+        client = SessionClientFactory().client("drs", "us-east-1")
+        assert client.meta.config.user_agent_extra == f"drs-orchestration/{__version__}"
+        assert client.meta.config.retries["mode"] == "standard"
+
+    def test_caller_config_is_merged_over_defaults(self, aws: None) -> None:
+        from botocore.config import Config
+
+        client = SessionClientFactory(config=Config(connect_timeout=3)).client("drs", "us-east-1")
+        assert client.meta.config.connect_timeout == 3
+        assert client.meta.config.user_agent_extra == f"drs-orchestration/{__version__}"
+
+    def test_thread_safe_single_client(self, aws: None) -> None:
+        factory = SessionClientFactory()
+        seen: list[object] = []
+        barrier = threading.Barrier(8)
+
+        def grab() -> None:
+            barrier.wait()
+            seen.append(factory.client("ec2", "us-west-2"))
+
+        threads = [threading.Thread(target=grab) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len({id(c) for c in seen}) == 1
+
+    def test_no_session_or_client_until_asked(self) -> None:
+        factory = SessionClientFactory()
+        assert factory._session is None  # created lazily, never at construction
+
+    def test_own_account_without_role_is_allowed(self, aws: None) -> None:
+        factory = SessionClientFactory()
+        client = factory.client("ec2", "us-east-1", AccountContext(account_id=CALLER))
+        assert _vpc_count(client) >= 1
+
+    def test_other_account_without_role_never_falls_back(self, aws: None) -> None:
+        with pytest.raises(CrossAccountError, match=f"{OTHER} has no role to assume"):
+            SessionClientFactory().client("ec2", "us-east-1", AccountContext(account_id=OTHER))
+
+    def test_role_needs_the_assume_role_factory(self, aws: None) -> None:
+        ctx = AccountContext(account_id=OTHER, role_name="DRS")
+        with pytest.raises(CrossAccountError, match="use AssumeRoleClientFactory"):
+            SessionClientFactory().client("ec2", "us-east-1", ctx)
+
+
+class TestAssumeRoleClientFactory:
+    def test_clients_land_in_the_target_account(self, aws: None) -> None:
+        factory = AssumeRoleClientFactory()
+        ctx = AccountContext(account_id=OTHER, role_name="DRSOrchestration", external_id="ext-1")
+        other_ec2 = factory.client("ec2", "us-east-1", ctx)
+        own_ec2 = factory.client("ec2", "us-east-1")
+        before_own = _vpc_count(own_ec2)
+        other_ec2.create_vpc(CidrBlock="10.9.0.0/16")
+        assert _vpc_count(own_ec2) == before_own
+        sts = factory.client("sts", "us-east-1", ctx)
+        identity = sts.get_caller_identity()
+        assert identity["Account"] == OTHER
+        assert ":assumed-role/DRSOrchestration/drs-orchestration" in identity["Arn"]
+
+    def _record_assume_role(self, session: boto3.Session) -> list[dict[str, Any]]:
+        calls: list[dict[str, Any]] = []
+
+        def record(params: dict[str, Any], **_: Any) -> None:
+            calls.append(dict(params))
+
+        session.events.register("provide-client-params.sts.AssumeRole", record)
+        return calls
+
+    def test_external_id_and_session_name_come_from_each_context(self, aws: None) -> None:
+        session = boto3.Session(region_name="us-east-1")
+        calls = self._record_assume_role(session)
+        factory = AssumeRoleClientFactory(session, duration_s=900)
+        a = AccountContext(
+            account_id=OTHER, role_name="R", external_id="tenant-a", session_name="drill"
+        )
+        b = AccountContext(account_id="444455556666", role_arn="arn:aws:iam::444455556666:role/R")
+        factory.client("drs", "us-east-1", a)
+        factory.client("ec2", "eu-west-1", a)  # same credentials, no second AssumeRole
+        factory.client("drs", "us-east-1", b)
+        assert calls == [
+            {
+                "RoleArn": f"arn:aws:iam::{OTHER}:role/R",
+                "RoleSessionName": "drill",
+                "DurationSeconds": 900,
+                "ExternalId": "tenant-a",
+            },
+            {
+                "RoleArn": "arn:aws:iam::444455556666:role/R",
+                "RoleSessionName": "drs-orchestration",
+                "DurationSeconds": 900,
+            },
+        ]
+
+    def test_credentials_refresh_before_expiry(self, aws: None) -> None:
+        session = boto3.Session(region_name="us-east-1")
+        calls = self._record_assume_role(session)
+        # 900 s credentials sit inside botocore's 15-minute refresh window from the
+        # start, so every signed request must renew them through AssumeRole.
+        short = AssumeRoleClientFactory(session, duration_s=900)
+        ctx = AccountContext(account_id=OTHER, role_name="R")
+        ec2 = short.client("ec2", "us-east-1", ctx)
+        after_creation = len(calls)
+        ec2.describe_vpcs()
+        ec2.describe_vpcs()
+        assert len(calls) >= after_creation + 2
+        assert type(ec2._request_signer._credentials).__name__ == "RefreshableCredentials"
+
+    def test_long_lived_credentials_are_reused(self, aws: None) -> None:
+        session = boto3.Session(region_name="us-east-1")
+        calls = self._record_assume_role(session)
+        factory = AssumeRoleClientFactory(session, duration_s=3600)
+        ec2 = factory.client("ec2", "us-east-1", AccountContext(account_id=OTHER, role_name="R"))
+        for _ in range(3):
+            ec2.describe_vpcs()
+        assert len(calls) == 1
+
+    def test_assume_role_failure_names_role_and_account_not_secrets(self, aws: None) -> None:
+        session = boto3.Session(region_name="us-east-1")
+        denied = query_error("AccessDenied", 403, "not authorized to perform sts:AssumeRole")
+        session.events.register("before-send.sts.AssumeRole", lambda **_: denied)
+        factory = AssumeRoleClientFactory(session)
+        ctx = AccountContext(account_id=OTHER, role_name="Missing", external_id="secret-ext")
+        with pytest.raises(CrossAccountError) as err:
+            factory.client("drs", "us-east-1", ctx)
+        message = str(err.value)
+        assert f"arn:aws:iam::{OTHER}:role/Missing" in message
+        assert OTHER in message
+        assert "AccessDenied" in message
+        assert "testing" not in message
+        assert "secret-ext" not in message
+        assert err.value.details["externalIdSet"] is True
+        assert err.value.http_status == 403
+
+    def test_duration_is_validated(self) -> None:
+        with pytest.raises(ValueError, match="duration_s"):
+            AssumeRoleClientFactory(duration_s=60)

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
+from moto import mock_aws
+
+from drs_orchestration.aws import RetryPolicy, is_retryable, translate_aws_errors
+from drs_orchestration.errors import ThrottledError
+from tests.http_faults import HttpFaults, json_error
+
+NO_BOTOCORE_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[object]:
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1", config=NO_BOTOCORE_RETRIES)
+
+
+def _policy(sleeps: list[float], attempts: int = 5) -> RetryPolicy:
+    return RetryPolicy(max_attempts=attempts, initial_wait_s=0.5, max_wait_s=4, sleep=sleeps.append)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: json_error("ThrottlingException"),
+        lambda: json_error("ProvisionedThroughputExceededException"),
+        lambda: json_error("InternalServerError", status=500),
+        lambda: json_error("SomethingUnmodelled", status=503),
+        lambda: EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
+    ],
+    ids=["throttling", "throughput", "500", "503", "connection"],
+)
+def test_transient_errors_are_retried_until_success(dynamodb, answer) -> None:  # type: ignore[no-untyped-def]
+    faults = HttpFaults(dynamodb.meta.events, "dynamodb", "ListTables").then(
+        answer(), answer(), answer()
+    )
+    sleeps: list[float] = []
+    result = _policy(sleeps).call(dynamodb.list_tables)
+    assert result["TableNames"] == []
+    assert faults.attempts == 4
+    assert len(sleeps) == 3
+    assert all(0.5 <= s <= 4.5 for s in sleeps)
+
+
+@pytest.mark.parametrize(
+    "code", ["ValidationException", "AccessDeniedException", "ResourceNotFoundException"]
+)
+def test_permanent_errors_are_not_retried(dynamodb, code: str) -> None:  # type: ignore[no-untyped-def]
+    faults = HttpFaults(dynamodb.meta.events, "dynamodb", "ListTables").then(json_error(code))
+    sleeps: list[float] = []
+    with pytest.raises(ClientError) as err:
+        _policy(sleeps).call(dynamodb.list_tables)
+    assert err.value.response["Error"]["Code"] == code
+    assert faults.attempts == 1
+    assert sleeps == []
+
+
+def test_exhausted_budget_reraises_the_last_error_and_translates(dynamodb) -> None:  # type: ignore[no-untyped-def]
+    HttpFaults(dynamodb.meta.events, "dynamodb", "ListTables").then(
+        *[json_error("ThrottlingException") for _ in range(10)]
+    )
+    sleeps: list[float] = []
+    with (
+        pytest.raises(ThrottledError) as err,
+        translate_aws_errors("dynamodb", "ListTables", region="us-east-1"),
+    ):
+        _policy(sleeps, attempts=3).call(dynamodb.list_tables)
+    assert len(sleeps) == 2
+    assert err.value.aws_code == "ThrottlingException"
+    assert err.value.http_status == 429
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    sleeps: list[float] = []
+    calls = 0
+
+    def always_throttled() -> None:
+        nonlocal calls
+        calls += 1
+        raise ClientError({"Error": {"Code": "ThrottlingException"}}, "X")
+
+    policy = RetryPolicy(max_attempts=8, initial_wait_s=1, max_wait_s=5, sleep=sleeps.append)
+    with pytest.raises(ClientError):
+        policy.call(always_throttled)
+    assert calls == 8
+    assert len(sleeps) == 7
+    assert max(sleeps) <= 6
+    # exponential 1, 2, 4, then capped at 5, each plus at most 1 of jitter
+    assert 1 <= sleeps[0] <= 2
+    assert 2 <= sleeps[1] <= 3
+    assert 4 <= sleeps[2] <= 5
+    assert all(5 <= s <= 6 for s in sleeps[3:])
+
+
+def test_total_time_bounds_retries() -> None:
+    calls = 0
+
+    def fail() -> None:
+        nonlocal calls
+        calls += 1
+        raise ClientError({"Error": {"Code": "ThrottlingException"}}, "X")
+
+    # real (tiny) sleeps: stop_after_delay measures elapsed wall time
+    policy = RetryPolicy(max_attempts=100, initial_wait_s=0.01, max_wait_s=0.02, max_total_s=0.1)
+    with pytest.raises(ClientError):
+        policy.call(fail)
+    assert 2 <= calls < 100
+
+
+def test_is_retryable_and_policy_validation() -> None:
+    assert is_retryable(ClientError({"Error": {"Code": "ThrottlingException"}}, "X"))
+    assert not is_retryable(ClientError({"Error": {"Code": "ConflictException"}}, "X"))
+    assert not is_retryable(ValueError("x"))
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+    assert RetryPolicy.no_retry().max_attempts == 1
