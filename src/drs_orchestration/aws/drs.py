@@ -1,0 +1,283 @@
+"""A small typed gateway over the DRS client: retries, error translation, pagination, chunking.
+
+Every DRS call the library makes goes through :class:`DrsGateway`, so each
+one is retried by the same :class:`~drs_orchestration.aws.retry.RetryPolicy`,
+translated into library errors with its account, region and resource IDs,
+and validated by the real botocore client against the service model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from drs_orchestration.aws.gateway import ServiceGateway
+
+if TYPE_CHECKING:
+    from mypy_boto3_drs import DrsClient
+    from mypy_boto3_drs.type_defs import (
+        JobLogTypeDef,
+        JobTypeDef,
+        LaunchConfigurationTypeDef,
+        RecoveryInstanceTypeDef,
+        RecoverySnapshotTypeDef,
+        SourceServerTypeDef,
+    )
+
+
+__all__ = [
+    "MAX_IDS_PER_FILTER",
+    "MAX_SERVERS_PER_CALL",
+    "DrsGateway",
+    "chunked",
+    "drs_timestamp",
+    "parse_drs_timestamp",
+]
+
+T = TypeVar("T")
+
+MAX_SERVERS_PER_CALL = 200
+"""The service model's limit on ``StartRecovery`` servers and ``TerminateRecoveryInstances`` IDs."""
+MAX_IDS_PER_FILTER = 200
+"""The service model's limit on ID lists in describe filters."""
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    """Split ``items`` into consecutive lists of at most ``size``."""
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1 (got {size})")
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def drs_timestamp(moment: datetime) -> str:
+    """Format a datetime the way DRS filters want it (UTC, ``2026-11-23T10:00:00Z``)."""
+    if moment.tzinfo is None:
+        raise ValueError("DRS timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_drs_timestamp(value: str) -> datetime:
+    """Parse a DRS ISO-8601 timestamp string (``...Z`` or with an offset) into an aware datetime."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class DrsGateway(ServiceGateway):
+    """DRS operations in one region (and account), with retries and error translation.
+
+    Args:
+        clients: Where the DRS client comes from.
+        region: The region to work in.
+        account: The account to work in (``None``: the factory's own).
+        retry: Retry policy for every call (default: :class:`RetryPolicy`).
+        page_size: ``maxResults`` of each page of a describe.
+
+    Example:
+        >>> drs = DrsGateway(clients, "us-east-1")
+        >>> servers = drs.describe_source_servers()
+    """
+
+    service = "drs"
+
+    @property
+    def client(self) -> DrsClient:
+        """The underlying boto3 DRS client (cached by the factory)."""
+        return self._clients.client("drs", self.region, self.account)
+
+    # ---- source servers and launch configuration ----------------------------------
+
+    def describe_source_servers(
+        self,
+        *,
+        source_server_ids: Iterable[str] | None = None,
+        staging_account_ids: Iterable[str] | None = None,
+    ) -> list[SourceServerTypeDef]:
+        """Every source server (or those given), all pages; ID filters chunked to the limit."""
+        if source_server_ids is None:
+            filters: dict[str, Any] = {}
+            if staging_account_ids is not None:
+                filters["stagingAccountIDs"] = list(staging_account_ids)
+            return self._paginate(
+                "DescribeSourceServers", "describe_source_servers", "items", filters=filters
+            )
+        ids = list(dict.fromkeys(source_server_ids))
+        servers: list[SourceServerTypeDef] = []
+        for chunk in chunked(ids, MAX_IDS_PER_FILTER):
+            servers.extend(
+                self._paginate(
+                    "DescribeSourceServers",
+                    "describe_source_servers",
+                    "items",
+                    resource_ids=chunk,
+                    filters={"sourceServerIDs": chunk},
+                )
+            )
+        return servers
+
+    def get_launch_configuration(self, source_server_id: str) -> LaunchConfigurationTypeDef:
+        """The DRS launch configuration of one source server."""
+        return self._call(
+            "GetLaunchConfiguration",
+            self.client.get_launch_configuration,
+            resource_ids=[source_server_id],
+            sourceServerID=source_server_id,
+        )
+
+    def update_launch_configuration(
+        self, source_server_id: str, fields: Mapping[str, Any]
+    ) -> LaunchConfigurationTypeDef:
+        """Apply DRS launch-configuration ``fields`` (DRS names) to one source server."""
+        return self._call(
+            "UpdateLaunchConfiguration",
+            self.client.update_launch_configuration,
+            resource_ids=[source_server_id],
+            sourceServerID=source_server_id,
+            **dict(fields),
+        )
+
+    def describe_recovery_snapshots(
+        self,
+        source_server_id: str,
+        *,
+        to_time: datetime | None = None,
+        from_time: datetime | None = None,
+        order: str = "DESC",
+    ) -> list[RecoverySnapshotTypeDef]:
+        """A server's recovery snapshots in a time window, newest first by default."""
+        filters: dict[str, str] = {}
+        if from_time is not None:
+            filters["fromDateTime"] = drs_timestamp(from_time)
+        if to_time is not None:
+            filters["toDateTime"] = drs_timestamp(to_time)
+        return self._paginate(
+            "DescribeRecoverySnapshots",
+            "describe_recovery_snapshots",
+            "items",
+            resource_ids=[source_server_id],
+            sourceServerID=source_server_id,
+            filters=filters,
+            order=order,
+        )
+
+    # ---- jobs ---------------------------------------------------------------------
+
+    def start_recovery(
+        self,
+        source_servers: Sequence[Mapping[str, str]],
+        *,
+        is_drill: bool,
+        tags: Mapping[str, str] | None = None,
+    ) -> JobTypeDef:
+        """Start one recovery (or drill) job.
+
+        Args:
+            source_servers: ``{"sourceServerID": ..., "recoverySnapshotID": ...}`` items
+                (the only two fields DRS accepts per server).
+            is_drill: Launch as a drill.
+            tags: Job tags.
+
+        Raises:
+            ValueError: more servers than one ``StartRecovery`` call accepts.
+        """
+        if not source_servers:
+            raise ValueError("start_recovery needs at least one source server")
+        if len(source_servers) > MAX_SERVERS_PER_CALL:
+            raise ValueError(
+                f"start_recovery accepts at most {MAX_SERVERS_PER_CALL} servers "
+                f"(got {len(source_servers)}); split the wave into chunks"
+            )
+        response = self._call(
+            "StartRecovery",
+            self.client.start_recovery,
+            resource_ids=[s["sourceServerID"] for s in source_servers],
+            sourceServers=[dict(s) for s in source_servers],
+            isDrill=is_drill,
+            tags=dict(tags or {}),
+        )
+        return response["job"]
+
+    def describe_jobs(
+        self,
+        *,
+        job_ids: Iterable[str] | None = None,
+        from_date: datetime | None = None,
+        to_date: datetime | None = None,
+    ) -> list[JobTypeDef]:
+        """Jobs by ID (chunked) or by creation date window, all pages."""
+        filters: dict[str, Any] = {}
+        if from_date is not None:
+            filters["fromDate"] = drs_timestamp(from_date)
+        if to_date is not None:
+            filters["toDate"] = drs_timestamp(to_date)
+        if job_ids is None:
+            return self._paginate("DescribeJobs", "describe_jobs", "items", filters=filters)
+        jobs: list[JobTypeDef] = []
+        for chunk in chunked(list(dict.fromkeys(job_ids)), 1000):
+            jobs.extend(
+                self._paginate(
+                    "DescribeJobs",
+                    "describe_jobs",
+                    "items",
+                    resource_ids=chunk,
+                    filters={**filters, "jobIDs": chunk},
+                )
+            )
+        return jobs
+
+    def describe_job_log_items(self, job_id: str) -> list[JobLogTypeDef]:
+        """Every log item of a job (phase events per server)."""
+        return self._paginate(
+            "DescribeJobLogItems",
+            "describe_job_log_items",
+            "items",
+            resource_ids=[job_id],
+            jobID=job_id,
+        )
+
+    # ---- recovery instances -----------------------------------------------------------
+
+    def describe_recovery_instances(
+        self,
+        *,
+        recovery_instance_ids: Iterable[str] | None = None,
+        source_server_ids: Iterable[str] | None = None,
+    ) -> list[RecoveryInstanceTypeDef]:
+        """Recovery instances (all, or filtered by IDs), all pages."""
+        filters: dict[str, Any] = {}
+        if source_server_ids is not None:
+            filters["sourceServerIDs"] = list(dict.fromkeys(source_server_ids))
+        if recovery_instance_ids is None:
+            return self._paginate(
+                "DescribeRecoveryInstances", "describe_recovery_instances", "items", filters=filters
+            )
+        found: list[RecoveryInstanceTypeDef] = []
+        for chunk in chunked(list(dict.fromkeys(recovery_instance_ids)), MAX_IDS_PER_FILTER):
+            found.extend(
+                self._paginate(
+                    "DescribeRecoveryInstances",
+                    "describe_recovery_instances",
+                    "items",
+                    resource_ids=chunk,
+                    filters={**filters, "recoveryInstanceIDs": chunk},
+                )
+            )
+        return found
+
+    def terminate_recovery_instances(self, recovery_instance_ids: Sequence[str]) -> JobTypeDef:
+        """Terminate up to 200 recovery instances in one TERMINATE job."""
+        if not recovery_instance_ids:
+            raise ValueError("terminate_recovery_instances needs at least one ID")
+        if len(recovery_instance_ids) > MAX_SERVERS_PER_CALL:
+            raise ValueError(
+                f"terminate_recovery_instances accepts at most {MAX_SERVERS_PER_CALL} IDs "
+                f"(got {len(recovery_instance_ids)})"
+            )
+        response = self._call(
+            "TerminateRecoveryInstances",
+            self.client.terminate_recovery_instances,
+            resource_ids=list(recovery_instance_ids),
+            recoveryInstanceIDs=list(recovery_instance_ids),
+        )
+        return response["job"]
