@@ -93,6 +93,8 @@ class LaunchConfigStatus(DrsModel):
     status: ConfigStatus = ConfigStatus.NOT_CONFIGURED
     last_applied: Timestamp | None = None
     applied_by: str | None = None
+    apply_id: str | None = None
+    """Identifies the apply run that wrote this status (a run only completes its own)."""
     server_configs: dict[SourceServerId, ServerConfigStatus] = Field(default_factory=dict)
     errors: list[ErrorMessage] = Field(default_factory=list)
 
@@ -113,6 +115,7 @@ class LaunchConfigStatus(DrsModel):
         server_configs: dict[str, ServerConfigStatus] | None = None,
         errors: list[str] | None = None,
         applied_by: str | None = None,
+        apply_id: str | None = None,
         at: Timestamp | None = None,
     ) -> LaunchConfigStatus:
         """Return a new status object in state ``target`` (the original is unchanged).
@@ -131,6 +134,7 @@ class LaunchConfigStatus(DrsModel):
             status=target,
             last_applied=at or utc_now(),
             applied_by=applied_by if applied_by is not None else self.applied_by,
+            apply_id=apply_id if apply_id is not None else self.apply_id,
             server_configs=dict(self.server_configs if server_configs is None else server_configs),
             errors=list(errors or []),
         )

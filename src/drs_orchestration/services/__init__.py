@@ -1,0 +1,25 @@
+"""The capabilities: protection groups, recovery plans, launch configurations, waves, cache.
+
+Services depend on models, errors, ``aws`` (through a ``ClientFactory``) and
+``storage`` (through the ``Storage`` protocol), never on a concrete backend.
+"""
+
+from drs_orchestration.services.config_hash import calculate_config_hash
+from drs_orchestration.services.groups import ProtectionGroupService
+from drs_orchestration.services.launch_config import (
+    DriftReport,
+    EnsureReadyResult,
+    FieldDifference,
+    LaunchConfigService,
+)
+from drs_orchestration.services.plans import RecoveryPlanService
+
+__all__ = [
+    "DriftReport",
+    "EnsureReadyResult",
+    "FieldDifference",
+    "LaunchConfigService",
+    "ProtectionGroupService",
+    "RecoveryPlanService",
+    "calculate_config_hash",
+]

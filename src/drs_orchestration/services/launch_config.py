@@ -1,0 +1,618 @@
+"""LaunchConfigService: pre-applied launch configurations, their status, and drift.
+
+``StartRecovery`` cannot carry per-server settings, so each server's DRS
+launch configuration and EC2 launch template are applied ahead of time, when
+a protection group is created or updated. The service records, per server,
+the hash of the effective settings it applied; a wave later starts on the
+fast path (no launch-configuration calls at all) when every hash still
+matches, and re-applies first otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime
+from typing import Any
+
+import pydantic
+from pydantic import Field
+from pydantic.alias_generators import to_camel
+
+from drs_orchestration.aws.clients import ClientFactory
+from drs_orchestration.aws.drs import DrsGateway
+from drs_orchestration.aws.ec2 import Ec2Gateway
+from drs_orchestration.aws.retry import RetryPolicy
+from drs_orchestration.errors import (
+    ConcurrentModificationError,
+    DrsOrchestrationError,
+    LaunchConfigApplicationError,
+    LaunchConfigValidationError,
+    ValidationError,
+)
+from drs_orchestration.events import (
+    ConfigApplied,
+    DriftDetected,
+    EventSink,
+    ServerConfigApplied,
+    emit,
+)
+from drs_orchestration.models import (
+    ConfigPath,
+    ConfigStatus,
+    DrsModel,
+    LaunchConfigStatus,
+    LaunchSettings,
+    ProtectionGroup,
+    ServerConfigStatus,
+    utc_now,
+)
+from drs_orchestration.models.base import Timestamp
+from drs_orchestration.services.config_hash import calculate_config_hash
+from drs_orchestration.services.launch_templates import merge_template_data, read_template_settings
+from drs_orchestration.storage.base import Storage
+
+__all__ = [
+    "DriftReport",
+    "EnsureReadyResult",
+    "FieldDifference",
+    "LaunchConfigService",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class FieldDifference(DrsModel):
+    """One setting that DRS (or the launch template) holds differently from what is desired."""
+
+    field: str
+    desired: Any = None
+    actual: Any = None
+
+
+class DriftReport(DrsModel):
+    """Which servers of a group no longer match their desired launch settings.
+
+    Attributes:
+        drifted: Servers whose applied settings differ from the desired ones,
+            with a reason per server (locally: the hash; remotely: the fields).
+        not_applied: Servers whose settings were never applied successfully
+            (pending, failed, or new to the group).
+        differences: For a remote check, each drifted server's differing fields.
+        errors: For a remote check, servers whose configuration could not be read.
+    """
+
+    group_id: str
+    remote: bool = False
+    checked_at: Timestamp = Field(default_factory=utc_now)
+    drifted: dict[str, list[str]] = Field(default_factory=dict)
+    not_applied: list[str] = Field(default_factory=list)
+    differences: dict[str, list[FieldDifference]] = Field(default_factory=dict)
+    errors: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def has_drift(self) -> bool:
+        """Whether any server is drifted or not applied."""
+        return bool(self.drifted or self.not_applied)
+
+    @property
+    def servers_to_apply(self) -> list[str]:
+        """Drifted and not-applied servers, sorted."""
+        return sorted({*self.drifted, *self.not_applied})
+
+
+class EnsureReadyResult(DrsModel):
+    """What :meth:`LaunchConfigService.ensure_ready` did for a group."""
+
+    group_id: str
+    path: ConfigPath
+    status: LaunchConfigStatus
+    applied_servers: list[str] = Field(default_factory=list)
+
+
+def _overall_status(configs: dict[str, ServerConfigStatus]) -> ConfigStatus:
+    states = {c.status for c in configs.values()}
+    if states <= {ConfigStatus.READY}:
+        return ConfigStatus.READY
+    if ConfigStatus.READY in states:
+        return ConfigStatus.PARTIAL
+    if ConfigStatus.FAILED in states:
+        return ConfigStatus.FAILED
+    return ConfigStatus.PENDING
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, DrsOrchestrationError):
+        aws_code = error.details.get("awsCode")
+        return f"{aws_code}: {error.message}" if aws_code else error.message
+    return f"{type(error).__name__}: {error}"
+
+
+class LaunchConfigService:
+    """Applies, tracks and checks the launch configurations of protection groups.
+
+    Args:
+        storage: Where groups (and their status) are kept.
+        clients: Where DRS and EC2 clients come from.
+        concurrency: Servers configured at the same time.
+        events: Optional event sink (server applied, group applied, drift).
+        retry: Retry policy for every AWS call.
+        applied_by: Recorded as ``applied_by`` unless a call names someone else.
+        clock: Source of timestamps.
+
+    Example:
+        >>> configs = LaunchConfigService(storage, clients)
+        >>> status = configs.apply_to_group(group_id)
+        >>> status.status, status.failed_servers()
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        clients: ClientFactory,
+        *,
+        concurrency: int = 10,
+        events: EventSink | None = None,
+        retry: RetryPolicy | None = None,
+        applied_by: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1 (got {concurrency})")
+        self._storage = storage
+        self._clients = clients
+        self._concurrency = concurrency
+        self._events = events
+        self._retry = retry or RetryPolicy()
+        self._applied_by = applied_by
+        self._clock = clock
+
+    # ---- hashing and validation ---------------------------------------------------
+
+    @staticmethod
+    def calculate_config_hash(settings: LaunchSettings | dict[str, Any]) -> str:
+        """The canonical hash of launch settings (see :mod:`.config_hash`)."""
+        return calculate_config_hash(settings)
+
+    def desired_hashes(self, group: ProtectionGroup) -> dict[str, str]:
+        """Each server's desired hash over its effective settings.
+
+        Raises:
+            LaunchConfigValidationError: naming the server and field of every
+                invalid effective setting (nothing is written or applied).
+        """
+        return {sid: calculate_config_hash(s) for sid, s in self._effective(group).items()}
+
+    def _effective(self, group: ProtectionGroup) -> dict[str, LaunchSettings]:
+        effective: dict[str, LaunchSettings] = {}
+        problems: list[dict[str, Any]] = []
+        for sid in group.source_server_ids:
+            try:
+                effective[sid] = group.effective_settings(sid)
+            except pydantic.ValidationError as exc:
+                wrapped = ValidationError.from_pydantic(exc, prefix=f"serverOverrides.{sid}")
+                problems.extend(wrapped.problems)
+        if not problems and any(s.recovery_mode is not None for s in effective.values()):
+            problems.extend(self._unsupported_fields(group))
+        if problems:
+            raise LaunchConfigValidationError(
+                f"launch settings of group {group.name!r} ({group.group_id}) are invalid: "
+                + "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5]),
+                problems=problems,
+                details={"groupId": group.group_id},
+            )
+        return effective
+
+    def _unsupported_fields(self, group: ProtectionGroup) -> list[dict[str, Any]]:
+        model = self._clients.client("drs", group.region, group.account).meta.service_model
+        shape = model.operation_model("UpdateLaunchConfiguration").input_shape
+        if shape is not None and "recoveryMode" in shape.members:
+            return []
+        return [
+            {
+                "field": "launchSettings.recoveryMode",
+                "message": "the installed botocore's DRS model has no recoveryMode; "
+                "upgrade botocore or leave it unset",
+                "value": "set",
+            }
+        ]
+
+    # ---- status -----------------------------------------------------------------------
+
+    def get_status(self, group_id: str) -> LaunchConfigStatus:
+        """The stored launch-configuration status of a group.
+
+        Raises:
+            NotFoundError: if the group does not exist.
+        """
+        return self._storage.protection_groups.get(group_id).launch_config_status
+
+    # ---- apply ------------------------------------------------------------------------
+
+    def apply_to_group(
+        self,
+        group_id: str,
+        *,
+        force: bool = False,
+        timeout_s: float = 300,
+        applied_by: str | None = None,
+    ) -> LaunchConfigStatus:
+        """Apply each server's effective launch settings to DRS and its launch template.
+
+        Validates first (nothing is written if any server's settings are
+        invalid), records ``pending`` in one versioned write, applies with
+        bounded concurrency, then records the outcome — ``ready``,
+        ``partial``, ``failed``, or ``pending`` if nothing finished before
+        the timeout — in one more versioned write.
+
+        Without ``force`` only servers that are not ready or whose settings
+        changed since they were applied are touched.
+
+        Raises:
+            NotFoundError: if the group does not exist.
+            LaunchConfigValidationError: if any effective settings are invalid.
+            ConcurrentModificationError: if another writer changed the group
+                (e.g. a concurrent apply); this run's results are not recorded.
+        """
+        group = self._storage.protection_groups.get(group_id)
+        effective = self._effective(group)
+        desired = {sid: calculate_config_hash(s) for sid, s in effective.items()}
+        current = group.launch_config_status
+        targets = [
+            sid
+            for sid in group.source_server_ids
+            if force
+            or (cfg := current.server_configs.get(sid)) is None
+            or cfg.status is not ConfigStatus.READY
+            or cfg.config_hash != desired[sid]
+        ]
+        settled = current.status is ConfigStatus.READY and set(current.server_configs) == set(
+            desired
+        )
+        if not targets and settled:
+            return current
+
+        apply_id = uuid.uuid4().hex
+        who = applied_by if applied_by is not None else self._applied_by
+        started = time.monotonic()
+        pending_configs = {
+            sid: (
+                ServerConfigStatus(
+                    status=ConfigStatus.PENDING,
+                    config_hash=(c.config_hash if (c := current.server_configs.get(sid)) else None),
+                )
+                if sid in targets
+                else current.server_configs[sid]
+            )
+            for sid in group.source_server_ids
+        }
+        pending = current.transition_to(
+            ConfigStatus.PENDING,
+            server_configs=pending_configs,
+            applied_by=who,
+            apply_id=apply_id,
+            at=self._clock(),
+        )
+        stored = self._storage.protection_groups.put(
+            group.model_copy(update={"launch_config_status": pending, "updated_at": self._clock()})
+        )
+        logger.info(
+            "applying launch configurations",
+            extra={"groupId": group_id, "servers": len(targets), "applyId": apply_id},
+        )
+        results = self._apply_servers(group, targets, effective, desired, timeout_s)
+        final_configs = {**pending_configs, **results}
+        overall = _overall_status(final_configs)
+        errors = [
+            f"{sid}: {'; '.join(cfg.errors)}"
+            for sid, cfg in sorted(final_configs.items())
+            if cfg.errors and cfg.status is not ConfigStatus.READY
+        ]
+        final = pending.transition_to(
+            overall, server_configs=final_configs, errors=errors, at=self._clock()
+        )
+        self._record_final(stored, final, desired)
+        counts = {s: sum(c.status is s for c in final_configs.values()) for s in ConfigStatus}
+        emit(
+            self._events,
+            ConfigApplied(
+                group_id=group_id,
+                status=overall.value,
+                applied=counts[ConfigStatus.READY],
+                failed=counts[ConfigStatus.FAILED],
+                pending=counts[ConfigStatus.PENDING],
+                duration_s=round(time.monotonic() - started, 3),
+            ),
+        )
+        return final
+
+    def _record_final(
+        self, stored: ProtectionGroup, final: LaunchConfigStatus, desired: dict[str, str]
+    ) -> None:
+        try:
+            self._storage.protection_groups.put(
+                stored.model_copy(
+                    update={"launch_config_status": final, "updated_at": self._clock()}
+                )
+            )
+            return
+        except ConcurrentModificationError:
+            latest = self._storage.protection_groups.get(stored.group_id)
+        # Someone else wrote the group while servers were being configured. The
+        # result still belongs there if this run's pending marker is what is
+        # stored and the servers and settings it applied are unchanged.
+        ours = latest.launch_config_status.apply_id == final.apply_id
+        if not ours or self.desired_hashes(latest) != desired:
+            raise ConcurrentModificationError(
+                "protection group",
+                stored.group_id,
+                expected_version=stored.version,
+                actual_version=latest.version,
+            )
+        self._storage.protection_groups.put(
+            latest.model_copy(update={"launch_config_status": final, "updated_at": self._clock()})
+        )
+
+    def _apply_servers(
+        self,
+        group: ProtectionGroup,
+        targets: list[str],
+        effective: dict[str, LaunchSettings],
+        desired: dict[str, str],
+        timeout_s: float,
+    ) -> dict[str, ServerConfigStatus]:
+        if not targets:
+            return {}
+        pool = ThreadPoolExecutor(
+            max_workers=min(self._concurrency, len(targets)),
+            thread_name_prefix="drs-launch-config",
+        )
+        futures: dict[Future[ServerConfigStatus], str] = {
+            pool.submit(self._apply_one, group, sid, effective[sid], desired[sid]): sid
+            for sid in targets
+        }
+        try:
+            done, _ = wait(futures, timeout=timeout_s, return_when=ALL_COMPLETED)
+        finally:
+            # Unstarted servers are dropped; running ones finish in the background
+            # and their results are ignored (they stay pending for the next apply).
+            pool.shutdown(wait=False, cancel_futures=True)
+        results: dict[str, ServerConfigStatus] = {}
+        for future, sid in futures.items():
+            if future in done:
+                results[sid] = future.result()
+            else:
+                results[sid] = ServerConfigStatus(
+                    status=ConfigStatus.PENDING,
+                    errors=[f"not applied within the {timeout_s:g} s timeout"],
+                )
+        return results
+
+    def _apply_one(
+        self, group: ProtectionGroup, sid: str, settings: LaunchSettings, config_hash: str
+    ) -> ServerConfigStatus:
+        try:
+            template_version = self._write_settings(group, sid, settings, config_hash)
+        except Exception as exc:
+            if not isinstance(exc, DrsOrchestrationError):
+                logger.exception(
+                    "unexpected error applying launch settings", extra={"sourceServerId": sid}
+                )
+            message = _describe(exc)
+            emit(
+                self._events,
+                ServerConfigApplied(
+                    group_id=group.group_id,
+                    source_server_id=sid,
+                    status=ConfigStatus.FAILED.value,
+                    error=message,
+                ),
+            )
+            return ServerConfigStatus(
+                status=ConfigStatus.FAILED, last_applied=self._clock(), errors=[message]
+            )
+        emit(
+            self._events,
+            ServerConfigApplied(
+                group_id=group.group_id,
+                source_server_id=sid,
+                status=ConfigStatus.READY.value,
+                config_hash=config_hash,
+            ),
+        )
+        return ServerConfigStatus(
+            status=ConfigStatus.READY,
+            last_applied=self._clock(),
+            config_hash=config_hash,
+            launch_template_version=template_version,
+        )
+
+    def _write_settings(
+        self, group: ProtectionGroup, sid: str, settings: LaunchSettings, config_hash: str
+    ) -> int | None:
+        drs = DrsGateway(self._clients, group.region, group.account, retry=self._retry)
+        fields = settings.drs_fields()
+        configuration = drs.update_launch_configuration(sid, fields) if fields else None
+        if not settings.has_template_settings:
+            return None
+        if configuration is None:
+            configuration = drs.get_launch_configuration(sid)
+        template_id = configuration.get("ec2LaunchTemplateID")
+        if not template_id:
+            raise LaunchConfigApplicationError(
+                f"DRS returned no EC2 launch template for source server {sid}",
+                details={"sourceServerId": sid, "groupId": group.group_id},
+            )
+        ec2 = Ec2Gateway(self._clients, group.region, group.account, retry=self._retry)
+        default = ec2.default_template_version(template_id)
+        current_data = dict(default.get("LaunchTemplateData", {}))
+        data = merge_template_data(current_data, settings)
+        if data == current_data:
+            return int(default["VersionNumber"])
+        version = ec2.create_template_version(
+            template_id,
+            source_version=int(default["VersionNumber"]),
+            data=data,
+            description=f"drs-orchestration {config_hash[:23]}",
+        )
+        ec2.set_default_template_version(template_id, version)
+        return version
+
+    # ---- the wave executor's entry point ----------------------------------------------
+
+    def ensure_ready(self, group_id: str, *, timeout_s: float = 300) -> EnsureReadyResult:
+        """Make sure a group's launch configurations are in place before a wave starts.
+
+        Fast path: the group is ``ready`` and every server's desired hash
+        equals its applied hash — no launch-configuration API call is made.
+        Otherwise (fallback) the drifted and unapplied servers are applied first.
+
+        Raises:
+            LaunchConfigApplicationError: naming the failed and pending servers
+                when the group is still not ready after applying.
+        """
+        group = self._storage.protection_groups.get(group_id)
+        report = self._local_drift(group, self.desired_hashes(group))
+        status = group.launch_config_status
+        if status.status is ConfigStatus.READY and not report.has_drift:
+            return EnsureReadyResult(group_id=group_id, path=ConfigPath.FAST, status=status)
+        if report.drifted:
+            emit(
+                self._events,
+                DriftDetected(group_id=group_id, source_server_ids=tuple(sorted(report.drifted))),
+            )
+        status = self.apply_to_group(group_id, timeout_s=timeout_s)
+        if status.status is not ConfigStatus.READY:
+            raise LaunchConfigApplicationError(
+                f"launch configurations of group {group.name!r} ({group_id}) are "
+                f"{status.status.value}: failed {status.failed_servers()}, "
+                f"pending {status.pending_servers()}",
+                details={
+                    "groupId": group_id,
+                    "status": status.status.value,
+                    "failedServers": status.failed_servers(),
+                    "pendingServers": status.pending_servers(),
+                    "errors": status.errors,
+                },
+            )
+        return EnsureReadyResult(
+            group_id=group_id,
+            path=ConfigPath.FALLBACK,
+            status=status,
+            applied_servers=report.servers_to_apply,
+        )
+
+    # ---- drift --------------------------------------------------------------------------
+
+    def detect_drift(self, group_id: str, *, remote: bool = False) -> DriftReport:
+        """Find servers whose launch settings no longer match the group's.
+
+        Locally (default) the desired hash of each server's effective settings
+        is compared with the hash recorded when it was applied — no AWS call.
+        With ``remote=True`` the live DRS launch configuration and launch
+        template are read back and compared field by field; a server that
+        cannot be read is reported in ``errors``, never assumed to match.
+        """
+        group = self._storage.protection_groups.get(group_id)
+        effective = self._effective(group)
+        report = self._local_drift(
+            group, {sid: calculate_config_hash(s) for sid, s in effective.items()}
+        )
+        if remote:
+            report = self._remote_drift(group, effective, report)
+        if report.drifted:
+            emit(
+                self._events,
+                DriftDetected(
+                    group_id=group_id,
+                    source_server_ids=tuple(sorted(report.drifted)),
+                    remote=remote,
+                ),
+            )
+        return report
+
+    def _local_drift(self, group: ProtectionGroup, desired: dict[str, str]) -> DriftReport:
+        configs = group.launch_config_status.server_configs
+        drifted: dict[str, list[str]] = {}
+        not_applied: list[str] = []
+        for sid, wanted in desired.items():
+            cfg = configs.get(sid)
+            if cfg is None or cfg.status is not ConfigStatus.READY or cfg.config_hash is None:
+                not_applied.append(sid)
+            elif cfg.config_hash != wanted:
+                drifted[sid] = ["settings changed since they were applied"]
+        return DriftReport(
+            group_id=group.group_id, drifted=drifted, not_applied=sorted(not_applied)
+        )
+
+    def _remote_drift(
+        self,
+        group: ProtectionGroup,
+        effective: dict[str, LaunchSettings],
+        report: DriftReport,
+    ) -> DriftReport:
+        differences: dict[str, list[FieldDifference]] = {}
+        errors: dict[str, str] = {}
+        with ThreadPoolExecutor(
+            max_workers=min(self._concurrency, max(len(effective), 1)),
+            thread_name_prefix="drs-drift",
+        ) as pool:
+            futures = {
+                pool.submit(self._read_back, group, sid, settings): sid
+                for sid, settings in effective.items()
+            }
+            for future, sid in futures.items():
+                try:
+                    found = future.result()
+                except DrsOrchestrationError as exc:
+                    errors[sid] = _describe(exc)
+                    continue
+                if found:
+                    differences[sid] = found
+        drifted = dict(report.drifted)
+        for sid, diffs in differences.items():
+            drifted[sid] = [
+                f"{d.field}: desired {d.desired!r}, DRS has {d.actual!r}" for d in diffs
+            ]
+        return report.model_copy(
+            update={
+                "remote": True,
+                "drifted": drifted,
+                "differences": differences,
+                "errors": errors,
+            }
+        )
+
+    def _read_back(
+        self, group: ProtectionGroup, sid: str, settings: LaunchSettings
+    ) -> list[FieldDifference]:
+        drs = DrsGateway(self._clients, group.region, group.account, retry=self._retry)
+        live: dict[str, Any] = dict(drs.get_launch_configuration(sid))
+        diffs = [
+            FieldDifference(field=field, desired=desired_value, actual=live.get(field))
+            for field, desired_value in settings.drs_fields().items()
+            if live.get(field) != desired_value
+        ]
+        if settings.has_template_settings:
+            template_id = live.get("ec2LaunchTemplateID")
+            if not template_id:
+                diffs.append(FieldDifference(field="ec2LaunchTemplateID", desired="present"))
+                return diffs
+            ec2 = Ec2Gateway(self._clients, group.region, group.account, retry=self._retry)
+            data = ec2.default_template_version(template_id).get("LaunchTemplateData", {})
+            actual = read_template_settings(data)
+            for field, wanted in settings.template_fields().items():
+                have = actual.get(field)
+                if field == "security_group_ids":
+                    wanted = sorted(wanted)  # noqa: PLW2901 - compared order-insensitively
+                if field == "tags":
+                    # DRS keeps tags of its own on the template; only ours must match.
+                    have = {k: v for k, v in (have or {}).items() if k in wanted}
+                if have != wanted:
+                    diffs.append(
+                        FieldDifference(field=to_camel(field), desired=wanted, actual=have)
+                    )
+        return diffs
