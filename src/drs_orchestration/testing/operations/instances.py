@@ -31,6 +31,7 @@ from drs_orchestration.testing.render import (
     render_recovery_instance,
 )
 from drs_orchestration.testing.replication import replication_view
+from drs_orchestration.testing.seeding import reversed_server
 from drs_orchestration.testing.service import format_datetime
 from drs_orchestration.testing.state import (
     AwsOrigin,
@@ -56,7 +57,8 @@ def require_instance(ctx: OpContext, instance_id: str) -> RecoveryInstance:
     return instance
 
 
-def _reversed_server(ctx: OpContext, instance: RecoveryInstance) -> SourceServer | None:
+def _twin_of(ctx: OpContext, instance: RecoveryInstance) -> SourceServer | None:
+    """The source server replicating the instance back to its origin, if failback started."""
     progress = instance.failback
     if progress is None:
         return None
@@ -74,10 +76,10 @@ def failback_state(ctx: OpContext, instance: RecoveryInstance) -> str:
         return "FAILBACK_COMPLETED"
     if progress.job_id is not None:
         return "FAILBACK_IN_PROGRESS"
-    reversed_server = _reversed_server(ctx, instance)
-    if reversed_server is None:
+    twin = _twin_of(ctx, instance)
+    if twin is None:
         return "FAILBACK_ERROR"
-    view = replication_view(reversed_server.replication, ctx.now)
+    view = replication_view(twin.replication, ctx.now)
     if view.state == "CONTINUOUS":
         return "FAILBACK_READY_FOR_LAUNCH"
     if view.state in ("STOPPED", "STALLED", "DISCONNECTED"):
@@ -97,9 +99,9 @@ def _failback(
         "agentLastSeenByServiceDateTime": format_datetime(ctx.now),
         "failbackToOriginalServer": bool(server and server.origin and server.origin.instance_id),
     }
-    reversed_server = _reversed_server(ctx, instance)
-    if reversed_server is not None:
-        view = replication_view(reversed_server.replication, ctx.now)
+    twin = _twin_of(ctx, instance)
+    if twin is not None:
+        view = replication_view(twin.replication, ctx.now)
         if view.first_byte_at is not None:
             item["firstByteDateTime"] = format_datetime(view.first_byte_at)
     if progress.job_id is not None:
@@ -122,10 +124,10 @@ def _data_replication(
                 {"deviceName": d.device_name, "totalStorageBytes": 0} for d in disks
             ],
         }
-    reversed_server = _reversed_server(ctx, instance)
-    if reversed_server is None:
+    twin = _twin_of(ctx, instance)
+    if twin is None:
         return {"dataReplicationState": "NOT_STARTED"}
-    view = replication_view(reversed_server.replication, ctx.now)
+    view = replication_view(twin.replication, ctx.now)
     info: dict[str, Any] = {
         "dataReplicationState": view.state,
         "replicatedDisks": [
@@ -138,9 +140,7 @@ def _data_replication(
             }
             for d in disks
         ],
-        "dataReplicationInitiation": {
-            "startDateTime": format_datetime(reversed_server.replication.since)
-        },
+        "dataReplicationInitiation": {"startDateTime": format_datetime(twin.replication.since)},
     }
     if view.eta is not None:
         info["etaDateTime"] = format_datetime(view.eta)
@@ -187,9 +187,9 @@ def describe_recovery_instances(ctx: OpContext, params: dict[str, Any]) -> dict[
 
 
 def _stop_reverse_replication(ctx: OpContext, instance: RecoveryInstance, now: datetime) -> None:
-    reversed_server = _reversed_server(ctx, instance)
-    if reversed_server is not None:
-        reversed_server.replication = Replication("STOPPED", now, stuck=True)
+    twin = _twin_of(ctx, instance)
+    if twin is not None:
+        twin.replication = Replication("STOPPED", now, stuck=True)
 
 
 @operation("DisconnectRecoveryInstance")
@@ -230,15 +230,15 @@ def reverse_replication(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any
     """Start replicating a recovery instance back to the region (and account) it came from."""
     instance = require_instance(ctx, params["recoveryInstanceID"])
     server = ctx.state.servers.get(instance.source_server_id)
-    field = [FieldProblem("recoveryInstanceID", "", instance.recovery_instance_id)]
+    refusal = None
     if server is None or server.origin is None:
-        field[
-            0
-        ].message = "Reverse replication applies only to source servers that originated in EC2"
-        raise validation_failed(field)
-    if instance.is_drill:
-        field[0].message = "Reverse replication is not available for drill instances"
-        raise validation_failed(field)
+        refusal = "Reverse replication applies only to source servers that originated in EC2"
+    elif instance.is_drill:
+        refusal = "Reverse replication is not available for drill instances"
+    if refusal is not None or server is None or server.origin is None:
+        raise validation_failed(
+            [FieldProblem("recoveryInstanceID", refusal or "", instance.recovery_instance_id)]
+        )
     if not instance.launched or instance.disconnected:
         raise conflict(
             f"Recovery instance {instance.recovery_instance_id} is not launched and connected",
@@ -252,7 +252,8 @@ def reverse_replication(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any
             resource_type="RECOVERY_INSTANCE",
         )
     origin = server.origin
-    reversed_server = ctx.sim.create_reversed_server(
+    created = reversed_server(
+        ctx.sim,
         server,
         instance,
         AwsOrigin(
@@ -265,14 +266,14 @@ def reverse_replication(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any
         target_account_id=origin.account_id,
         target_region=origin.region,
     )
-    server.reversed_arn = reversed_server.arn
+    server.reversed_arn = created.arn
     instance.failback = FailbackProgress(
         started_at=ctx.now,
-        reversed_server_id=reversed_server.server_id,
+        reversed_server_id=created.server_id,
         reversed_account_id=origin.account_id,
         reversed_region=origin.region,
     )
-    return {"reversedDirectionSourceServerArn": reversed_server.arn}
+    return {"reversedDirectionSourceServerArn": created.arn}
 
 
 @operation("StopFailback")

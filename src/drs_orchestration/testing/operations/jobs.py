@@ -19,6 +19,7 @@ from typing import Any, Literal
 from drs_orchestration.testing.errors import (
     FieldProblem,
     conflict,
+    not_found,
     quota_exceeded,
     validation_failed,
 )
@@ -249,8 +250,6 @@ def describe_job_log_items(ctx: OpContext, params: dict[str, Any]) -> dict[str, 
 @operation("DeleteJob")
 def delete_job(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Delete a finished job."""
-    from drs_orchestration.testing.errors import not_found
-
     job = ctx.state.jobs.get(params["jobID"])
     if job is None:
         raise not_found(
