@@ -26,11 +26,8 @@ def run_quickstart() -> dict[str, str]:
         recovered = drs.describe_recovery_instances()["items"]
         ec2 = boto3.client("ec2", region_name="us-east-1")
         found = ec2.describe_instances(InstanceIds=[r["ec2InstanceID"] for r in recovered])
-        return {
-            i["InstanceId"]: i["State"]["Name"]
-            for r in found["Reservations"]
-            for i in r["Instances"]
-        }
+        instances = [i for r in found["Reservations"] for i in r["Instances"]]
+        return {i["InstanceId"]: i["State"]["Name"] for i in instances}
 
 
 if __name__ == "__main__":
