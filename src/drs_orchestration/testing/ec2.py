@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
 __all__ = [
+    "DEFAULT_CREDENTIALS",
     "LAUNCH_INTO_TAG",
     "Credentials",
     "Ec2Bridge",
@@ -106,6 +107,10 @@ class Credentials:
             region_name=region,
             botocore_session=core,
         )
+
+
+DEFAULT_CREDENTIALS = Credentials("AKIASIMULATORDEFAULT", "simulator-secret")
+"""Fake credentials of the default account (moto maps unknown keys to its default account)."""
 
 
 class Ec2LaunchError(Exception):
@@ -181,16 +186,12 @@ class Ec2Bridge:
     def credentials(self, account_id: str) -> Credentials:
         """Credentials moto attributes to ``account_id`` (moto must be active)."""
         if account_id == _moto_default_account():
-            return Credentials("AKIASIMULATORDEFAULT", "simulator-secret")
+            return DEFAULT_CREDENTIALS
         with self._lock:
             cached = self._moto_credentials.get(account_id)
             if cached is not None and moto_account_for(cached.access_key_id) == account_id:
                 return cached
-            sts = (
-                Credentials("AKIASIMULATORDEFAULT", "simulator-secret")
-                .session("us-east-1")
-                .client("sts", config=_NO_RETRIES)
-            )
+            sts = DEFAULT_CREDENTIALS.session("us-east-1").client("sts", config=_NO_RETRIES)
             issued = sts.assume_role(
                 RoleArn=f"arn:aws:iam::{account_id}:role/{_SIM_ROLE}",
                 RoleSessionName=_SIM_ROLE,
@@ -398,12 +399,10 @@ class Ec2Bridge:
         stopped: bool,
         tags: dict[str, str],
     ) -> InstanceInfo:
-        """Bring an existing target instance to the launch disposition and tag it."""
-        if home == "detached":
-            raise Ec2LaunchError(
-                f"cannot launch into {instance_id}: EC2 is not available "
-                "(moto's mock_aws() was not active when the server was added)"
-            )
+        """Bring an existing target instance to the launch disposition and tag it.
+
+        The caller has checked the target (see :mod:`drs_orchestration.testing.launch`).
+        """
         self._require_moto(f"instance {instance_id}")
         client = self.ec2(account_id, region)
         try:

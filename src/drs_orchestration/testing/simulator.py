@@ -18,7 +18,13 @@ from typing import Any, Literal, ParamSpec, Self, TypeVar
 
 from drs_orchestration.testing.calls import CallLog
 from drs_orchestration.testing.clock import SimulatedClock
-from drs_orchestration.testing.ec2 import Credentials, Ec2Bridge, moto_account_for, moto_active
+from drs_orchestration.testing.ec2 import (
+    DEFAULT_CREDENTIALS,
+    Credentials,
+    Ec2Bridge,
+    moto_account_for,
+    moto_active,
+)
 from drs_orchestration.testing.errors import uninitialized
 from drs_orchestration.testing.faults import FaultPlan
 from drs_orchestration.testing.jobs import JobEngine, JobTimings
@@ -195,7 +201,7 @@ class DrsSimulator:
         simulator issues its own keys.
         """
         if account_id == DEFAULT_ACCOUNT_ID:
-            return Credentials("AKIASIMULATORDEFAULT", "simulator-secret")
+            return DEFAULT_CREDENTIALS
         if moto_active():
             return self.ec2.credentials(account_id)
         with self._lock:

@@ -23,7 +23,7 @@ from drs_orchestration.testing.errors import (
     validation_failed,
 )
 from drs_orchestration.testing.operations import OpContext, operation
-from drs_orchestration.testing.operations.jobs import check_quotas, new_job
+from drs_orchestration.testing.operations.jobs import check_ids, check_quotas, new_job
 from drs_orchestration.testing.operations.paging import paginate
 from drs_orchestration.testing.render import (
     render_failback_configuration,
@@ -289,15 +289,7 @@ def stop_failback(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 def start_failback_launch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Start a FAILBACK job for instances whose failback is ready for launch."""
     ids = list(params["recoveryInstanceIDs"])
-    unknown = [
-        FieldProblem(f"recoveryInstanceIDs.{i + 1}.member", "Recovery instance not found", v)
-        for i, v in enumerate(ids)
-        if v not in ctx.state.instances
-    ]
-    if unknown or len(set(ids)) != len(ids):
-        raise validation_failed(
-            unknown or [FieldProblem("recoveryInstanceIDs", "Member must be unique", ids)]
-        )
+    check_ids(ids, ctx.state.instances, "recoveryInstanceIDs.{}.member", "Recovery instance")
     instances = [ctx.state.instances[i] for i in ids]
     for instance in instances:
         state = failback_state(ctx, instance)
