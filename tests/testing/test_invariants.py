@@ -91,5 +91,5 @@ class DrsMachine(RuleBasedStateMachine):
             assert described[instance["sourceServerID"]] == instance["recoveryInstanceID"]
 
 
-DrsMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=12, deadline=None)
+DrsMachine.TestCase.settings = settings(max_examples=20, stateful_step_count=10, deadline=None)
 TestDrsInvariants = DrsMachine.TestCase

@@ -205,13 +205,10 @@ class DrsSimulator:
         if moto_active():
             return self.ec2.credentials(account_id)
         with self._lock:
-            for key, owner in self._issued_keys.items():
-                if owner == account_id:
-                    return Credentials(key, "simulator-secret", "simulator-token")
-            key = "ASIASIM" + "".join(
-                self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(13)
-            )
-            self._issued_keys[key] = account_id
+            key = next((k for k, owner in self._issued_keys.items() if owner == account_id), None)
+            if key is None:
+                key = self.ids.access_key()
+                self._issued_keys[key] = account_id
             return Credentials(key, "simulator-secret", "simulator-token")
 
     def account_for_access_key(self, access_key: str | None) -> str:
