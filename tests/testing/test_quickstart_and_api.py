@@ -24,10 +24,11 @@ def test_the_quickstart_recovers_two_running_instances(caplog: pytest.LogCapture
     assert sum("is running in EC2" in r.getMessage() for r in caplog.records) == 2
 
 
-def test_the_docs_show_the_quickstart_verbatim() -> None:
-    source = EXAMPLE.read_text()
-    body = source[source.index("def run_quickstart") : source.index("\n\nif __name__")]
-    assert body.strip() in DOCS.read_text()
+def test_the_docs_embed_the_quickstart_verbatim() -> None:
+    marker = "<!-- example: examples/simulator_quickstart.py -->\n```python\n"
+    docs = DOCS.read_text()
+    start = docs.index(marker) + len(marker)
+    assert docs[start : docs.index("```", start)] == EXAMPLE.read_text()
 
 
 def test_public_api() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from drs_orchestration.testing.ec2 import InstanceInfo
 from drs_orchestration.testing.errors import (
+    DrsServiceError,
     FieldProblem,
     conflict,
     not_found,
@@ -225,20 +226,25 @@ def delete_recovery_instance(ctx: OpContext, params: dict[str, Any]) -> dict[str
     return {}
 
 
+def _invalid(instance: RecoveryInstance, why: str) -> DrsServiceError:
+    return validation_failed(
+        [
+            FieldProblem(
+                "recoveryInstanceID", f"Reverse replication {why}", instance.recovery_instance_id
+            )
+        ]
+    )
+
+
 @operation("ReverseReplication")
 def reverse_replication(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Start replicating a recovery instance back to the region (and account) it came from."""
     instance = require_instance(ctx, params["recoveryInstanceID"])
     server = ctx.state.servers.get(instance.source_server_id)
-    refusal = None
     if server is None or server.origin is None:
-        refusal = "Reverse replication applies only to source servers that originated in EC2"
-    elif instance.is_drill:
-        refusal = "Reverse replication is not available for drill instances"
-    if refusal is not None or server is None or server.origin is None:
-        raise validation_failed(
-            [FieldProblem("recoveryInstanceID", refusal or "", instance.recovery_instance_id)]
-        )
+        raise _invalid(instance, "applies only to source servers that originated in EC2")
+    if instance.is_drill:
+        raise _invalid(instance, "is not available for drill instances")
     if not instance.launched or instance.disconnected:
         raise conflict(
             f"Recovery instance {instance.recovery_instance_id} is not launched and connected",
