@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from drs_orchestration.errors import ValidationError
-from drs_orchestration.models import FailbackState, SyncStatus
+from drs_orchestration.models import FailbackState, ProtectionGroup, SyncStatus
 
 _ODD_OFFSET = timezone(-timedelta(hours=3, minutes=17, seconds=5))
 
@@ -55,3 +55,13 @@ def test_finite_durations_are_accepted() -> None:
     status = SyncStatus(started_at=datetime.now(UTC), duration_s=1e-3)
 
     assert SyncStatus.model_validate(status.to_wire()) == status
+
+
+def test_selection_tag_keys_must_not_be_empty() -> None:
+    # AWS tag keys are 1-128 characters, and DynamoDB cannot store an empty map key.
+    with pytest.raises(ValidationError) as caught:
+        ProtectionGroup.parse(
+            {"name": "web", "region": "us-east-1", "serverSelectionTags": {"": "x"}}
+        )
+
+    assert caught.value.problems[0]["field"].startswith("serverSelectionTags")
