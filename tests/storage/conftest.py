@@ -1,0 +1,136 @@
+"""Backends for the storage tests: contract tests run on memory, SQLite and DynamoDB (moto)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core.models import botocore_stubber
+
+from drs_orchestration.aws import RetryPolicy
+from drs_orchestration.storage import BaseStorage, DynamoDBStorage, MemoryStorage, SqliteStorage
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BACKENDS = ["memory", "sqlite", "dynamodb"]
+REGION = "us-east-1"
+
+
+def no_sleep(_: float) -> None:
+    """A sleep for retry policies in tests: never wait."""
+
+
+def serialise_moto_requests(client: Any) -> None:
+    """Make moto answer one DynamoDB request at a time, as DynamoDB applies each write atomically.
+
+    moto evaluates a condition and writes the item without a lock, so two
+    threads sharing it could both pass one ``version`` check; real DynamoDB
+    never lets that happen. This hook runs first at botocore's ``before-send``
+    seam and hands the request to moto under a lock; everything above the
+    seam (serialisation, parsing, our backend) runs concurrently as usual.
+    """
+    lock = threading.Lock()
+
+    def send(**kwargs: Any) -> Any:
+        with lock:
+            return botocore_stubber(**kwargs)
+
+    client.meta.events.register_first("before-send.dynamodb", send)
+
+
+@pytest.fixture(scope="module")
+def _moto() -> Iterator[None]:
+    # One moto per test module: starting moto resets every simulated service,
+    # which costs more than most tests. Tests stay apart by their table prefixes.
+    with mock_aws():
+        yield
+
+
+_prefixes = itertools.count()
+
+
+@pytest.fixture
+def table_prefix() -> str:
+    """A table prefix no other test in this process uses."""
+    return f"t{next(_prefixes)}-"
+
+
+@pytest.fixture
+def dynamodb_client(_moto: None) -> DynamoDBClient:
+    """A real boto3 DynamoDB client of this test's own, served by moto."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    serialise_moto_requests(client)
+    return client
+
+
+@pytest.fixture
+def dynamodb_storage(
+    dynamodb_client: DynamoDBClient, table_prefix: str
+) -> Iterator[DynamoDBStorage]:
+    """A DynamoDBStorage on tables made by its own ``create_tables()``."""
+    storage = DynamoDBStorage(
+        table_prefix=table_prefix, client=dynamodb_client, retry=RetryPolicy(sleep=no_sleep)
+    )
+    storage.create_tables()
+    yield storage
+    storage.close()
+
+
+@pytest.fixture
+def make_storage(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], BaseStorage]]:
+    """A factory of storages of the parametrised backend that share one store.
+
+    Several storages over one store are what several processes or Lambdas
+    see: separate connections (SQLite) or clients (DynamoDB) on the same data.
+    """
+    backend: str = request.param
+    made: list[BaseStorage] = []
+    if backend == "memory":
+        shared = MemoryStorage()
+
+        def make() -> BaseStorage:
+            return shared
+
+    elif backend == "sqlite":
+
+        def make() -> BaseStorage:
+            made.append(SqliteStorage(tmp_path / "state.db"))
+            return made[-1]
+
+    else:
+        client: DynamoDBClient = request.getfixturevalue("dynamodb_client")
+        prefix: str = request.getfixturevalue("table_prefix")
+        DynamoDBStorage(table_prefix=prefix, client=client).create_tables()
+
+        def make() -> BaseStorage:
+            made.append(
+                DynamoDBStorage(
+                    table_prefix=prefix, client=client, retry=RetryPolicy(sleep=no_sleep)
+                )
+            )
+            return made[-1]
+
+    yield make
+    for storage in made:
+        storage.close()
+
+
+@pytest.fixture
+def storage(make_storage: Callable[[], BaseStorage]) -> BaseStorage:
+    """One storage of the parametrised backend."""
+    return make_storage()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Any test using `storage` or `make_storage` runs once per backend.
+    if "make_storage" in metafunc.fixturenames:
+        metafunc.parametrize("make_storage", BACKENDS, indirect=True)
