@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto import mock_aws
 from moto.core.models import botocore_stubber
 
@@ -27,22 +28,39 @@ def no_sleep(_: float) -> None:
     """A sleep for retry policies in tests: never wait."""
 
 
-def serialise_moto_requests(client: Any) -> None:
-    """Make moto answer one DynamoDB request at a time, as DynamoDB applies each write atomically.
+Fault = Callable[[str, AWSPreparedRequest], "AWSResponse | None"]
+"""Given the operation name and the HTTP request, an injected answer, or None to let moto answer."""
 
-    moto evaluates a condition and writes the item without a lock, so two
-    threads sharing it could both pass one ``version`` check; real DynamoDB
-    never lets that happen. This hook runs first at botocore's ``before-send``
-    seam and hands the request to moto under a lock; everything above the
-    seam (serialisation, parsing, our backend) runs concurrently as usual.
+
+class MotoSeam:
+    """The one ``before-send`` handler of a test client: injected faults first, else moto.
+
+    botocore calls every ``before-send`` handler and uses the first answer, so
+    a fault registered next to moto's own handler would still let moto
+    process the request. This handler replaces moto's on the client and asks
+    moto only when no fault answered.
+
+    It also hands requests to moto one at a time: moto evaluates a condition
+    and writes the item without a lock, so two threads could both pass one
+    ``version`` check, which DynamoDB never allows. Everything above the seam
+    (serialisation, parsing, the storage backend) still runs concurrently.
     """
-    lock = threading.Lock()
 
-    def send(**kwargs: Any) -> Any:
-        with lock:
-            return botocore_stubber(**kwargs)
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        client.meta.events.unregister("before-send", botocore_stubber)
+        client.meta.events.register("before-send", self)
 
-    client.meta.events.register_first("before-send.dynamodb", send)
+    def __call__(self, event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> Any:
+        operation = event_name.rsplit(".", 1)[-1]
+        for fault in self.faults:
+            answer = fault(operation, request)
+            if answer is not None:
+                return answer
+        with self._lock:
+            return botocore_stubber(event_name=event_name, request=request, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +81,15 @@ def table_prefix() -> str:
 
 
 @pytest.fixture
-def dynamodb_client(_moto: None) -> DynamoDBClient:
-    """A real boto3 DynamoDB client of this test's own, served by moto."""
-    client = boto3.client("dynamodb", region_name=REGION)
-    serialise_moto_requests(client)
+def moto_seam(_moto: None) -> MotoSeam:
+    """The seam under this test's DynamoDB client, where tests inject faults."""
+    return MotoSeam(boto3.client("dynamodb", region_name=REGION))
+
+
+@pytest.fixture
+def dynamodb_client(moto_seam: MotoSeam) -> DynamoDBClient:
+    """A real boto3 DynamoDB client of this test's own, served by moto through its seam."""
+    client: DynamoDBClient = moto_seam.client
     return client
 
 
