@@ -349,8 +349,20 @@ def account_contexts() -> st.SearchStrategy[AccountContext]:
 
 
 @cache
+def _tag_text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    # AWS's tag character set: letters, numbers, space separators and _ . : / = + - @
+    alphabet = st.characters(categories=["L", "N", "Zs"]) | st.sampled_from("_.:/=+-@")
+    return st.text(alphabet=alphabet, min_size=min_size, max_size=max_size)
+
+
+@cache
+def _tag_values() -> st.SearchStrategy[str]:
+    return _tag_text(0, 30)
+
+
+@cache
 def _tag_keys() -> st.SearchStrategy[str]:
-    return st.text(min_size=1, max_size=20).filter(lambda k: not k.lower().startswith("aws:"))
+    return _tag_text(1, 20).filter(lambda k: not k.lower().startswith("aws:"))
 
 
 def _consistent_launch_settings(fields: dict[str, Any]) -> LaunchSettings:
@@ -393,14 +405,14 @@ def launch_settings() -> st.SearchStrategy[LaunchSettings]:
             ),
             "subnet_id": _optional(_subnet_ids()),
             "security_group_ids": _optional(
-                st.lists(_security_group_ids(), max_size=5, unique=True)
+                st.lists(_security_group_ids(), min_size=1, max_size=5, unique=True)
             ),
             "static_private_ip": _optional(_private_ips()),
             "iam_instance_profile": _optional(
                 st.text(alphabet=_ROLE_CHARS, min_size=1, max_size=20)
                 | account_ids().map(lambda a: f"arn:aws:iam::{a}:instance-profile/drs-recovered")
             ),
-            "tags": _optional(st.dictionaries(_tag_keys(), st.text(max_size=30), max_size=4)),
+            "tags": _optional(st.dictionaries(_tag_keys(), _tag_values(), max_size=4)),
         }
     ).map(_consistent_launch_settings)
 
@@ -468,6 +480,7 @@ def launch_config_statuses(
         status=status,
         last_applied=last_applied,
         applied_by=draw(_optional(_labels())),
+        apply_id=draw(_optional(_fixed(_HEX, 32))),
         server_configs={sid: draw(server_config_statuses()) for sid in _subset(draw, server_ids)},
         errors=draw(st.lists(_labels(40), max_size=2)),
     )
@@ -483,7 +496,7 @@ def _group_fields() -> st.SearchStrategy[dict[str, Any]]:
             "region": regions(),
             "account": _optional(account_contexts()),
             "server_selection_tags": _optional(
-                st.dictionaries(_tag_keys(), _text(30), min_size=1, max_size=3)
+                st.dictionaries(_tag_keys(), _tag_values(), min_size=1, max_size=3)
             ),
             "launch_settings": launch_settings(),
             "created_at": timestamps(),
