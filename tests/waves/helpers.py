@@ -21,8 +21,16 @@ NO_WAIT_RETRY = RetryPolicy(sleep=lambda _: None)
 
 
 @contextmanager
-def simulated() -> Iterator[DrsSimulator]:
-    """moto for EC2 and the DRS simulator for DRS, with time under the test's control."""
+def simulated(*, ec2: bool = True) -> Iterator[DrsSimulator]:
+    """moto for EC2 and the DRS simulator for DRS, with time under the test's control.
+
+    ``ec2=False`` runs the simulator alone (recovery instances get synthetic
+    EC2 IDs), for large fleets where moto's EC2 would dominate the run time.
+    """
+    if not ec2:
+        with mock_drs() as sim:
+            yield sim
+        return
     with mock_aws(), mock_drs() as sim:
         yield sim
 
@@ -92,6 +100,7 @@ def make_drill(
     quotas: DrsQuotas | None = None,
     hooks: Sequence[Any] = (),
     settings: Mapping[str, Any] | None = None,
+    server_details: Mapping[str, Any] | None = None,
 ) -> Drill:
     """Seed servers per tier, a group per tier (applied) and a plan with a wave per tier.
 
@@ -105,7 +114,7 @@ def make_drill(
     wave_specs: list[dict[str, Any]] = []
     previous: str | None = None
     for i, (tier, count) in enumerate(tiers.items()):
-        servers[tier] = add_servers(sim, tier, count)
+        servers[tier] = add_servers(sim, tier, count, **dict(server_details or {}))
         group = orch.groups.create(
             tier, REGION, tags={"Tier": tier}, launch_settings=dict(settings or {})
         )
