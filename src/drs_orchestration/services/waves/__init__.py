@@ -1,6 +1,6 @@
 """Running recovery plans wave by wave: the executor, its quotas, readiness and hooks."""
 
-from drs_orchestration.services.waves.executor import WaveExecutor
+from drs_orchestration.services.waves.executor import StepResult, WaveExecutor
 from drs_orchestration.services.waves.hooks import (
     CacheSyncHook,
     PostWaveHook,
@@ -21,6 +21,7 @@ __all__ = [
     "PostWaveHook",
     "PreflightResult",
     "RecoveryInstanceSync",
+    "StepResult",
     "WaveExecutor",
     "check_replication",
     "job_tags",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,11 +51,34 @@ from drs_orchestration.services.waves.stepper import (
 )
 from drs_orchestration.storage.base import Storage
 
-__all__ = ["WaveExecutor"]
+__all__ = ["StepResult", "WaveExecutor"]
 
 logger = logging.getLogger(__name__)
 
 _WRITE_RETRIES = 10
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step did.
+
+    Attributes:
+        execution: The execution as stored after the step.
+        progressed: The step did work; ``False`` means it is waiting on DRS
+            (a job still running, a quota, another process's claim), so the
+            caller should wait about ``poll_interval`` before the next step.
+    """
+
+    execution: Execution
+    progressed: bool
+
+    @property
+    def finished(self) -> bool:
+        """Whether nothing more will happen without ``resume`` (ended or paused)."""
+        execution = self.execution
+        return execution.status.is_terminal or (
+            execution.status is ExecutionStatus.PAUSED and execution.cancel_request is None
+        )
 
 
 def _ms(moment: datetime) -> datetime:
@@ -267,6 +291,22 @@ class WaveExecutor:
         execution, _ = self._advance(execution_id)
         return execution
 
+    def advance(self, execution_id: str) -> StepResult:
+        """Like :meth:`step`, and also say whether to wait before the next step.
+
+        This is what a driver outside :meth:`run` needs: a Step Functions
+        loop or an EventBridge poller steps again at once while
+        ``progressed`` is true, and waits (a ``Wait`` state, the next
+        schedule) when it is false.
+
+        Example:
+            >>> result = executor.advance(execution_id)
+            >>> if result.finished: ...           # ended, or paused before a wave
+            >>> elif not result.progressed: ...   # wait poll_interval, then step again
+        """
+        execution, progressed = self._advance(execution_id)
+        return StepResult(execution, progressed)
+
     def run(
         self, execution_id: str, *, poll_interval: float = 15.0, max_steps: int | None = None
     ) -> Execution:
@@ -279,15 +319,11 @@ class WaveExecutor:
         """
         steps = 0
         while True:
-            execution, progressed = self._advance(execution_id)
+            result = self.advance(execution_id)
             steps += 1
-            if execution.status.is_terminal or (
-                execution.status is ExecutionStatus.PAUSED and execution.cancel_request is None
-            ):
-                return execution
-            if max_steps is not None and steps >= max_steps:
-                return execution
-            if not progressed:
+            if result.finished or (max_steps is not None and steps >= max_steps):
+                return result.execution
+            if not result.progressed:
                 self._sleep(poll_interval)
 
     def resume(self, execution_id: str) -> Execution:
@@ -365,14 +401,17 @@ class WaveExecutor:
             stored.status is ExecutionStatus.PAUSED and stored.cancel_request is None
         ):
             return stored, False
-        step = StepContext(
-            execution=stored.model_copy(deep=True), now=self._now(), save=self._save_claim
-        )
+        # The step works on the object just read: storage hands out a fresh copy on
+        # every read, and a step that changes nothing leaves it as stored.
+        step = StepContext(execution=stored, now=self._now(), save=self._save_claim)
         try:
             self._dispatch(step)
         except LostRace:
             return self.get(execution_id), True
         if not step.changed:
+            # Observations that were not worth a write (a poll's progress) still reach the sink.
+            for event in step.events:
+                emit(self._events, event)
             return stored, step.progressed
         step.execution.updated_at = step.now
         saved = self._write(step)

@@ -93,6 +93,7 @@ _UNFINISHED = frozenset(
     }
 )
 _NOT_LAUNCHED = frozenset({ServerLaunchStatus.FAILED, ServerLaunchStatus.TERMINATED})
+_FINAL_LAUNCH = _NOT_LAUNCHED | {ServerLaunchStatus.LAUNCHED}
 
 
 def is_transient(error: BaseException) -> bool:
@@ -560,7 +561,8 @@ class WaveStepper:
                     extra={"executionId": step.execution.execution_id, "jobId": chunk.job_id},
                 )
                 continue
-            if self._apply_view(step, run, chunk, view):
+            differs, worth_writing = self._view_differs(run, chunk, view)
+            if differs:
                 step.record(
                     JobProgress(
                         execution_id=step.execution.execution_id,
@@ -572,16 +574,42 @@ class WaveStepper:
                         at=step.now,
                     )
                 )
-                step.done()
+            if worth_writing:
+                self._apply_view(step, run, chunk, view)
+                # Recorded, but the wave is still waiting on DRS: ``run`` sleeps first.
+                step.done(progressed=False)
 
-    def _apply_view(self, step: StepContext, run: WaveRun, chunk: JobRecord, view: JobView) -> bool:
-        changed = False
-        if chunk.status is not view.status:
-            chunk.status = view.status
-            changed = True
-        if view.ended_at is not None and chunk.ended_at != view.ended_at:
+    @staticmethod
+    def _view_differs(run: WaveRun, chunk: JobRecord, view: JobView) -> tuple[bool, bool]:
+        """Whether DRS shows anything new, and whether it is worth a write.
+
+        Worth a write: the job's status or end, or a server reaching a final
+        launch status (its observed launch time is kept). A server merely
+        moving to ``IN_PROGRESS`` is reported in events but not written, which
+        keeps writes of a large execution few.
+        """
+        differs = chunk.status is not view.status or (
+            view.ended_at is not None and chunk.ended_at != view.ended_at
+        )
+        if differs:
+            return True, True
+        seen = False
+        for sid, server in view.servers.items():
+            outcome = run.servers.get(sid)
+            if outcome is None or outcome.job_id != chunk.job_id:
+                continue
+            if outcome.status is not server.launch_status:
+                if server.launch_status in _FINAL_LAUNCH:
+                    return True, True
+                seen = True
+            elif server.recovery_instance_id not in (None, outcome.recovery_instance_id):
+                seen = True
+        return seen, False
+
+    def _apply_view(self, step: StepContext, run: WaveRun, chunk: JobRecord, view: JobView) -> None:
+        chunk.status = view.status
+        if view.ended_at is not None:
             chunk.ended_at = view.ended_at
-            changed = True
         for sid, server in view.servers.items():
             outcome = run.servers.get(sid)
             if outcome is None or outcome.job_id != chunk.job_id:
@@ -593,14 +621,8 @@ class WaveStepper:
                     and outcome.phases.launch_end is None
                 ):
                     outcome.phases.launch_end = step.now
-                changed = True
-            if (
-                server.recovery_instance_id
-                and outcome.recovery_instance_id != server.recovery_instance_id
-            ):
+            if server.recovery_instance_id:
                 outcome.recovery_instance_id = server.recovery_instance_id
-                changed = True
-        return changed
 
     def _record_outcomes(
         self, step: StepContext, run: WaveRun, chunk: JobRecord, drs: DrsGateway
