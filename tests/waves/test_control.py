@@ -123,3 +123,30 @@ def test_run_with_max_steps_leaves_a_resumable_execution() -> None:
         assert execution.status is ExecutionStatus.RUNNING
 
         assert drill.run(execution).status is ExecutionStatus.COMPLETED
+
+
+def test_advance_says_when_to_wait_and_polls_write_only_what_matters() -> None:
+    with simulated() as sim:
+        drill = make_drill(sim, {"database": 2})
+        waves = drill.orch.waves
+        execution = drill.start()
+        results = []
+        while sim.calls.count("StartRecovery") == 0:
+            results.append(waves.advance(execution.execution_id))
+        assert all(r.progressed for r in results)
+
+        sim.advance(60)  # the job runs: servers IN_PROGRESS, none launched yet
+        before = waves.get(execution.execution_id).version
+        waiting = waves.advance(execution.execution_id)
+
+        assert not waiting.progressed
+        assert not waiting.finished
+        progress = [e for e in drill.events if e.kind == "job_progress"]
+        assert progress  # the sink saw the servers move...
+        assert "IN_PROGRESS" in progress[-1].server_statuses.values()  # type: ignore[attr-defined]
+        # ...but a job that merely started is written once, not on every poll.
+        again = waves.advance(execution.execution_id)
+        assert again.execution.version <= before + 1
+
+        final = drill.run(again.execution)
+        assert waves.advance(final.execution_id).finished
