@@ -206,6 +206,7 @@ def test_unprocessed_keys_are_retried_after_a_backoff(
 
     assert found == {r.source_server_id: r for r in records}
     assert [len(r["RequestItems"][table]["Keys"]) for r in requests] == [100, 50, 100, 50]
+    assert all(r["RequestItems"][table]["ConsistentRead"] for r in requests)
     assert len(sleeps) == 1
     assert sleeps[0] > 0
 

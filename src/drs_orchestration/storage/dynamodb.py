@@ -421,6 +421,8 @@ class _DynamoDBBackend(DocumentBackend):
         found: list[dict[str, Any]] = []
 
         def send(request: dict[str, Any]) -> dict[str, Any]:
+            # Unprocessed keys come back without our read options; ask for them again.
+            request = {t: {**keys, "ConsistentRead": True} for t, keys in request.items()}
             response = self.client.batch_get_item(RequestItems=request)
             found.extend(_from_item(spec, item) for item in response["Responses"].get(table, []))
             return dict(response.get("UnprocessedKeys") or {})
