@@ -23,6 +23,7 @@ from drs_orchestration.models import (
     WaveRun,
 )
 from drs_orchestration.models.ids import new_plan_id
+from drs_orchestration.services.waves.context import is_transient
 from drs_orchestration.services.waves.launcher import (
     DrsQuotas,
     QuotaUsage,
@@ -32,7 +33,6 @@ from drs_orchestration.services.waves.launcher import (
 )
 from drs_orchestration.services.waves.monitor import JobView, read_job_log
 from drs_orchestration.services.waves.preflight import replication_state
-from drs_orchestration.services.waves.stepper import is_transient
 from tests.ids import job_id, server_id
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -40,15 +40,11 @@ from drs_orchestration.models import (
 )
 from drs_orchestration.models.executions import EXECUTION_RETENTION
 from drs_orchestration.services.launch_config import LaunchConfigService
+from drs_orchestration.services.waves.context import ExecutorSettings, LostRace, StepContext
 from drs_orchestration.services.waves.hooks import CacheSyncHook, PostWaveHook, RecoveryInstanceSync
 from drs_orchestration.services.waves.launcher import DrsQuotas
 from drs_orchestration.services.waves.preflight import DEFAULT_READY_STATES
-from drs_orchestration.services.waves.stepper import (
-    ExecutorSettings,
-    LostRace,
-    StepContext,
-    WaveStepper,
-)
+from drs_orchestration.services.waves.stepper import WaveStepper
 from drs_orchestration.storage.base import Storage
 
 __all__ = ["StepResult", "WaveExecutor"]
