@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from drs_orchestration.aws.clients import ClientFactory, SessionClientFactory
 from drs_orchestration.aws.retry import RetryPolicy
@@ -22,7 +21,12 @@ from drs_orchestration.models import utc_now
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import LaunchConfigService
 from drs_orchestration.services.plans import RecoveryPlanService
-from drs_orchestration.services.waves import DrsQuotas, PostWaveHook, WaveExecutor
+from drs_orchestration.services.waves import (
+    DrsQuotas,
+    PostWaveHook,
+    RecoveryInstanceSync,
+    WaveExecutor,
+)
 from drs_orchestration.storage.base import Storage
 from drs_orchestration.storage.memory import MemoryStorage
 
@@ -81,7 +85,7 @@ class Orchestrator:
             self.storage, self.clients, self.launch_configs, retry=retry, clock=clock
         )
         self.plans = RecoveryPlanService(self.storage, clock=clock)
-        self.cache: Any = None
+        self.cache: RecoveryInstanceSync | None = None
         self.waves = WaveExecutor(
             self.storage,
             self.clients,
