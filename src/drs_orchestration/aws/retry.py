@@ -8,7 +8,6 @@ errors (retrying them only delays the real answer).
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -67,7 +66,8 @@ def is_retryable(error: BaseException) -> bool:
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in RETRYABLE_ERROR_CODES or status >= 500 or status == 429
+        # 501 means "not implemented": asking again cannot help.
+        return code in RETRYABLE_ERROR_CODES or (status >= 500 and status != 501) or status == 429
     return False
 
 
@@ -84,14 +84,6 @@ def _log_retry(state: tenacity.RetryCallState) -> None:
     )
 
 
-def _exponential_jitter(initial_s: float, max_s: float) -> tenacity.wait.wait_base:
-    # tenacity 9.2 renamed ``initial`` to ``multiplier`` and warns on the old name;
-    # tenacity 8.2 (the oldest we support) only knows ``initial``.
-    parameters = inspect.signature(tenacity.wait_exponential_jitter).parameters
-    name = "multiplier" if "multiplier" in parameters else "initial"
-    return tenacity.wait_exponential_jitter(max=max_s, **{name: initial_s})
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """Bounded exponential backoff with jitter for transient AWS errors.
@@ -99,7 +91,8 @@ class RetryPolicy:
     Attributes:
         max_attempts: Attempts in total, the first included.
         initial_wait_s: Base of the exponential backoff.
-        max_wait_s: Cap on one wait.
+        max_wait_s: Cap on the exponential part of one wait (jitter adds up to
+            ``initial_wait_s`` on top).
         max_total_s: Give up once this much time has passed since the first attempt.
         sleep: How to wait; tests pass a no-op or a fake clock's sleep.
 
@@ -126,7 +119,10 @@ class RetryPolicy:
             retry=tenacity.retry_if_exception(is_retryable),
             stop=tenacity.stop_after_attempt(self.max_attempts)
             | tenacity.stop_after_delay(self.max_total_s),
-            wait=_exponential_jitter(self.initial_wait_s, self.max_wait_s),
+            # Exponential growth keeps a floor under each wait; the random part spreads
+            # concurrent callers so they do not retry in lockstep.
+            wait=tenacity.wait_exponential(multiplier=self.initial_wait_s, max=self.max_wait_s)
+            + tenacity.wait_random(0, self.initial_wait_s),
             sleep=self.sleep,
             before_sleep=_log_retry,
             reraise=True,
