@@ -349,8 +349,15 @@ def account_contexts() -> st.SearchStrategy[AccountContext]:
 
 
 @cache
-def _tag_keys() -> st.SearchStrategy[str]:
-    return st.text(min_size=1, max_size=20).filter(lambda k: not k.lower().startswith("aws:"))
+def _aws_tag_text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    # AWS's tag character set (letters, numbers, space separators, _ . : / = + - @), kept
+    # to the Basic Multilingual Plane so Python's and the validator's Unicode tables agree.
+    alphabet = st.characters(
+        categories=("Lu", "Ll", "Lt", "Lm", "Lo", "Nd", "Nl", "No", "Zs"),
+        include_characters="_.:/=+-@",
+        max_codepoint=0xFFFF,
+    )
+    return st.text(alphabet, min_size=min_size, max_size=max_size)
 
 
 def _consistent_launch_settings(fields: dict[str, Any]) -> LaunchSettings:
@@ -393,14 +400,18 @@ def launch_settings() -> st.SearchStrategy[LaunchSettings]:
             ),
             "subnet_id": _optional(_subnet_ids()),
             "security_group_ids": _optional(
-                st.lists(_security_group_ids(), max_size=5, unique=True)
+                st.lists(_security_group_ids(), min_size=1, max_size=5, unique=True)
             ),
             "static_private_ip": _optional(_private_ips()),
             "iam_instance_profile": _optional(
                 st.text(alphabet=_ROLE_CHARS, min_size=1, max_size=20)
                 | account_ids().map(lambda a: f"arn:aws:iam::{a}:instance-profile/drs-recovered")
             ),
-            "tags": _optional(st.dictionaries(_tag_keys(), st.text(max_size=30), max_size=4)),
+            "tags": _optional(
+                st.dictionaries(_aws_tag_text(1, 20), _aws_tag_text(0, 30), max_size=4).filter(
+                    lambda tags: not any(k.lower().startswith("aws:") for k in tags)
+                )
+            ),
         }
     ).map(_consistent_launch_settings)
 
@@ -483,7 +494,9 @@ def _group_fields() -> st.SearchStrategy[dict[str, Any]]:
             "region": regions(),
             "account": _optional(account_contexts()),
             "server_selection_tags": _optional(
-                st.dictionaries(_tag_keys(), _text(30), min_size=1, max_size=3)
+                st.dictionaries(
+                    _aws_tag_text(1, 20), _aws_tag_text(0, 30), min_size=1, max_size=3
+                ).filter(lambda tags: not any(k.lower().startswith("aws:") for k in tags))
             ),
             "launch_settings": launch_settings(),
             "created_at": timestamps(),
