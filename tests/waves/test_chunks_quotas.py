@@ -89,7 +89,8 @@ def test_when_drs_refuses_for_quota_the_chunk_waits_and_starts_later() -> None:
         assert refused
         assert {c.error_code for c in refused} == {"ServiceQuotaExceededException"}
         assert sim.calls.count("StartRecovery", succeeded=True) == 3
-        assert all(j.start_attempts == 1 for j in execution.waves[0].jobs)
+        assert all(j.start_failures == 0 for j in execution.waves[0].jobs)
+        assert sum(j.start_attempts for j in execution.waves[0].jobs) == len(refused) + 3
 
 
 def test_quotas_must_be_consistent() -> None:

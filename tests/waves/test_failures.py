@@ -190,6 +190,7 @@ def test_a_chunk_drs_refuses_on_every_attempt_fails_its_servers() -> None:
         chunk = wave.jobs[0]
         assert chunk.status is JobStatus.START_FAILED
         assert chunk.start_attempts == 3
+        assert chunk.start_failures == 3
         assert chunk.error is not None
         assert chunk.error.details["awsCode"] == "InternalServerException"
         assert all(o.status is ServerLaunchStatus.FAILED for o in wave.servers.values())

@@ -242,6 +242,9 @@ class JobRecord(DrsModel):
     search_from: Timestamp | None = None
     """When the first attempt was claimed: the start of the window to find the job in."""
     start_attempts: Annotated[int, Field(ge=0)] = 0
+    """Claims made to start the chunk (a crashed process's claim counts too)."""
+    start_failures: Annotated[int, Field(ge=0)] = 0
+    """``StartRecovery`` calls DRS refused for the chunk (quota refusals aside)."""
     started_at: Timestamp | None = None
     ended_at: Timestamp | None = None
     outcomes_recorded: bool = False

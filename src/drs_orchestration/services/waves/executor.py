@@ -99,8 +99,8 @@ class WaveExecutor:
         cache: A recovery-instance cache; its ``sync_servers`` runs after each wave.
         start_lease_s: How long a claimed chunk without a job is assumed to be in
             the hands of another process before it is started again.
-        max_start_attempts: ``StartRecovery`` attempts per chunk before its servers
-            are recorded as failed.
+        max_start_attempts: ``StartRecovery`` refusals per chunk (errors DRS answered,
+            quota refusals aside) before its servers are recorded as failed.
         quota_window: How far back jobs are counted as possibly in progress.
         search_skew: Slack before a chunk's claim time when looking for its job
             (clock differences between this host and DRS).

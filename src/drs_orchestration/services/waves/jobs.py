@@ -80,7 +80,9 @@ class JobFollower:
             in_flight = chunk.start_requested_at is not None
             if in_flight and step.now < chunk.start_requested_at + settings.start_lease:  # type: ignore[operator]
                 return
-            if chunk.start_attempts >= settings.max_start_attempts:
+            # Only refusals DRS answered count: an attempt cut short by a crash says
+            # nothing about whether DRS would start the chunk.
+            if chunk.start_failures >= settings.max_start_attempts:
                 self.start_failed(step, run, chunk)
                 return
         usage = count_in_progress(drs, step.now - settings.quota_window)
@@ -118,9 +120,9 @@ class JobFollower:
         except DrsOrchestrationError as exc:
             chunk.start_requested_at = None
             chunk.error = ErrorRecord.from_exception(exc, at=step.now)
-            if isinstance(exc, ServiceQuotaExceededError):
-                # Refused before any job was created: a wait for quota, not an attempt.
-                chunk.start_attempts -= 1
+            if not isinstance(exc, ServiceQuotaExceededError):
+                # A quota refusal is a wait (no job was created), not a failure.
+                chunk.start_failures += 1
             logger.warning(
                 "StartRecovery failed",
                 extra={
