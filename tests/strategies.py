@@ -349,20 +349,15 @@ def account_contexts() -> st.SearchStrategy[AccountContext]:
 
 
 @cache
-def _tag_text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
-    # AWS's tag character set: letters, numbers, space separators and _ . : / = + - @
-    alphabet = st.characters(categories=["L", "N", "Zs"]) | st.sampled_from("_.:/=+-@")
-    return st.text(alphabet=alphabet, min_size=min_size, max_size=max_size)
-
-
-@cache
-def _tag_values() -> st.SearchStrategy[str]:
-    return _tag_text(0, 30)
-
-
-@cache
-def _tag_keys() -> st.SearchStrategy[str]:
-    return _tag_text(1, 20).filter(lambda k: not k.lower().startswith("aws:"))
+def _aws_tag_text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    # AWS's tag character set (letters, numbers, space separators, _ . : / = + - @), kept
+    # to the Basic Multilingual Plane so Python's and the validator's Unicode tables agree.
+    alphabet = st.characters(
+        categories=("Lu", "Ll", "Lt", "Lm", "Lo", "Nd", "Nl", "No", "Zs"),
+        include_characters="_.:/=+-@",
+        max_codepoint=0xFFFF,
+    )
+    return st.text(alphabet, min_size=min_size, max_size=max_size)
 
 
 def _consistent_launch_settings(fields: dict[str, Any]) -> LaunchSettings:
@@ -412,7 +407,11 @@ def launch_settings() -> st.SearchStrategy[LaunchSettings]:
                 st.text(alphabet=_ROLE_CHARS, min_size=1, max_size=20)
                 | account_ids().map(lambda a: f"arn:aws:iam::{a}:instance-profile/drs-recovered")
             ),
-            "tags": _optional(st.dictionaries(_tag_keys(), _tag_values(), max_size=4)),
+            "tags": _optional(
+                st.dictionaries(_aws_tag_text(1, 20), _aws_tag_text(0, 30), max_size=4).filter(
+                    lambda tags: not any(k.lower().startswith("aws:") for k in tags)
+                )
+            ),
         }
     ).map(_consistent_launch_settings)
 
@@ -496,7 +495,9 @@ def _group_fields() -> st.SearchStrategy[dict[str, Any]]:
             "region": regions(),
             "account": _optional(account_contexts()),
             "server_selection_tags": _optional(
-                st.dictionaries(_tag_keys(), _tag_values(), min_size=1, max_size=3)
+                st.dictionaries(
+                    _aws_tag_text(1, 20), _aws_tag_text(0, 30), min_size=1, max_size=3
+                ).filter(lambda tags: not any(k.lower().startswith("aws:") for k in tags))
             ),
             "launch_settings": launch_settings(),
             "created_at": timestamps(),

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from drs_orchestration._version import __version__
-from drs_orchestration.cli import validate
+from drs_orchestration.cli import demo, status, validate
 
 __all__ = ["build_parser", "main"]
 
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo.register(commands)
+    status.register(commands)
     validate.register(commands)
     return parser
 

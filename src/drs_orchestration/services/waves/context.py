@@ -1,0 +1,150 @@
+"""What a step works with: the execution, its clock, its events, and the executor's settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from drs_orchestration.errors import (
+    AwsAccessDeniedError,
+    AwsApiError,
+    AwsConflictError,
+    AwsResourceNotFoundError,
+    AwsValidationError,
+    ConcurrentModificationError,
+    ServiceQuotaExceededError,
+    ThrottledError,
+)
+from drs_orchestration.events import Event
+from drs_orchestration.models import (
+    Execution,
+    JobStatus,
+    ServerLaunchStatus,
+    WaveStatus,
+)
+from drs_orchestration.services.waves.launcher import DrsQuotas
+from drs_orchestration.services.waves.monitor import JobView
+
+__all__ = [
+    "FINAL_LAUNCH",
+    "NOT_LAUNCHED",
+    "UNFINISHED",
+    "ExecutorSettings",
+    "LostRace",
+    "StepContext",
+    "apply_job",
+    "duration_s",
+    "is_transient",
+]
+
+UNFINISHED = frozenset(
+    {
+        ServerLaunchStatus.NOT_STARTED,
+        ServerLaunchStatus.PENDING,
+        ServerLaunchStatus.IN_PROGRESS,
+    }
+)
+"""Launch statuses of a server whose launch has not ended."""
+NOT_LAUNCHED = frozenset({ServerLaunchStatus.FAILED, ServerLaunchStatus.TERMINATED})
+"""Launch statuses of a server whose launch ended without an instance to use."""
+FINAL_LAUNCH = NOT_LAUNCHED | {ServerLaunchStatus.LAUNCHED}
+"""Launch statuses that do not change any more."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether an error is worth retrying on a later step (throttling, 5xx, connection)."""
+    if isinstance(error, ThrottledError | ConcurrentModificationError):
+        return True
+    if isinstance(
+        error,
+        AwsAccessDeniedError
+        | AwsResourceNotFoundError
+        | AwsValidationError
+        | AwsConflictError
+        | ServiceQuotaExceededError,
+    ):
+        return False
+    if isinstance(error, AwsApiError):
+        status = error.aws_http_status
+        return status is None or status >= 500 or status == 429
+    return False
+
+
+class LostRace(Exception):  # noqa: N818 - a signal between the stepper and the executor
+    """Another process wrote the execution while this step worked on it."""
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Tunables of the step state machine (see :class:`WaveExecutor` for their meaning)."""
+
+    quotas: DrsQuotas
+    ready_states: frozenset[str]
+    start_lease: timedelta
+    max_start_attempts: int
+    quota_window: timedelta
+    search_skew: timedelta
+
+
+@dataclass
+class StepContext:
+    """The execution one step works on, and what the step did.
+
+    Attributes:
+        execution: A private copy of the stored execution, mutated by the step.
+        now: The step's time (from the executor's clock).
+        save: Writes ``execution`` now (versioned); used only to claim a chunk.
+        events: Sent once the step's final write succeeded.
+        changed: The execution must be written back.
+        progressed: The step did something (``run`` sleeps only when it did not).
+        keep: Changes that must survive a lost final write (a started job's ID):
+            re-applied to the latest stored execution before writing again.
+    """
+
+    execution: Execution
+    now: datetime
+    save: Callable[[Execution], None]
+    events: list[Event] = field(default_factory=list)
+    changed: bool = False
+    progressed: bool = False
+    keep: list[Callable[[Execution], object]] = field(default_factory=list)
+
+    def done(self, *, progressed: bool = True) -> None:
+        """Mark the execution as changed (and the step as progressed unless told otherwise)."""
+        self.changed = True
+        self.progressed = self.progressed or progressed
+
+    def record(self, event: Event) -> None:
+        """Queue an event for after the write."""
+        self.events.append(event)
+
+
+def apply_job(
+    execution: Execution, wave_name: str, chunk_index: int, job: Any, now: datetime
+) -> bool:
+    """Record a started job on its chunk (and the chunk's servers); return whether it was new."""
+    run = execution.wave_run(wave_name)
+    chunk = run.jobs[chunk_index]
+    if chunk.job_id is not None:
+        return False
+    view = JobView.from_job(job)
+    chunk.job_id = view.job_id
+    chunk.status = view.status
+    chunk.started_at = view.created_at or now
+    chunk.start_requested_at = None
+    chunk.error = None
+    for sid in chunk.server_ids:
+        outcome = run.servers[sid]
+        outcome.job_id = view.job_id
+        if outcome.status is ServerLaunchStatus.NOT_STARTED:
+            outcome.status = ServerLaunchStatus.PENDING
+    if all(c.status is not JobStatus.INTENT for c in run.jobs):
+        run.status = WaveStatus.MONITORING
+    return True
+
+
+def duration_s(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from ``start`` to ``end`` (milliseconds kept), ``None`` if either is unknown."""
+    return round((end - start).total_seconds(), 3) if start and end else None

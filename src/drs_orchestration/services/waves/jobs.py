@@ -1,0 +1,354 @@
+"""A wave's jobs: start each chunk once, follow the jobs, record every server's outcome."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from drs_orchestration.aws.drs import DrsGateway
+from drs_orchestration.errors import DrsOrchestrationError, ServiceQuotaExceededError
+from drs_orchestration.events import JobProgress, JobStarted, ServerFailed, ServerLaunched
+from drs_orchestration.models import (
+    ErrorRecord,
+    JobRecord,
+    JobStatus,
+    ServerLaunchStatus,
+    WaveRun,
+    WaveStatus,
+)
+from drs_orchestration.services.waves.context import (
+    FINAL_LAUNCH,
+    NOT_LAUNCHED,
+    UNFINISHED,
+    ExecutorSettings,
+    StepContext,
+    apply_job,
+    duration_s,
+)
+from drs_orchestration.services.waves.launcher import count_in_progress, find_chunk_job, job_tags
+from drs_orchestration.services.waves.monitor import (
+    JobView,
+    describe_jobs,
+    ec2_instance_ids,
+    read_job_log,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_drs.type_defs import JobTypeDef
+
+__all__ = ["JobFollower"]
+
+logger = logging.getLogger(__name__)
+
+
+class JobFollower:
+    """The job units of a wave: start a chunk, poll its job, record its outcomes.
+
+    Args:
+        settings: Quotas, leases and windows.
+    """
+
+    def __init__(self, settings: ExecutorSettings) -> None:
+        self._settings = settings
+
+    def start_chunk(
+        self, step: StepContext, run: WaveRun, chunk: JobRecord, drs: DrsGateway
+    ) -> None:
+        """Start a chunk once: find its job by tags after a claim, else claim and start it."""
+        settings = self._settings
+        execution = step.execution
+        if chunk.search_from is not None:
+            found = find_chunk_job(
+                drs,
+                execution.execution_id,
+                run.wave_name,
+                chunk.chunk_index,
+                since=chunk.search_from - settings.search_skew,
+            )
+            if found is not None:
+                logger.info(
+                    "found the job of a chunk whose start was not recorded",
+                    extra={
+                        "executionId": execution.execution_id,
+                        "wave": run.wave_name,
+                        "chunk": chunk.chunk_index,
+                        "jobId": found["jobID"],
+                    },
+                )
+                self.record_job(step, run, chunk, found)
+                return
+            in_flight = chunk.start_requested_at is not None
+            if in_flight and step.now < chunk.start_requested_at + settings.start_lease:  # type: ignore[operator]
+                return
+            # Only refusals DRS answered count: an attempt cut short by a crash says
+            # nothing about whether DRS would start the chunk.
+            if chunk.start_failures >= settings.max_start_attempts:
+                self.start_failed(step, run, chunk)
+                return
+        usage = count_in_progress(drs, step.now - settings.quota_window)
+        if not usage.allows(settings.quotas, len(chunk.server_ids)):
+            logger.info(
+                "waiting for DRS quota before starting a chunk",
+                extra={
+                    "executionId": execution.execution_id,
+                    "wave": run.wave_name,
+                    "chunk": chunk.chunk_index,
+                    "jobsInProgress": usage.jobs,
+                    "serversInProgress": usage.servers,
+                },
+            )
+            return
+        chunk.start_requested_at = step.now
+        chunk.search_from = chunk.search_from or step.now
+        chunk.start_attempts += 1
+        # The claim is written before StartRecovery: a crash after the call leaves a
+        # trace that makes the next step look for the job instead of starting another.
+        step.save(execution)
+        sources = [
+            {"sourceServerID": sid}
+            | (
+                {"recoverySnapshotID": snap}
+                if (snap := run.servers[sid].recovery_snapshot_id)
+                else {}
+            )
+            for sid in chunk.server_ids
+        ]
+        try:
+            job = drs.start_recovery(
+                sources, is_drill=execution.is_drill, tags=job_tags(execution, run, chunk)
+            )
+        except DrsOrchestrationError as exc:
+            chunk.start_requested_at = None
+            chunk.error = ErrorRecord.from_exception(exc, at=step.now)
+            if not isinstance(exc, ServiceQuotaExceededError):
+                # A quota refusal is a wait (no job was created), not a failure.
+                chunk.start_failures += 1
+            logger.warning(
+                "StartRecovery failed",
+                extra={
+                    "executionId": execution.execution_id,
+                    "wave": run.wave_name,
+                    "chunk": chunk.chunk_index,
+                    "errorCode": exc.code,
+                    "error": exc.message,
+                },
+            )
+            step.done(progressed=False)
+            return
+        self.record_job(step, run, chunk, job)
+
+    def record_job(
+        self, step: StepContext, run: WaveRun, chunk: JobRecord, job: JobTypeDef
+    ) -> None:
+        """Record a chunk's job, and keep it through a lost final write."""
+        wave_name, index, now = run.wave_name, chunk.chunk_index, step.now
+        apply_job(step.execution, wave_name, index, job, now)
+        step.keep.append(lambda latest: apply_job(latest, wave_name, index, job, now))
+        step.record(
+            JobStarted(
+                execution_id=step.execution.execution_id,
+                wave_name=wave_name,
+                chunk_index=index,
+                job_id=job["jobID"],
+                servers=len(chunk.server_ids),
+                at=now,
+            )
+        )
+        step.done()
+
+    def start_failed(self, step: StepContext, run: WaveRun, chunk: JobRecord) -> None:
+        """Give up on a chunk DRS refused on every attempt: its servers fail with DRS's error."""
+        chunk.status = JobStatus.START_FAILED
+        chunk.start_requested_at = None
+        error = chunk.error or ErrorRecord(
+            code="StartRecoveryFailed", message="StartRecovery did not start the chunk", at=step.now
+        )
+        for sid in chunk.server_ids:
+            outcome = run.servers[sid]
+            outcome.status = ServerLaunchStatus.FAILED
+            outcome.error = error
+            step.record(
+                ServerFailed(
+                    execution_id=step.execution.execution_id,
+                    wave_name=run.wave_name,
+                    source_server_id=sid,
+                    reason=f"{error.code}: {error.message}",
+                    at=step.now,
+                )
+            )
+        if all(c.status is not JobStatus.INTENT for c in run.jobs):
+            run.status = WaveStatus.MONITORING
+        step.done()
+
+    def poll(
+        self, step: StepContext, run: WaveRun, active: list[JobRecord], drs: DrsGateway
+    ) -> None:
+        """Read the wave's running jobs; record what is worth a write, report the rest as events."""
+        views = describe_jobs(drs, [c.job_id for c in active if c.job_id])
+        for chunk in active:
+            view = views.get(chunk.job_id or "")
+            if view is None:
+                logger.warning(
+                    "DRS did not return a recorded job",
+                    extra={"executionId": step.execution.execution_id, "jobId": chunk.job_id},
+                )
+                continue
+            differs, worth_writing = self.view_differs(run, chunk, view)
+            if differs:
+                step.record(
+                    JobProgress(
+                        execution_id=step.execution.execution_id,
+                        wave_name=run.wave_name,
+                        job_id=view.job_id,
+                        status=view.status.value,
+                        launch_status_counts=view.launch_status_counts(),
+                        server_statuses={s: v.launch_status.value for s, v in view.servers.items()},
+                        at=step.now,
+                    )
+                )
+            if worth_writing:
+                self.apply_view(step, run, chunk, view)
+                # Recorded, but the wave is still waiting on DRS: ``run`` sleeps first.
+                step.done(progressed=False)
+
+    @staticmethod
+    def view_differs(run: WaveRun, chunk: JobRecord, view: JobView) -> tuple[bool, bool]:
+        """Whether DRS shows anything new, and whether it is worth a write.
+
+        Worth a write: the job's status or end, or a server reaching a final
+        launch status (its observed launch time is kept). A server merely
+        moving to ``IN_PROGRESS`` is reported in events but not written, which
+        keeps writes of a large execution few.
+        """
+        differs = chunk.status is not view.status or (
+            view.ended_at is not None and chunk.ended_at != view.ended_at
+        )
+        if differs:
+            return True, True
+        seen = False
+        for sid, server in view.servers.items():
+            outcome = run.servers.get(sid)
+            if outcome is None or outcome.job_id != chunk.job_id:
+                continue
+            if outcome.status is not server.launch_status:
+                if server.launch_status in FINAL_LAUNCH:
+                    return True, True
+                seen = True
+            elif server.recovery_instance_id not in (None, outcome.recovery_instance_id):
+                seen = True
+        return seen, False
+
+    def apply_view(self, step: StepContext, run: WaveRun, chunk: JobRecord, view: JobView) -> None:
+        """Copy what ``DescribeJobs`` shows into the chunk and its servers."""
+        chunk.status = view.status
+        if view.ended_at is not None:
+            chunk.ended_at = view.ended_at
+        for sid, server in view.servers.items():
+            outcome = run.servers.get(sid)
+            if outcome is None or outcome.job_id != chunk.job_id:
+                continue
+            if outcome.status is not server.launch_status:
+                outcome.status = server.launch_status
+                if (
+                    server.launch_status is ServerLaunchStatus.LAUNCHED
+                    and outcome.phases.launch_end is None
+                ):
+                    outcome.phases.launch_end = step.now
+            if server.recovery_instance_id:
+                outcome.recovery_instance_id = server.recovery_instance_id
+
+    def record_outcomes(
+        self, step: StepContext, run: WaveRun, chunk: JobRecord, drs: DrsGateway
+    ) -> None:
+        """For a completed job: phase times, instances, failures of unfinished servers, events."""
+        assert chunk.job_id is not None
+        log = read_job_log(drs.describe_job_log_items(chunk.job_id), chunk.server_ids)
+        instance_ids = [
+            rid for sid in chunk.server_ids if (rid := run.servers[sid].recovery_instance_id)
+        ]
+        ec2_ids = ec2_instance_ids(drs, instance_ids)
+        execution_id = step.execution.execution_id
+        for sid in chunk.server_ids:
+            outcome = run.servers[sid]
+            observed = outcome.phases.launch_end
+            phases = log.phases.get(sid)
+            if phases is not None:
+                outcome.phases = phases
+                if outcome.phases.launch_end is None:
+                    outcome.phases.launch_end = observed
+            if outcome.recovery_instance_id:
+                outcome.ec2_instance_id = ec2_ids.get(outcome.recovery_instance_id)
+            if outcome.status in UNFINISHED:
+                outcome.error = ErrorRecord(
+                    code="LaunchNotCompleted",
+                    message=f"job {chunk.job_id} completed while the server was still "
+                    f"{outcome.status.value}",
+                    at=step.now,
+                )
+                outcome.status = ServerLaunchStatus.FAILED
+            elif outcome.status in NOT_LAUNCHED and outcome.error is None:
+                outcome.error = ErrorRecord(
+                    code="LaunchFailed",
+                    message=log.failures.get(
+                        sid, f"DRS reports the launch as {outcome.status.value}"
+                    ),
+                    at=step.now,
+                )
+            if outcome.status is ServerLaunchStatus.LAUNCHED:
+                if outcome.phases.launch_end is None:
+                    outcome.phases.launch_end = chunk.ended_at or step.now
+                step.record(
+                    ServerLaunched(
+                        execution_id=execution_id,
+                        wave_name=run.wave_name,
+                        source_server_id=sid,
+                        recovery_instance_id=outcome.recovery_instance_id,
+                        ec2_instance_id=outcome.ec2_instance_id,
+                        duration_s=duration_s(
+                            outcome.phases.job_start or chunk.started_at, outcome.phases.launch_end
+                        ),
+                        at=step.now,
+                    )
+                )
+            else:
+                assert outcome.error is not None
+                step.record(
+                    ServerFailed(
+                        execution_id=execution_id,
+                        wave_name=run.wave_name,
+                        source_server_id=sid,
+                        reason=outcome.error.message,
+                        at=step.now,
+                    )
+                )
+        chunk.outcomes_recorded = True
+        step.done()
+
+    def last_look(self, step: StepContext, run: WaveRun, drs: DrsGateway) -> None:
+        """Record what DRS knows before timing out, so no launched instance goes unrecorded."""
+        try:
+            for chunk in run.jobs:
+                if chunk.job_id is None and chunk.search_from is not None:
+                    found = find_chunk_job(
+                        drs,
+                        step.execution.execution_id,
+                        run.wave_name,
+                        chunk.chunk_index,
+                        since=chunk.search_from - self._settings.search_skew,
+                    )
+                    if found is not None:
+                        apply_job(step.execution, run.wave_name, chunk.chunk_index, found, step.now)
+            active = [c for c in run.jobs if c.status in (JobStatus.PENDING, JobStatus.STARTED)]
+            views = describe_jobs(drs, [c.job_id for c in active if c.job_id])
+            for chunk in active:
+                if (view := views.get(chunk.job_id or "")) is not None:
+                    self.apply_view(step, run, chunk, view)
+        except DrsOrchestrationError as exc:
+            logger.warning(
+                "could not read the wave's jobs before timing it out",
+                extra={
+                    "executionId": step.execution.execution_id,
+                    "wave": run.wave_name,
+                    "errorCode": exc.code,
+                },
+            )
