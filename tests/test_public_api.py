@@ -75,6 +75,7 @@ EXPECTED: dict[str, set[str]] = {
         "Storage",
     },
     "drs_orchestration.events": {
+        "CacheSyncFailed",
         "CacheSynced",
         "ConfigApplied",
         "DriftDetected",
@@ -82,6 +83,7 @@ EXPECTED: dict[str, set[str]] = {
         "EventSink",
         "ExecutionFinished",
         "ExecutionStarted",
+        "InstancesTerminated",
         "JobProgress",
         "JobStarted",
         "ServerConfigApplied",

@@ -4,6 +4,11 @@ Services depend on models, errors, ``aws`` (through a ``ClientFactory``) and
 ``storage`` (through the ``Storage`` protocol), never on a concrete backend.
 """
 
+from drs_orchestration.services.cache import (
+    RecoveryInstanceCache,
+    SyncTarget,
+    TerminationLimits,
+)
 from drs_orchestration.services.config_hash import calculate_config_hash
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import (
@@ -20,6 +25,9 @@ __all__ = [
     "FieldDifference",
     "LaunchConfigService",
     "ProtectionGroupService",
+    "RecoveryInstanceCache",
     "RecoveryPlanService",
+    "SyncTarget",
+    "TerminationLimits",
     "calculate_config_hash",
 ]
