@@ -100,6 +100,7 @@ class RecoveryInstanceCache:
         sleep: How termination waits between polls of its TERMINATE jobs.
         termination: Chunk size, in-flight quotas, poll interval and timeout
             of :meth:`terminate_execution`.
+        page_size: ``maxResults`` of each page of a DRS describe.
 
     Raises:
         ValidationError: a target is malformed (naming its position and value).
@@ -124,15 +125,24 @@ class RecoveryInstanceCache:
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
         termination: TerminationLimits | None = None,
+        page_size: int = 200,
     ) -> None:
         if concurrency < 1:
             raise ValidationError.for_field("concurrency", concurrency, "must be at least 1")
+        if page_size < 1:
+            raise ValidationError.for_field("page_size", page_size, "must be at least 1")
         self._storage = storage
         self._targets = None if targets is None else normalise_targets(targets)
         self._termination = termination or TerminationLimits()
         retry = retry or RetryPolicy()
         self._syncer = CacheSyncer(
-            storage, clients, retry=retry, clock=clock, concurrency=concurrency, events=events
+            storage,
+            clients,
+            retry=retry,
+            clock=clock,
+            concurrency=concurrency,
+            events=events,
+            page_size=page_size,
         )
         self._terminator = Terminator(
             storage,

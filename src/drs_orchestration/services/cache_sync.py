@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -114,8 +115,9 @@ def normalise_targets(targets: Iterable[tuple[str, AccountContext | None]]) -> l
     return normalised
 
 
-def _elapsed_s(start: datetime, end: datetime) -> float:
-    return max(0.0, (end - start).total_seconds())
+def _elapsed_s(start: float) -> float:
+    # Durations are wall time (monotonic), whatever clock stamps the records.
+    return round(max(0.0, time.perf_counter() - start), 6)
 
 
 def _describe(error: BaseException) -> str:
@@ -179,9 +181,11 @@ class CacheSyncer:
         clock: Clock,
         concurrency: int,
         events: EventSink | None,
+        page_size: int = 200,
     ) -> None:
         self._storage = storage
         self._clients = clients
+        self._page_size = page_size
         self._retry = retry
         self._clock = clock
         self._concurrency = concurrency
@@ -192,6 +196,7 @@ class CacheSyncer:
     def sync_targets(self, targets: Sequence[SyncTarget]) -> SyncStatus:
         """Sync every target (concurrently, bounded), remove stale records, store the status."""
         started = self._clock()
+        timer = time.perf_counter()
         snapshot = {r.source_server_id: r for r in self._storage.recovery_instances.list()}
         executions = _ExecutionsByJob(self._storage)
         runs: list[_TargetRun] = []
@@ -204,7 +209,7 @@ class CacheSyncer:
         status = SyncStatus(
             started_at=started,
             finished_at=finished,
-            duration_s=_elapsed_s(started, finished),
+            duration_s=_elapsed_s(timer),
             targets=[run.result for run in runs],
         )
         previous = self._storage.recovery_instances.get_sync_status()
@@ -238,7 +243,7 @@ class CacheSyncer:
         known: Mapping[str, RecoveryInstanceRecord],
         executions: _ExecutionsByJob,
     ) -> _TargetRun:
-        started = self._clock()
+        timer = time.perf_counter()
         run = _TargetRun(
             target, SyncTargetResult(region=target.region, account_id=target.account_id)
         )
@@ -252,7 +257,7 @@ class CacheSyncer:
         else:
             run.result.instances = len(run.records)
             run.result.written = len(run.records)
-        run.result.duration_s = _elapsed_s(started, self._clock())
+        run.result.duration_s = _elapsed_s(timer)
         return run
 
     def _remove_stale(
@@ -296,7 +301,7 @@ class CacheSyncer:
         self, target: SyncTarget, source_server_ids: Sequence[str]
     ) -> SyncTargetResult:
         """Sync the recovery instances of some source servers; never raises."""
-        started = self._clock()
+        timer = time.perf_counter()
         result = SyncTargetResult(region=target.region, account_id=target.account_id)
         if not source_server_ids:
             result.duration_s = 0.0
@@ -312,12 +317,12 @@ class CacheSyncer:
             self._storage.recovery_instances.delete_many(stale)
         except Exception as error:  # the wave that asked must not fail because of the cache
             result.error = ErrorRecord.from_exception(error)
-            result.duration_s = _elapsed_s(started, self._clock())
+            result.duration_s = _elapsed_s(timer)
             self._report_failure(target, error, tuple(source_server_ids), scope="servers")
             return result
         result.instances = result.written = len(records)
         result.deleted = len(stale)
-        result.duration_s = _elapsed_s(started, self._clock())
+        result.duration_s = _elapsed_s(timer)
         logger.info(
             "synced recovery instances of source servers",
             extra={
@@ -385,7 +390,13 @@ class CacheSyncer:
             ValidationError: DRS or EC2 returned something a record cannot hold,
                 naming the recovery instance and the field.
         """
-        drs = DrsGateway(self._clients, target.region, target.account, retry=self._retry)
+        drs = DrsGateway(
+            self._clients,
+            target.region,
+            target.account,
+            retry=self._retry,
+            page_size=self._page_size,
+        )
         if source_server_ids is None:
             items = drs.describe_recovery_instances()
         else:

@@ -11,6 +11,7 @@ TERMINATE jobs are followed to their end.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from drs_orchestration.aws.drs import MAX_SERVERS_PER_CALL, DrsGateway, chunked
 from drs_orchestration.aws.retry import RetryPolicy
 from drs_orchestration.errors import (
+    AwsConflictError,
+    AwsValidationError,
     DrsOrchestrationError,
     JobTimeoutError,
     ServiceQuotaExceededError,
@@ -381,9 +384,11 @@ class Terminator:
         limits: TerminationLimits,
     ) -> list[tuple[_Location, list[_Candidate]]]:
         """Start the chunks that fit within the quotas; return the ones still waiting."""
+        queue = deque(pending)
         waiting: list[tuple[_Location, list[_Candidate]]] = []
         full: set[tuple[str, str | None]] = set()
-        for location, chunk in pending:
+        while queue:
+            location, chunk = queue.popleft()
             in_flight = [job for job in running if job.location.key == location.key]
             servers = sum(len(job.candidates) for job in in_flight)
             if (
@@ -405,14 +410,18 @@ class Terminator:
                 full.add(location.key)
                 waiting.append((location, chunk))
                 continue
+            except (AwsConflictError, AwsValidationError) as error:
+                if len(chunk) > 1:
+                    # DRS refuses a whole call for one busy or unknown instance; halving
+                    # the chunk finds it and lets the others go through.
+                    half = len(chunk) // 2
+                    queue.appendleft((location, chunk[half:]))
+                    queue.appendleft((location, chunk[:half]))
+                    continue
+                self._refused(run, chunk, error)
+                continue
             except DrsOrchestrationError as error:
-                for candidate in chunk:
-                    run.settle(
-                        candidate,
-                        TerminationStatus.FAILED,
-                        reason="TerminateRecoveryInstances was refused",
-                        error=error,
-                    )
+                self._refused(run, chunk, error)
                 continue
             job_id = job["jobID"]
             run.report.terminate_job_ids.append(job_id)
@@ -428,6 +437,16 @@ class Terminator:
                 },
             )
         return waiting
+
+    @staticmethod
+    def _refused(run: _Run, chunk: Sequence[_Candidate], error: DrsOrchestrationError) -> None:
+        for candidate in chunk:
+            run.settle(
+                candidate,
+                TerminationStatus.FAILED,
+                reason="TerminateRecoveryInstances was refused",
+                error=error,
+            )
 
     def _poll(self, run: _Run, running: list[_Job]) -> list[_Job]:
         """Settle the instances of finished jobs; return the jobs still running."""

@@ -1,0 +1,130 @@
+"""Fixtures for the recovery-instance cache: moto + the DRS simulator, and every storage backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.loaders import Loader
+from moto import mock_aws
+
+from drs_orchestration.aws.retry import RetryPolicy
+from drs_orchestration.events import Event
+from drs_orchestration.services.cache import RecoveryInstanceCache, TerminationLimits
+from drs_orchestration.storage import MemoryStorage
+from drs_orchestration.storage.base import BaseStorage
+from drs_orchestration.storage.dynamodb import DynamoDBStorage
+from drs_orchestration.storage.sqlite import SqliteStorage
+from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
+
+BACKENDS = ("memory", "sqlite", "dynamodb")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _share_botocore_loader() -> Iterator[None]:
+    """Parse botocore's service models once per process instead of once per boto3 session.
+
+    The simulator's client factory and EC2 bridge make a boto3 session per
+    client, and each new session re-reads the JSON models (EC2's alone is
+    several megabytes): over a second per region in these tests. Sharing one
+    loader changes nothing the tests check.
+    """
+    shared: dict[str | None, Loader] = {}
+    original = botocore.session.create_loader
+
+    def create_loader(search_path_string: str | None = None) -> Loader:
+        if search_path_string not in shared:
+            shared[search_path_string] = original(search_path_string)
+        return shared[search_path_string]
+
+    botocore.session.create_loader = create_loader
+    yield
+    botocore.session.create_loader = original
+
+
+def fast_retry() -> RetryPolicy:
+    """Retries without waiting, so tests never sleep through backoff."""
+    return RetryPolicy(max_attempts=3, initial_wait_s=0.0, max_wait_s=0.0, sleep=lambda _s: None)
+
+
+def make_storage(kind: str, tmp_path: Path) -> BaseStorage:
+    """A storage backend of ``kind``; DynamoDB expects moto's ``mock_aws()`` to be active."""
+    if kind == "memory":
+        return MemoryStorage()
+    if kind == "sqlite":
+        return SqliteStorage(tmp_path / f"cache-{id(tmp_path)}.db")
+    client = boto3.session.Session().client("dynamodb", region_name="us-east-1")
+    storage = DynamoDBStorage(table_prefix="cache-test-", client=client, retry=fast_retry())
+    storage.create_tables()
+    return storage
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # The simulator names its AMIs itself; moto's catalogue of real ones only costs time.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def sim(aws: None) -> Iterator[DrsSimulator]:
+    with mock_drs() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def clients(sim: DrsSimulator) -> SimulatedClientFactory:
+    return SimulatedClientFactory(sim)
+
+
+every_backend = pytest.mark.parametrize("storage", BACKENDS, indirect=True)
+"""Run a storage-facing test on every backend (other tests use memory storage)."""
+
+
+@pytest.fixture
+def storage(request: pytest.FixtureRequest, aws: None, tmp_path: Path) -> Iterator[BaseStorage]:
+    backend = make_storage(getattr(request, "param", "memory"), tmp_path)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def memory_storage() -> MemoryStorage:
+    return MemoryStorage()
+
+
+@pytest.fixture
+def events() -> list[Event]:
+    return []
+
+
+CacheFactory = Callable[..., RecoveryInstanceCache]
+
+
+@pytest.fixture
+def make_cache(
+    storage: BaseStorage,
+    clients: SimulatedClientFactory,
+    sim: DrsSimulator,
+    events: list[Event],
+) -> CacheFactory:
+    """Build a cache on the parametrised storage, the simulator's clock and a fake sleep."""
+
+    def build(**overrides: Any) -> RecoveryInstanceCache:
+        chosen = overrides.pop("storage", storage)
+        options: dict[str, Any] = {
+            "events": events.append,
+            "retry": fast_retry(),
+            "clock": sim.now,
+            "sleep": sim.advance,
+            "termination": TerminationLimits(poll_interval_s=10.0, timeout_s=3600.0),
+        }
+        options.update(overrides)
+        return RecoveryInstanceCache(chosen, clients, **options)
+
+    return build
