@@ -55,6 +55,7 @@ from drs_orchestration.models import (
     WaveRun,
     WaveStatus,
 )
+from drs_orchestration.services import DrsQuotas, Orchestrator, WaveExecutor
 from drs_orchestration.storage import MemoryStorage, Storage
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -69,6 +70,7 @@ __all__ = [
     "ConfigStatus",
     "CrossAccountError",
     "DrsOrchestrationError",
+    "DrsQuotas",
     "Event",
     "EventSink",
     "Execution",
@@ -87,6 +89,7 @@ __all__ = [
     "LaunchSettings",
     "MemoryStorage",
     "NotFoundError",
+    "Orchestrator",
     "PrivateIPMismatchError",
     "ProtectionGroup",
     "RecoveryError",
@@ -101,6 +104,7 @@ __all__ = [
     "SyncStatus",
     "ValidationError",
     "Wave",
+    "WaveExecutor",
     "WaveRun",
     "WaveStatus",
     "__version__",

@@ -28,6 +28,7 @@ __all__ = [
     "Event",
     "EventSink",
     "ExecutionFinished",
+    "ExecutionPaused",
     "ExecutionStarted",
     "InstancesTerminated",
     "JobProgress",
@@ -153,6 +154,8 @@ class JobProgress(Event):
     job_id: str
     status: str
     launch_status_counts: dict[str, int]
+    server_statuses: dict[str, str] = field(default_factory=dict)
+    """Each participating server's ``launchStatus``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,13 +173,14 @@ class ServerLaunched(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ServerFailed(Event):
-    """A source server failed to launch (or was skipped as not ready)."""
+    """A source server failed to launch (or was skipped as not ready: ``skipped``)."""
 
     kind: ClassVar[str] = "server_failed"
     execution_id: str
     wave_name: str
     source_server_id: str
     reason: str
+    skipped: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,6 +194,8 @@ class WaveFinished(Event):
     launched: int
     failed: int
     duration_s: float | None
+    skipped: int = 0
+    error: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,6 +206,18 @@ class ExecutionFinished(Event):
     execution_id: str
     status: str
     duration_s: float | None
+    recovery_time_s: float | None = None
+    """From the start to the last server launched (the drill's RTO)."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionPaused(Event):
+    """An execution paused before a wave (``pause_before``); ``resume`` continues it."""
+
+    kind: ClassVar[str] = "execution_paused"
+    execution_id: str
+    wave_name: str
 
 
 @dataclass(frozen=True, kw_only=True)

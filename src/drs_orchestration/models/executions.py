@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -21,6 +21,7 @@ from drs_orchestration.models.ids import (
     SourceServerId,
     new_execution_id,
 )
+from drs_orchestration.models.plans import FailurePolicy
 
 __all__ = [
     "CancelRequest",
@@ -77,9 +78,15 @@ _TERMINAL_EXECUTION = frozenset(
 
 
 class WaveStatus(StrEnum):
-    """Where one wave of an execution is."""
+    """Where one wave of an execution is.
+
+    ``PENDING`` → ``PREFLIGHT`` (replication readiness) → ``CONFIGURING``
+    (launch configurations, chunk planning) → ``LAUNCHING`` (jobs being
+    started) → ``MONITORING`` (every chunk has its job) → a terminal status.
+    """
 
     PENDING = "PENDING"
+    PREFLIGHT = "PREFLIGHT"
     CONFIGURING = "CONFIGURING"
     LAUNCHING = "LAUNCHING"
     MONITORING = "MONITORING"
@@ -119,9 +126,17 @@ class JobStatus(StrEnum):
     """A chunk's DRS job, including the intent recorded before ``StartRecovery``."""
 
     INTENT = "INTENT"
+    """Planned; no job known yet (see :attr:`JobRecord.start_requested_at`)."""
     PENDING = "PENDING"
     STARTED = "STARTED"
     COMPLETED = "COMPLETED"
+    START_FAILED = "START_FAILED"
+    """DRS refused ``StartRecovery`` for the chunk on every attempt; its servers failed."""
+
+    @property
+    def has_job(self) -> bool:
+        """Whether DRS holds a job for the chunk."""
+        return self in (JobStatus.PENDING, JobStatus.STARTED, JobStatus.COMPLETED)
 
 
 class ServerLaunchStatus(StrEnum):
@@ -145,11 +160,20 @@ class ErrorRecord(DrsModel):
     at: Timestamp = Field(default_factory=utc_now)
 
     @classmethod
-    def from_exception(cls, error: BaseException) -> ErrorRecord:
-        """Record an exception (library errors keep their code and details)."""
+    def from_exception(cls, error: BaseException, *, at: datetime | None = None) -> ErrorRecord:
+        """Record an exception (library errors keep their code and details).
+
+        Args:
+            error: The exception to record.
+            at: When it happened (default: now).
+        """
         if isinstance(error, DrsOrchestrationError):
-            return cls(code=error.code, message=error.message, details=error.to_dict()["details"])
-        return cls(code=type(error).__name__, message=str(error) or type(error).__name__)
+            record = cls(code=error.code, message=error.message, details=error.to_dict()["details"])
+        else:
+            record = cls(code=type(error).__name__, message=str(error) or type(error).__name__)
+        if at is not None:
+            record.at = at
+        return record
 
 
 class CancelRequest(DrsModel):
@@ -161,7 +185,12 @@ class CancelRequest(DrsModel):
 
 
 class PhaseTimes(DrsModel):
-    """Per-server phase times from ``DescribeJobLogItems`` (what an RTO report is made of)."""
+    """Per-server phase times from ``DescribeJobLogItems`` (what an RTO report is made of).
+
+    DRS logs no per-server "launch finished" event, so ``launch_end`` is the
+    time a poll of the job first saw the server ``LAUNCHED`` (an upper
+    bound, as fine as the polling interval).
+    """
 
     job_start: Timestamp | None = None
     snapshot_start: Timestamp | None = None
@@ -191,9 +220,13 @@ class ServerOutcome(DrsModel):
 class JobRecord(DrsModel):
     """One chunk of a wave and its DRS job.
 
-    The intent (``status == INTENT``, no ``job_id``) is persisted before
-    ``StartRecovery``; the job ID right after. ``idempotency_key`` is also a
-    job tag, so a resumed execution can find a job whose ID was never saved.
+    The intent (``status == INTENT``, no ``job_id``) is persisted when the
+    wave's chunks are planned. Before each ``StartRecovery`` call,
+    ``start_requested_at`` is persisted (a versioned write, so two processes
+    cannot both claim the chunk); the job ID right after the call. A chunk
+    with ``search_from`` set but no job ID may have a job whose ID was never
+    saved: it is looked for among the jobs created since ``search_from``, by
+    its tags (``ExecutionId``, ``Wave``, ``Chunk``), before any new attempt.
     """
 
     chunk_index: Annotated[int, Field(ge=0)]
@@ -204,26 +237,66 @@ class JobRecord(DrsModel):
     job_id: JobId | None = None
     status: JobStatus = JobStatus.INTENT
     intent_at: Timestamp = Field(default_factory=utc_now)
+    start_requested_at: Timestamp | None = None
+    """Set before a ``StartRecovery`` attempt; cleared when the attempt's failure is recorded."""
+    search_from: Timestamp | None = None
+    """When the first attempt was claimed: the start of the window to find the job in."""
+    start_attempts: Annotated[int, Field(ge=0)] = 0
     started_at: Timestamp | None = None
     ended_at: Timestamp | None = None
+    outcomes_recorded: bool = False
+    """Phase times, recovery and EC2 instance IDs of the completed job have been recorded."""
     error: ErrorRecord | None = None
 
 
 class WaveRun(DrsModel):
-    """The run of one wave inside an execution."""
+    """The run of one wave inside an execution.
+
+    The wave's settings (servers, region, account, groups, dependencies,
+    pause, point in time, timeout) are copied from the plan when the
+    execution starts, so a plan edited meanwhile does not change a running
+    execution.
+    """
 
     wave_name: str
     status: WaveStatus = WaveStatus.PENDING
     region: Region
     account: AccountContext | None = None
     server_ids: list[SourceServerId] = Field(default_factory=list)
+    protection_group_ids: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
+    pause_before: bool = False
+    pause_released: bool = False
+    """A ``pause_before`` pause was released by ``resume``."""
+    point_in_time: Timestamp | None = None
+    timeout_s: Annotated[int, Field(gt=0)] = 3600
     config_path: ConfigPath | None = None
+    applied_servers: list[SourceServerId] = Field(default_factory=list)
+    """Servers whose launch configuration was (re-)applied on the fallback path."""
     jobs: list[JobRecord] = Field(default_factory=list)
     servers: dict[SourceServerId, ServerOutcome] = Field(default_factory=dict)
     started_at: Timestamp | None = None
     ended_at: Timestamp | None = None
     deadline: Timestamp | None = None
     error: ErrorRecord | None = None
+    transient_error: ErrorRecord | None = None
+    """The last transient AWS error (throttling, 5xx after retries); retried on the next step."""
+    transient_errors: Annotated[int, Field(ge=0)] = 0
+    """Consecutive steps of this wave that ended in a transient error."""
+    hook_errors: list[ErrorRecord] = Field(default_factory=list)
+    """Errors of post-wave hooks (cache sync...): recorded, never failing the wave."""
+
+    @property
+    def job_ids(self) -> list[str]:
+        """IDs of the wave's DRS jobs, in chunk order."""
+        return [job.job_id for job in self.jobs if job.job_id is not None]
+
+    def counts(self) -> dict[ServerLaunchStatus, int]:
+        """How many of the wave's servers are in each launch status."""
+        found = dict.fromkeys(ServerLaunchStatus, 0)
+        for outcome in self.servers.values():
+            found[outcome.status] += 1
+        return found
 
 
 class Execution(VersionedModel):
@@ -236,6 +309,8 @@ class Execution(VersionedModel):
     execution_type: ExecutionType = ExecutionType.DRILL
     status: ExecutionStatus = ExecutionStatus.PENDING
     waves: list[WaveRun] = Field(default_factory=list)
+    failure_policy: FailurePolicy = FailurePolicy.STOP
+    allow_concurrent_waves: bool = False
     skip_not_ready: bool = False
     started_by: str | None = None
     cancel_request: CancelRequest | None = None
@@ -262,3 +337,23 @@ class Execution(VersionedModel):
             if run.wave_name == wave_name:
                 return run
         raise KeyError(wave_name)
+
+    def outcomes(self) -> dict[str, ServerOutcome]:
+        """Every server's outcome across the waves, by source server ID."""
+        return {sid: outcome for run in self.waves for sid, outcome in run.servers.items()}
+
+    @property
+    def recovery_time(self) -> timedelta | None:
+        """The drill's (or recovery's) RTO: from the start to the last server launched.
+
+        ``None`` until some server has launched. Each server's launch time is
+        its :attr:`PhaseTimes.launch_end` (when a poll first saw it launched).
+        """
+        launched = [
+            o.phases.launch_end
+            for o in self.outcomes().values()
+            if o.status is ServerLaunchStatus.LAUNCHED and o.phases.launch_end is not None
+        ]
+        if self.started_at is None or not launched:
+            return None
+        return max(launched) - self.started_at

@@ -17,17 +17,31 @@ from drs_orchestration.services.launch_config import (
     FieldDifference,
     LaunchConfigService,
 )
+from drs_orchestration.services.orchestrator import Orchestrator
 from drs_orchestration.services.plans import RecoveryPlanService
+from drs_orchestration.services.waves import (
+    CacheSyncHook,
+    DrsQuotas,
+    PostWaveHook,
+    RecoveryInstanceSync,
+    WaveExecutor,
+)
 
 __all__ = [
+    "CacheSyncHook",
     "DriftReport",
+    "DrsQuotas",
     "EnsureReadyResult",
     "FieldDifference",
     "LaunchConfigService",
+    "Orchestrator",
+    "PostWaveHook",
     "ProtectionGroupService",
     "RecoveryInstanceCache",
+    "RecoveryInstanceSync",
     "RecoveryPlanService",
     "SyncTarget",
     "TerminationLimits",
+    "WaveExecutor",
     "calculate_config_hash",
 ]

@@ -1,0 +1,95 @@
+"""Orchestrator: every service wired to one storage, one client factory and one event sink.
+
+Each service stays usable on its own; the facade is the common case in
+three lines::
+
+    orchestrator = Orchestrator(storage=SqliteStorage("dr.db"))
+    execution = orchestrator.waves.start(plan_id, drill=True)
+    execution = orchestrator.waves.run(execution.execution_id)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from drs_orchestration.aws.clients import ClientFactory, SessionClientFactory
+from drs_orchestration.aws.retry import RetryPolicy
+from drs_orchestration.events import EventSink
+from drs_orchestration.models import utc_now
+from drs_orchestration.services.groups import ProtectionGroupService
+from drs_orchestration.services.launch_config import LaunchConfigService
+from drs_orchestration.services.plans import RecoveryPlanService
+from drs_orchestration.services.waves import DrsQuotas, PostWaveHook, WaveExecutor
+from drs_orchestration.storage.base import Storage
+from drs_orchestration.storage.memory import MemoryStorage
+
+__all__ = ["Orchestrator"]
+
+
+class Orchestrator:
+    """The library's services, sharing storage, AWS access, retries, clock and events.
+
+    Args:
+        storage: Where everything is kept (default: a new :class:`MemoryStorage`).
+        clients: Where AWS clients come from (default: :class:`SessionClientFactory`,
+            the default boto3 credential chain; created lazily, no AWS call here).
+        events: Event sink shared by every service.
+        clock: Source of timestamps (the simulator's clock in tests).
+        retry: Retry policy of every AWS call.
+        sleep: How :meth:`WaveExecutor.run` waits between polls.
+        quotas: DRS account quotas for the wave executor.
+        hooks: Post-wave hooks for the wave executor.
+
+    Attributes:
+        groups: :class:`ProtectionGroupService`.
+        plans: :class:`RecoveryPlanService`.
+        launch_configs: :class:`LaunchConfigService`.
+        waves: :class:`WaveExecutor`.
+        cache: The recovery-instance cache, when one is attached (``None`` otherwise).
+
+    Example:
+        >>> orchestrator = Orchestrator()
+        >>> db = orchestrator.groups.create("database", "us-east-1", tags={"Tier": "db"})
+        >>> plan = orchestrator.plans.create("shop", [{"name": "db",
+        ...                                            "protectionGroupIds": [db.group_id]}])
+        >>> execution = orchestrator.waves.start(plan.plan_id)
+        >>> orchestrator.waves.run(execution.execution_id).status
+    """
+
+    def __init__(
+        self,
+        storage: Storage | None = None,
+        clients: ClientFactory | None = None,
+        events: EventSink | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        quotas: DrsQuotas | None = None,
+        hooks: Sequence[PostWaveHook] = (),
+    ) -> None:
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self.clients: ClientFactory = clients if clients is not None else SessionClientFactory()
+        self.events = events
+        self.launch_configs = LaunchConfigService(
+            self.storage, self.clients, events=events, retry=retry, clock=clock
+        )
+        self.groups = ProtectionGroupService(
+            self.storage, self.clients, self.launch_configs, retry=retry, clock=clock
+        )
+        self.plans = RecoveryPlanService(self.storage, clock=clock)
+        self.cache: Any = None
+        self.waves = WaveExecutor(
+            self.storage,
+            self.clients,
+            self.launch_configs,
+            events=events,
+            clock=clock,
+            sleep=sleep,
+            retry=retry,
+            quotas=quotas,
+            hooks=hooks,
+        )

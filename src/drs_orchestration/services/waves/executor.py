@@ -1,0 +1,509 @@
+"""WaveExecutor: runs a recovery plan wave by wave as a drill or a recovery, resumably.
+
+Every :meth:`WaveExecutor.step` reads the execution from storage, does one
+unit of work, and writes it back with its version, so any process can take
+the next step: a loop in a script (:meth:`~WaveExecutor.run`), a Lambda
+invoked by Step Functions or an EventBridge schedule, a notebook cell. A
+chunk's claim is persisted before ``StartRecovery`` and its job ID right
+after; a resumed execution looks for a job whose ID was never saved (by its
+tags) before starting one, so no chunk is launched twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from drs_orchestration.aws.clients import ClientFactory
+from drs_orchestration.aws.drs import DrsGateway
+from drs_orchestration.aws.retry import RetryPolicy
+from drs_orchestration.errors import (
+    ConcurrentModificationError,
+    ConflictError,
+    InvalidStateTransitionError,
+    ValidationError,
+)
+from drs_orchestration.events import EventSink, ExecutionFinished, ExecutionStarted, emit
+from drs_orchestration.models import (
+    CancelRequest,
+    Execution,
+    ExecutionStatus,
+    ExecutionType,
+    ServerOutcome,
+    WaveRun,
+    WaveStatus,
+    utc_now,
+)
+from drs_orchestration.models.executions import EXECUTION_RETENTION
+from drs_orchestration.services.launch_config import LaunchConfigService
+from drs_orchestration.services.waves.hooks import CacheSyncHook, PostWaveHook, RecoveryInstanceSync
+from drs_orchestration.services.waves.launcher import DrsQuotas
+from drs_orchestration.services.waves.preflight import DEFAULT_READY_STATES
+from drs_orchestration.services.waves.stepper import (
+    ExecutorSettings,
+    LostRace,
+    StepContext,
+    WaveStepper,
+)
+from drs_orchestration.storage.base import Storage
+
+__all__ = ["WaveExecutor"]
+
+logger = logging.getLogger(__name__)
+
+_WRITE_RETRIES = 10
+
+
+def _ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+class WaveExecutor:
+    """Runs recovery plans wave by wave; every step is persisted and resumable.
+
+    Args:
+        storage: Where plans and executions are kept.
+        clients: Where DRS clients come from (each wave in its own region and account).
+        launch_configs: Ensures each wave's groups are configured before it starts.
+        events: Optional event sink (execution/wave/job/server progress, with timings).
+        clock: Source of every timestamp and deadline (pass the simulator's in tests).
+        sleep: How :meth:`run` waits between polls.
+        retry: Retry policy of every DRS call.
+        quotas: The DRS account quotas to stay within (chunk size, jobs and servers
+            in progress).
+        ready_states: Replication states a server may be launched from.
+        hooks: Called after each wave (errors recorded on the wave, never failing it).
+        cache: A recovery-instance cache; its ``sync_servers`` runs after each wave.
+        start_lease_s: How long a claimed chunk without a job is assumed to be in
+            the hands of another process before it is started again.
+        max_start_attempts: ``StartRecovery`` attempts per chunk before its servers
+            are recorded as failed.
+        quota_window: How far back jobs are counted as possibly in progress.
+        search_skew: Slack before a chunk's claim time when looking for its job
+            (clock differences between this host and DRS).
+
+    Example:
+        >>> executor = WaveExecutor(storage, clients, launch_configs)
+        >>> execution = executor.start(plan.plan_id, drill=True)
+        >>> execution = executor.run(execution.execution_id, poll_interval=15)
+        >>> execution.status
+        <ExecutionStatus.COMPLETED: 'COMPLETED'>
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        clients: ClientFactory,
+        launch_configs: LaunchConfigService,
+        *,
+        events: EventSink | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+        retry: RetryPolicy | None = None,
+        quotas: DrsQuotas | None = None,
+        ready_states: Collection[str] = DEFAULT_READY_STATES,
+        hooks: Sequence[PostWaveHook] = (),
+        cache: RecoveryInstanceSync | None = None,
+        start_lease_s: float = 120.0,
+        max_start_attempts: int = 3,
+        quota_window: timedelta = timedelta(hours=24),
+        search_skew: timedelta = timedelta(minutes=5),
+    ) -> None:
+        if max_start_attempts < 1:
+            raise ValueError(f"max_start_attempts must be at least 1 (got {max_start_attempts})")
+        if not ready_states:
+            raise ValueError("ready_states must name at least one replication state")
+        self._storage = storage
+        self._clients = clients
+        self._events = events
+        self._clock = clock
+        self._sleep = sleep
+        self._retry = retry or RetryPolicy()
+        self.settings = ExecutorSettings(
+            quotas=quotas or DrsQuotas(),
+            ready_states=frozenset(ready_states),
+            start_lease=timedelta(seconds=start_lease_s),
+            max_start_attempts=max_start_attempts,
+            quota_window=quota_window,
+            search_skew=search_skew,
+        )
+        all_hooks = list(hooks)
+        if cache is not None:
+            all_hooks.append(CacheSyncHook(cache))
+        self._gateways: dict[tuple[str, Any], DrsGateway] = {}
+        self._stepper = WaveStepper(self.settings, self._gateway, launch_configs, all_hooks)
+
+    def _now(self) -> datetime:
+        return _ms(self._clock())
+
+    def _gateway(self, run: WaveRun) -> DrsGateway:
+        key = (run.region, run.account.cache_key() if run.account else None)
+        gateway = self._gateways.get(key)
+        if gateway is None:
+            gateway = DrsGateway(self._clients, run.region, run.account, retry=self._retry)
+            self._gateways[key] = gateway
+        return gateway
+
+    # ---- public API -----------------------------------------------------------------
+
+    def get(self, execution_id: str) -> Execution:
+        """Return a stored execution.
+
+        Raises:
+            NotFoundError: if it does not exist.
+        """
+        return self._storage.executions.get(execution_id)
+
+    def start(
+        self,
+        plan_id: str,
+        *,
+        drill: bool = True,
+        skip_not_ready: bool = False,
+        started_by: str | None = None,
+    ) -> Execution:
+        """Persist a new execution of a plan (nothing is sent to DRS yet).
+
+        The waves' servers, region, account and settings are copied from the
+        plan as it is now, in its execution order.
+
+        Args:
+            plan_id: The recovery plan to run.
+            drill: A drill (isolated test launch) or, with ``False``, a real recovery.
+            skip_not_ready: Record servers that are not ready as skipped instead
+                of refusing the wave with :class:`ServersNotReadyError`.
+            started_by: Who started it (kept on the execution).
+
+        Raises:
+            NotFoundError: the plan does not exist.
+            ValidationError: a wave has no servers or no region (name them).
+            ConflictError: another execution of the plan is still running.
+        """
+        plan = self._storage.recovery_plans.get(plan_id)
+        problems = [
+            {
+                "field": f"waves.{i}",
+                "message": "no region (save the plan with its groups)",
+                "value": w.name,
+            }
+            for i, w in enumerate(plan.waves)
+            if w.region is None
+        ] + [
+            {"field": f"waves.{i}.serverIds", "message": "the wave has no servers", "value": w.name}
+            for i, w in enumerate(plan.waves)
+            if not w.server_ids
+        ]
+        if problems:
+            raise ValidationError(
+                f"plan {plan.name!r} ({plan_id}) cannot run: "
+                + "; ".join(f"{p['field']} ({p['value']}): {p['message']}" for p in problems),
+                problems=problems,
+            )
+        running = [
+            e.execution_id
+            for e in self._storage.executions.list_for_plan(plan_id)
+            if not e.status.is_terminal
+        ]
+        if running:
+            raise ConflictError(
+                f"plan {plan.name!r} ({plan_id}) already has a running execution: "
+                + ", ".join(running),
+                details={"planId": plan_id, "executionIds": running},
+            )
+        now = self._now()
+        waves = [
+            WaveRun(
+                wave_name=w.name,
+                region=w.region,  # type: ignore[arg-type]
+                account=w.account,
+                server_ids=list(w.server_ids),
+                protection_group_ids=list(w.protection_group_ids),
+                depends_on=list(w.depends_on),
+                pause_before=w.pause_before,
+                point_in_time=w.point_in_time,
+                timeout_s=w.timeout_s,
+                servers={sid: ServerOutcome(source_server_id=sid) for sid in w.server_ids},
+            )
+            for w in plan.ordered_waves()
+        ]
+        execution = Execution(
+            plan_id=plan.plan_id,
+            plan_name=plan.name,
+            plan_version=plan.version,
+            execution_type=ExecutionType.DRILL if drill else ExecutionType.RECOVERY,
+            waves=waves,
+            failure_policy=plan.failure_policy,
+            allow_concurrent_waves=plan.allow_concurrent_waves,
+            skip_not_ready=skip_not_ready,
+            started_by=started_by,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + EXECUTION_RETENTION,
+        )
+        stored = self._storage.executions.put(execution)
+        logger.info(
+            "execution created",
+            extra={
+                "executionId": stored.execution_id,
+                "planId": plan_id,
+                "executionType": stored.execution_type.value,
+                "waves": len(waves),
+            },
+        )
+        return stored
+
+    def step(self, execution_id: str) -> Execution:
+        """Advance an execution by one unit of work and return it as stored.
+
+        Safe to call from several processes: each step writes with the
+        version it read, and a step that loses the race does nothing.
+
+        Raises:
+            NotFoundError: the execution does not exist.
+        """
+        execution, _ = self._advance(execution_id)
+        return execution
+
+    def run(
+        self, execution_id: str, *, poll_interval: float = 15.0, max_steps: int | None = None
+    ) -> Execution:
+        """Step until the execution ends or pauses, sleeping only while waiting on DRS.
+
+        Args:
+            execution_id: The execution to run (a new one, or one to resume after a crash).
+            poll_interval: Seconds to wait when a step made no progress.
+            max_steps: Stop after this many steps (the execution stays resumable).
+        """
+        steps = 0
+        while True:
+            execution, progressed = self._advance(execution_id)
+            steps += 1
+            if execution.status.is_terminal or (
+                execution.status is ExecutionStatus.PAUSED and execution.cancel_request is None
+            ):
+                return execution
+            if max_steps is not None and steps >= max_steps:
+                return execution
+            if not progressed:
+                self._sleep(poll_interval)
+
+    def resume(self, execution_id: str) -> Execution:
+        """Release a ``pause_before`` pause; the next step starts the paused wave.
+
+        An execution that is not paused is returned unchanged.
+
+        Raises:
+            InvalidStateTransitionError: the execution has already ended.
+        """
+        for _ in range(_WRITE_RETRIES):
+            execution = self.get(execution_id)
+            self._check_not_ended(execution, ExecutionStatus.RUNNING)
+            if execution.status is not ExecutionStatus.PAUSED:
+                return execution
+            if execution.paused_before is not None:
+                execution.wave_run(execution.paused_before).pause_released = True
+            execution.status = ExecutionStatus.RUNNING
+            execution.paused_before = None
+            execution.updated_at = self._now()
+            try:
+                stored = self._storage.executions.put(execution)
+            except ConcurrentModificationError:
+                continue
+            logger.info("execution resumed", extra={"executionId": execution_id})
+            return stored
+        raise ConcurrentModificationError(
+            "execution", execution_id, expected_version=-1, actual_version=None
+        )
+
+    def cancel(self, execution_id: str, requested_by: str, reason: str | None = None) -> Execution:
+        """Ask an execution to stop: no later wave starts, and it ends ``CANCELLED``.
+
+        A wave that has already asked DRS for jobs finishes (its launched
+        instances are recorded); one that has not is cancelled at the next step.
+
+        Raises:
+            InvalidStateTransitionError: the execution has already ended.
+        """
+        for _ in range(_WRITE_RETRIES):
+            execution = self.get(execution_id)
+            self._check_not_ended(execution, ExecutionStatus.CANCELLED)
+            if execution.cancel_request is not None:
+                return execution
+            now = self._now()
+            execution.cancel_request = CancelRequest(
+                requested_by=requested_by, reason=reason, requested_at=now
+            )
+            execution.updated_at = now
+            try:
+                stored = self._storage.executions.put(execution)
+            except ConcurrentModificationError:
+                continue
+            logger.info(
+                "execution cancel requested",
+                extra={"executionId": execution_id, "requestedBy": requested_by, "reason": reason},
+            )
+            return stored
+        raise ConcurrentModificationError(
+            "execution", execution_id, expected_version=-1, actual_version=None
+        )
+
+    @staticmethod
+    def _check_not_ended(execution: Execution, target: ExecutionStatus) -> None:
+        if execution.status.is_terminal:
+            raise InvalidStateTransitionError(
+                "execution", execution.status.value, target.value, allowed=[]
+            )
+
+    # ---- one step ---------------------------------------------------------------------
+
+    def _advance(self, execution_id: str) -> tuple[Execution, bool]:
+        stored = self.get(execution_id)
+        if stored.status.is_terminal or (
+            stored.status is ExecutionStatus.PAUSED and stored.cancel_request is None
+        ):
+            return stored, False
+        step = StepContext(
+            execution=stored.model_copy(deep=True), now=self._now(), save=self._save_claim
+        )
+        try:
+            self._dispatch(step)
+        except LostRace:
+            return self.get(execution_id), True
+        if not step.changed:
+            return stored, step.progressed
+        step.execution.updated_at = step.now
+        saved = self._write(step)
+        if saved is None:
+            return self.get(execution_id), True
+        for event in step.events:
+            emit(self._events, event)
+        return saved, step.progressed
+
+    def _save_claim(self, execution: Execution) -> None:
+        execution.updated_at = self._now()
+        try:
+            stored = self._storage.executions.put(execution)
+        except ConcurrentModificationError as exc:
+            raise LostRace(execution.execution_id) from exc
+        execution.version = stored.version
+
+    def _write(self, step: StepContext) -> Execution | None:
+        try:
+            return self._storage.executions.put(step.execution)
+        except ConcurrentModificationError:
+            if not step.keep:
+                return None
+        # A job was started in this step: its ID must reach storage even though
+        # another process wrote meanwhile, so it is re-applied to the latest state.
+        for _ in range(_WRITE_RETRIES):
+            latest = self.get(step.execution.execution_id)
+            for keep in step.keep:
+                keep(latest)
+            latest.updated_at = step.now
+            try:
+                return self._storage.executions.put(latest)
+            except ConcurrentModificationError:
+                continue
+        raise ConcurrentModificationError(
+            "execution", step.execution.execution_id, expected_version=-1, actual_version=None
+        )
+
+    def _dispatch(self, step: StepContext) -> None:
+        execution = step.execution
+        if execution.status is ExecutionStatus.PENDING:
+            execution.status = ExecutionStatus.RUNNING
+            execution.started_at = step.now
+            step.record(
+                ExecutionStarted(
+                    execution_id=execution.execution_id,
+                    plan_id=execution.plan_id,
+                    plan_name=execution.plan_name,
+                    execution_type=execution.execution_type.value,
+                    waves=len(execution.waves),
+                    servers=sum(len(w.server_ids) for w in execution.waves),
+                    at=step.now,
+                )
+            )
+            step.done()
+            return
+        stopping = execution.cancel_request is not None or execution.error is not None
+        if execution.status is ExecutionStatus.PAUSED:
+            execution.status = ExecutionStatus.RUNNING
+            execution.paused_before = None
+            step.done()
+        if stopping:
+            self._stop_waves(step)
+            if step.changed:
+                return
+        for run in self._runnable(execution, stopping=stopping):
+            self._stepper.advance(step, run)
+            if step.changed or step.progressed:
+                return
+        if all(run.status.is_terminal for run in execution.waves):
+            self._finish(step)
+
+    def _stop_waves(self, step: StepContext) -> None:
+        execution = step.execution
+        cancelled = execution.cancel_request is not None and execution.error is None
+        for run in execution.waves:
+            if run.status is WaveStatus.PENDING:
+                status = WaveStatus.CANCELLED if cancelled else WaveStatus.SKIPPED
+                self._stepper.close_pending(step, run, status)
+            elif cancelled:
+                self._stepper.cancel_before_launch(step, run)
+
+    @staticmethod
+    def _runnable(execution: Execution, *, stopping: bool) -> list[WaveRun]:
+        done = {run.wave_name for run in execution.waves if run.status.is_terminal}
+        in_flight = [
+            run
+            for run in execution.waves
+            if not run.status.is_terminal and run.status is not WaveStatus.PENDING
+        ]
+        if stopping:
+            return in_flight
+        waiting = [
+            run
+            for run in execution.waves
+            if run.status is WaveStatus.PENDING and all(d in done for d in run.depends_on)
+        ]
+        if not execution.allow_concurrent_waves:
+            # Waves are stored in the plan's execution order: one at a time, in order.
+            return in_flight[:1] if in_flight else waiting[:1]
+        return in_flight + waiting
+
+    def _finish(self, step: StepContext) -> None:
+        execution = step.execution
+        statuses = {run.status for run in execution.waves}
+        if execution.error is not None:
+            execution.status = ExecutionStatus.FAILED
+        elif execution.cancel_request is not None:
+            execution.status = ExecutionStatus.CANCELLED
+        elif statuses & {WaveStatus.PARTIAL, WaveStatus.FAILED, WaveStatus.SKIPPED}:
+            execution.status = ExecutionStatus.PARTIAL
+        else:
+            execution.status = ExecutionStatus.COMPLETED
+        execution.ended_at = step.now
+        rto = execution.recovery_time
+        step.record(
+            ExecutionFinished(
+                execution_id=execution.execution_id,
+                status=execution.status.value,
+                duration_s=(
+                    round((step.now - execution.started_at).total_seconds(), 3)
+                    if execution.started_at
+                    else None
+                ),
+                recovery_time_s=rto.total_seconds() if rto is not None else None,
+                error=execution.error.message if execution.error else None,
+                at=step.now,
+            )
+        )
+        logger.info(
+            "execution finished",
+            extra={"executionId": execution.execution_id, "status": execution.status.value},
+        )
+        step.done()
