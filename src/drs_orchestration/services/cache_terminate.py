@@ -224,6 +224,13 @@ class Terminator:
         found: dict[str, _Candidate] = {}
         jobs_by_location: dict[tuple[str, str | None], tuple[_Location, list[str]]] = {}
         job_locations: dict[str, _Location] = {}
+        accounts: dict[str | None, AccountContext | None] = {}
+
+        def account(account_id: str | None) -> AccountContext | None:
+            # Resolving may read the protection groups: once per account is enough.
+            if account_id not in accounts:
+                accounts[account_id] = self._resolve_account(account_id)
+            return accounts[account_id]
 
         def add(candidate: _Candidate) -> None:
             existing = found.get(candidate.recovery_instance_id)
@@ -241,7 +248,7 @@ class Terminator:
                 if job.account_id in (None, wave_location.account_id):
                     location = _Location(job.region, wave.account)
                 else:
-                    location = _Location(job.region, self._resolve_account(job.account_id))
+                    location = _Location(job.region, account(job.account_id))
                 job_locations[job.job_id] = location
                 run.job_ids.add(job.job_id)
                 jobs_by_location.setdefault(location.key, (location, []))[1].append(job.job_id)
@@ -280,7 +287,7 @@ class Terminator:
         for record in self._storage.recovery_instances.for_execution(execution.execution_id):
             if record.job_id:
                 run.job_ids.add(record.job_id)
-            location = _Location(record.region, self._resolve_account(record.account_id))
+            location = _Location(record.region, account(record.account_id))
             add(
                 _Candidate(
                     record.recovery_instance_id, record.source_server_id, record.job_id, location
