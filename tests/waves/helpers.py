@@ -62,9 +62,7 @@ def add_servers(
 ) -> list[str]:
     """Seed ``count`` replicating servers tagged ``Tier=<tier>``."""
     return [
-        sim.add_source_server(
-            region=region, hostname=f"{tier}-{i}", tags={"Tier": tier}, **details
-        )
+        sim.add_source_server(region=region, hostname=f"{tier}-{i}", tags={"Tier": tier}, **details)
         for i in range(count)
     ]
 
@@ -143,9 +141,11 @@ def started_server_ids(sim: DrsSimulator) -> list[list[str]]:
     ]
 
 
-def drs_jobs(sim: DrsSimulator, region: str = REGION) -> list[dict[str, Any]]:
+def drs_jobs(
+    sim: DrsSimulator, region: str = REGION, clients: SimulatedClientFactory | None = None
+) -> list[dict[str, Any]]:
     """Every launch job DRS holds (read through a plain boto3 client)."""
-    client = SimulatedClientFactory(sim).client("drs", region)
+    client = (clients or SimulatedClientFactory(sim)).client("drs", region)
     jobs: list[dict[str, Any]] = []
     for page in client.get_paginator("describe_jobs").paginate(filters={}):
         jobs.extend(page["items"])

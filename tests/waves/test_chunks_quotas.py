@@ -86,7 +86,8 @@ def test_when_drs_refuses_for_quota_the_chunk_waits_and_starts_later() -> None:
 
         assert execution.status is ExecutionStatus.COMPLETED
         refused = sim.calls.of("StartRecovery", succeeded=False)
-        assert refused and {c.error_code for c in refused} == {"ServiceQuotaExceededException"}
+        assert refused
+        assert {c.error_code for c in refused} == {"ServiceQuotaExceededException"}
         assert sim.calls.count("StartRecovery", succeeded=True) == 3
         assert all(j.start_attempts == 1 for j in execution.waves[0].jobs)
 

@@ -115,7 +115,8 @@ def test_waves_start_in_dependency_order_one_at_a_time() -> None:
         started = [c.params["tags"]["Wave"] for c in sim.calls.of("StartRecovery")]
         assert started == ["database", "app", "web"]
         for earlier, later in zip(execution.waves, execution.waves[1:], strict=False):
-            assert earlier.ended_at is not None and later.started_at is not None
+            assert earlier.ended_at is not None
+            assert later.started_at is not None
             assert earlier.ended_at <= later.started_at
         order = [(type(e).__name__, getattr(e, "wave_name", None)) for e in drill.events]
         assert order.index(("WaveFinished", "database")) < order.index(("WaveStarted", "app"))
@@ -156,15 +157,19 @@ def test_events_tell_the_story_with_timings() -> None:
         kinds = drill.kinds()
         assert kinds[0] == "execution_started"
         assert kinds[-1] == "execution_finished"
-        assert kinds.index("wave_started") < kinds.index("job_started") < kinds.index("job_progress")
+        assert (
+            kinds.index("wave_started") < kinds.index("job_started") < kinds.index("job_progress")
+        )
         assert kinds.count("server_launched") == 2
         started = next(e for e in drill.events if isinstance(e, WaveStarted))
         assert started.config_path == "fast"
         job = next(e for e in drill.events if isinstance(e, JobStarted))
         assert job.job_id == execution.waves[0].jobs[0].job_id
         finished = next(e for e in drill.events if isinstance(e, WaveFinished))
-        assert finished.launched == 2 and finished.failed == 0
-        assert finished.duration_s and finished.duration_s > 0
+        assert finished.launched == 2
+        assert finished.failed == 0
+        assert finished.duration_s
+        assert finished.duration_s > 0
         assert execution.waves[0].config_path is ConfigPath.FAST
 
 
@@ -193,5 +198,7 @@ def test_orchestrator_defaults_need_no_aws_at_construction() -> None:
     assert isinstance(orch.storage, MemoryStorage)
     assert isinstance(orch.clients, SessionClientFactory)
     assert orch.cache is None
-    assert orch.waves is not None and orch.groups is not None and orch.plans is not None
+    assert orch.waves is not None
+    assert orch.groups is not None
+    assert orch.plans is not None
     assert orch.launch_configs is not None

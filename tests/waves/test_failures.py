@@ -33,7 +33,8 @@ def test_servers_not_ready_refuse_the_wave_naming_each_server_and_state() -> Non
         assert wave.error is not None
         assert wave.error.code == ServersNotReadyError.code
         assert wave.error.details["servers"] == {stalled: "STALLED", syncing: "INITIAL_SYNC"}
-        assert stalled in wave.error.message and "STALLED" in wave.error.message
+        assert stalled in wave.error.message
+        assert "STALLED" in wave.error.message
         assert execution.error == wave.error
         assert sim.calls.count("StartRecovery") == 0
 
@@ -66,8 +67,11 @@ def test_skip_not_ready_records_skipped_servers_and_launches_the_others() -> Non
         assert sorted(launched) == sorted(drill.servers["database"][1:])
         assert wave.status is WaveStatus.PARTIAL
         assert execution.status is ExecutionStatus.PARTIAL
-        assert lagging not in [s for call in sim.calls.of("StartRecovery") for s in
-                               [x["sourceServerID"] for x in call.params["sourceServers"]]]
+        assert lagging not in [
+            s
+            for call in sim.calls.of("StartRecovery")
+            for s in [x["sourceServerID"] for x in call.params["sourceServers"]]
+        ]
         skipped = [e for e in drill.events if isinstance(e, ServerFailed) and e.skipped]
         assert [e.source_server_id for e in skipped] == [lagging]
 
@@ -82,7 +86,9 @@ def test_a_server_drs_does_not_return_is_not_ready() -> None:
         drill.orch.storage.recovery_plans.put(
             plan.model_copy(
                 update={
-                    "waves": [wave.model_copy(update={"server_ids": [*wave.server_ids, other_region]})]
+                    "waves": [
+                        wave.model_copy(update={"server_ids": [*wave.server_ids, other_region]})
+                    ]
                 }
             )
         )
@@ -123,7 +129,8 @@ def test_one_failed_launch_does_not_stop_the_others(
         assert app.status is next_wave
         assert execution.status is execution_status
         if policy == "stop":
-            assert execution.error is not None and broken in execution.error.message
+            assert execution.error is not None
+            assert broken in execution.error.message
 
 
 def test_a_wave_that_outlives_its_timeout_fails_with_job_timeout() -> None:

@@ -58,9 +58,7 @@ def test_drift_triggers_a_reapply_of_the_drifted_servers_only() -> None:
         drifted = group.source_server_ids[0]
         # Someone changed the desired settings of one server without applying them.
         storage.protection_groups.put(
-            group.model_copy(
-                update={"server_overrides": {drifted: LaunchSettings(copy_tags=True)}}
-            )
+            group.model_copy(update={"server_overrides": {drifted: LaunchSettings(copy_tags=True)}})
         )
         sim.calls.clear()
 

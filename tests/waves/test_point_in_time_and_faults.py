@@ -63,7 +63,8 @@ def test_point_in_time_without_a_snapshot_fails_the_wave_naming_the_server() -> 
         assert wave.error is not None
         assert wave.error.code == RecoveryError.code
         assert wave.error.details["servers"] == [bare]
-        assert bare in wave.error.message and covered not in wave.error.message
+        assert bare in wave.error.message
+        assert covered not in wave.error.message
         assert sim.calls.count("StartRecovery") == 0
 
 
