@@ -134,6 +134,7 @@ class TestLaunchSettings:
             ({"staticPrivateIp": "10.0.0.300"}, "IPv4"),
             ({"securityGroupIds": ["sg-12345678", "sg-12345678"]}, "unique"),
             ({"securityGroupIds": ["sg-1"]}, "securityGroupIds.0"),
+            ({"securityGroupIds": []}, "at least 1 item"),
             ({"subnetId": "subnet-xyz"}, "subnetId"),
             ({"tags": {"aws:cloudformation": "x"}}, "reserved"),
             ({"launchDisposition": "RUNNING"}, "launchDisposition"),
@@ -366,3 +367,17 @@ def test_execution_defaults() -> None:
     assert execution.is_drill
     assert execution.expires_at > execution.created_at
     assert not execution.status.is_terminal
+
+
+@pytest.mark.parametrize("tags", [{"x": "\x08"}, {"bad!": "v"}, {"": "v"}, {"k": "v" * 257}])
+def test_tags_follow_aws_limits(tags: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="tags"):
+        LaunchSettings.parse({"tags": tags})
+    assert LaunchSettings(tags={"Tier": "db é 1", "a:b/c=d+e-f@g_h.i": ""}).tags
+
+
+def test_launch_into_without_an_instance_clears_the_setting() -> None:
+    clear = LaunchSettings.parse({"launchIntoInstanceProperties": {}, "copyTags": True})
+    assert not clear.launches_into_instance
+    assert clear.drs_fields() == {"launchIntoInstanceProperties": {}, "copyTags": True}
+    assert not LaunchSettings().launches_into_instance

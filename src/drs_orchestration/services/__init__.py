@@ -10,13 +10,9 @@ from drs_orchestration.services.cache import (
     TerminationLimits,
 )
 from drs_orchestration.services.config_hash import calculate_config_hash
+from drs_orchestration.services.drift import DriftReport, FieldDifference
 from drs_orchestration.services.groups import ProtectionGroupService
-from drs_orchestration.services.launch_config import (
-    DriftReport,
-    EnsureReadyResult,
-    FieldDifference,
-    LaunchConfigService,
-)
+from drs_orchestration.services.launch_config import EnsureReadyResult, LaunchConfigService
 from drs_orchestration.services.orchestrator import Orchestrator
 from drs_orchestration.services.plans import RecoveryPlanService
 from drs_orchestration.services.waves import (

@@ -20,7 +20,6 @@ from typing import Any
 
 import pydantic
 from pydantic import Field
-from pydantic.alias_generators import to_camel
 
 from drs_orchestration.aws.clients import ClientFactory
 from drs_orchestration.aws.drs import DrsGateway
@@ -50,58 +49,14 @@ from drs_orchestration.models import (
     ServerConfigStatus,
     utc_now,
 )
-from drs_orchestration.models.base import Timestamp
 from drs_orchestration.services.config_hash import calculate_config_hash
-from drs_orchestration.services.launch_templates import merge_template_data, read_template_settings
+from drs_orchestration.services.drift import DriftReport, describe_error, local_drift, remote_drift
+from drs_orchestration.services.launch_templates import merge_template_data
 from drs_orchestration.storage.base import Storage
 
-__all__ = [
-    "DriftReport",
-    "EnsureReadyResult",
-    "FieldDifference",
-    "LaunchConfigService",
-]
+__all__ = ["EnsureReadyResult", "LaunchConfigService"]
 
 logger = logging.getLogger(__name__)
-
-
-class FieldDifference(DrsModel):
-    """One setting that DRS (or the launch template) holds differently from what is desired."""
-
-    field: str
-    desired: Any = None
-    actual: Any = None
-
-
-class DriftReport(DrsModel):
-    """Which servers of a group no longer match their desired launch settings.
-
-    Attributes:
-        drifted: Servers whose applied settings differ from the desired ones,
-            with a reason per server (locally: the hash; remotely: the fields).
-        not_applied: Servers whose settings were never applied successfully
-            (pending, failed, or new to the group).
-        differences: For a remote check, each drifted server's differing fields.
-        errors: For a remote check, servers whose configuration could not be read.
-    """
-
-    group_id: str
-    remote: bool = False
-    checked_at: Timestamp = Field(default_factory=utc_now)
-    drifted: dict[str, list[str]] = Field(default_factory=dict)
-    not_applied: list[str] = Field(default_factory=list)
-    differences: dict[str, list[FieldDifference]] = Field(default_factory=dict)
-    errors: dict[str, str] = Field(default_factory=dict)
-
-    @property
-    def has_drift(self) -> bool:
-        """Whether any server is drifted or not applied."""
-        return bool(self.drifted or self.not_applied)
-
-    @property
-    def servers_to_apply(self) -> list[str]:
-        """Drifted and not-applied servers, sorted."""
-        return sorted({*self.drifted, *self.not_applied})
 
 
 class EnsureReadyResult(DrsModel):
@@ -122,13 +77,6 @@ def _overall_status(configs: dict[str, ServerConfigStatus]) -> ConfigStatus:
     if ConfigStatus.FAILED in states:
         return ConfigStatus.FAILED
     return ConfigStatus.PENDING
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, DrsOrchestrationError):
-        aws_code = error.details.get("awsCode")
-        return f"{aws_code}: {error.message}" if aws_code else error.message
-    return f"{type(error).__name__}: {error}"
 
 
 class LaunchConfigService:
@@ -401,7 +349,7 @@ class LaunchConfigService:
                 logger.exception(
                     "unexpected error applying launch settings", extra={"sourceServerId": sid}
                 )
-            message = _describe(exc)
+            message = describe_error(exc)
             emit(
                 self._events,
                 ServerConfigApplied(
@@ -475,7 +423,7 @@ class LaunchConfigService:
                 when the group is still not ready after applying.
         """
         group = self._storage.protection_groups.get(group_id)
-        report = self._local_drift(group, self.desired_hashes(group))
+        report = local_drift(group, self.desired_hashes(group))
         status = group.launch_config_status
         if status.status is ConfigStatus.READY and not report.has_drift:
             return EnsureReadyResult(group_id=group_id, path=ConfigPath.FAST, status=status)
@@ -518,11 +466,16 @@ class LaunchConfigService:
         """
         group = self._storage.protection_groups.get(group_id)
         effective = self._effective(group)
-        report = self._local_drift(
-            group, {sid: calculate_config_hash(s) for sid, s in effective.items()}
-        )
+        report = local_drift(group, {sid: calculate_config_hash(s) for sid, s in effective.items()})
         if remote:
-            report = self._remote_drift(group, effective, report)
+            report = remote_drift(
+                group,
+                effective,
+                report,
+                clients=self._clients,
+                retry=self._retry,
+                concurrency=self._concurrency,
+            )
         if report.drifted:
             emit(
                 self._events,
@@ -533,86 +486,3 @@ class LaunchConfigService:
                 ),
             )
         return report
-
-    def _local_drift(self, group: ProtectionGroup, desired: dict[str, str]) -> DriftReport:
-        configs = group.launch_config_status.server_configs
-        drifted: dict[str, list[str]] = {}
-        not_applied: list[str] = []
-        for sid, wanted in desired.items():
-            cfg = configs.get(sid)
-            if cfg is None or cfg.status is not ConfigStatus.READY or cfg.config_hash is None:
-                not_applied.append(sid)
-            elif cfg.config_hash != wanted:
-                drifted[sid] = ["settings changed since they were applied"]
-        return DriftReport(
-            group_id=group.group_id, drifted=drifted, not_applied=sorted(not_applied)
-        )
-
-    def _remote_drift(
-        self,
-        group: ProtectionGroup,
-        effective: dict[str, LaunchSettings],
-        report: DriftReport,
-    ) -> DriftReport:
-        differences: dict[str, list[FieldDifference]] = {}
-        errors: dict[str, str] = {}
-        with ThreadPoolExecutor(
-            max_workers=min(self._concurrency, max(len(effective), 1)),
-            thread_name_prefix="drs-drift",
-        ) as pool:
-            futures = {
-                pool.submit(self._read_back, group, sid, settings): sid
-                for sid, settings in effective.items()
-            }
-            for future, sid in futures.items():
-                try:
-                    found = future.result()
-                except DrsOrchestrationError as exc:
-                    errors[sid] = _describe(exc)
-                    continue
-                if found:
-                    differences[sid] = found
-        drifted = dict(report.drifted)
-        for sid, diffs in differences.items():
-            drifted[sid] = [
-                f"{d.field}: desired {d.desired!r}, DRS has {d.actual!r}" for d in diffs
-            ]
-        return report.model_copy(
-            update={
-                "remote": True,
-                "drifted": drifted,
-                "differences": differences,
-                "errors": errors,
-            }
-        )
-
-    def _read_back(
-        self, group: ProtectionGroup, sid: str, settings: LaunchSettings
-    ) -> list[FieldDifference]:
-        drs = DrsGateway(self._clients, group.region, group.account, retry=self._retry)
-        live: dict[str, Any] = dict(drs.get_launch_configuration(sid))
-        diffs = [
-            FieldDifference(field=field, desired=desired_value, actual=live.get(field))
-            for field, desired_value in settings.drs_fields().items()
-            if live.get(field) != desired_value
-        ]
-        if settings.has_template_settings:
-            template_id = live.get("ec2LaunchTemplateID")
-            if not template_id:
-                diffs.append(FieldDifference(field="ec2LaunchTemplateID", desired="present"))
-                return diffs
-            ec2 = Ec2Gateway(self._clients, group.region, group.account, retry=self._retry)
-            data = ec2.default_template_version(template_id).get("LaunchTemplateData", {})
-            actual = read_template_settings(data)
-            for field, wanted in settings.template_fields().items():
-                have = actual.get(field)
-                if field == "security_group_ids":
-                    wanted = sorted(wanted)  # noqa: PLW2901 - compared order-insensitively
-                if field == "tags":
-                    # DRS keeps tags of its own on the template; only ours must match.
-                    have = {k: v for k, v in (have or {}).items() if k in wanted}
-                if have != wanted:
-                    diffs.append(
-                        FieldDifference(field=to_camel(field), desired=wanted, actual=have)
-                    )
-        return diffs
