@@ -64,9 +64,7 @@ def make_storage(kind: str, tmp_path: Path) -> BaseStorage:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # The simulator names its AMIs itself; moto's catalogue of real ones only costs time.
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+def aws() -> Iterator[None]:
     with mock_aws():
         yield
 
