@@ -35,9 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import boto3
-import botocore.session
 from botocore.awsrequest import AWSResponse
-from botocore.loaders import Loader
 from moto import mock_aws
 
 from drs_orchestration.aws import RetryPolicy
@@ -54,7 +52,7 @@ NO_WAIT = RetryPolicy(sleep=lambda _s: None)
 
 @contextmanager
 def offline_aws() -> Iterator[None]:
-    """moto, without its AMI catalogue, and one botocore loader for every session."""
+    """moto, without its AMI catalogue."""
     saved = dict(os.environ)
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     for name, value in {
@@ -63,18 +61,10 @@ def offline_aws() -> Iterator[None]:
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         os.environ.setdefault(name, value)
-    shared: dict[str | None, Loader] = {}
-    original = botocore.session.create_loader
-
-    def create_loader(search_path: str | None = None) -> Loader:
-        return shared.setdefault(search_path, original(search_path))
-
-    botocore.session.create_loader = create_loader
     try:
         with mock_aws():
             yield
     finally:
-        botocore.session.create_loader = original
         os.environ.clear()
         os.environ.update(saved)
 

@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.session
 import pytest
-from botocore.loaders import Loader
 from moto import mock_aws
 
 from drs_orchestration.aws.retry import RetryPolicy
@@ -22,28 +20,6 @@ from drs_orchestration.storage.sqlite import SqliteStorage
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
 
 BACKENDS = ("memory", "sqlite", "dynamodb")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _share_botocore_loader() -> Iterator[None]:
-    """Parse botocore's service models once per process instead of once per boto3 session.
-
-    The simulator's client factory and EC2 bridge make a boto3 session per
-    client, and each new session re-reads the JSON models (EC2's alone is
-    several megabytes): over a second per region in these tests. Sharing one
-    loader changes nothing the tests check.
-    """
-    shared: dict[str | None, Loader] = {}
-    original = botocore.session.create_loader
-
-    def create_loader(search_path_string: str | None = None) -> Loader:
-        if search_path_string not in shared:
-            shared[search_path_string] = original(search_path_string)
-        return shared[search_path_string]
-
-    botocore.session.create_loader = create_loader
-    yield
-    botocore.session.create_loader = original
 
 
 def fast_retry() -> RetryPolicy:
