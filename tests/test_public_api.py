@@ -44,6 +44,7 @@ EXPECTED: dict[str, set[str]] = {
         "PrivateIPMismatchError",
         "ProtectionGroup",
         "RecoveryError",
+        "RecoveryInstanceCache",
         "RecoveryInstanceRecord",
         "RecoveryPlan",
         "RetryPolicy",
@@ -86,6 +87,7 @@ EXPECTED: dict[str, set[str]] = {
         "ttl_attributes",
     },
     "drs_orchestration.events": {
+        "CacheSyncFailed",
         "CacheSynced",
         "ConfigApplied",
         "DriftDetected",
@@ -94,6 +96,7 @@ EXPECTED: dict[str, set[str]] = {
         "ExecutionFinished",
         "ExecutionPaused",
         "ExecutionStarted",
+        "InstancesTerminated",
         "JobProgress",
         "JobStarted",
         "ServerConfigApplied",

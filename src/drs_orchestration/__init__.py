@@ -55,7 +55,12 @@ from drs_orchestration.models import (
     WaveRun,
     WaveStatus,
 )
-from drs_orchestration.services import DrsQuotas, Orchestrator, WaveExecutor
+from drs_orchestration.services import (
+    DrsQuotas,
+    Orchestrator,
+    RecoveryInstanceCache,
+    WaveExecutor,
+)
 from drs_orchestration.storage import DynamoDBStorage, MemoryStorage, SqliteStorage, Storage
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -94,6 +99,7 @@ __all__ = [
     "PrivateIPMismatchError",
     "ProtectionGroup",
     "RecoveryError",
+    "RecoveryInstanceCache",
     "RecoveryInstanceRecord",
     "RecoveryPlan",
     "RetryPolicy",

@@ -11,7 +11,8 @@ with ``raise ... from`` so the original stays on ``__cause__``::
     │   └── LaunchConfigValidationError         400
     ├── NotFoundError                           404
     ├── ConflictError                           409
-    │   └── ConcurrentModificationError         409
+    │   ├── ConcurrentModificationError         409
+    │   └── TerminationRefusedError             409
     ├── InvalidStateTransitionError             409
     ├── LaunchConfigApplicationError            502
     │   └── LaunchConfigTimeoutError            504
@@ -63,6 +64,7 @@ __all__ = [
     "RecoveryError",
     "ServersNotReadyError",
     "ServiceQuotaExceededError",
+    "TerminationRefusedError",
     "ThrottledError",
     "ValidationError",
 ]
@@ -229,6 +231,22 @@ class ConcurrentModificationError(ConflictError):
                 "actualVersion": actual_version,
             },
         )
+
+
+class TerminationRefusedError(ConflictError):
+    """Terminating these recovery instances was refused (they belong to a real recovery).
+
+    Terminating the instances of a recovery is how outages start; it needs
+    an explicit ``include_recovery=True``.
+    """
+
+    code = "TerminationRefused"
+
+    def __init__(
+        self, message: str, *, execution_id: str, details: Mapping[str, Any] | None = None
+    ) -> None:
+        self.execution_id = execution_id
+        super().__init__(message, details={"executionId": execution_id, **(details or {})})
 
 
 class InvalidStateTransitionError(DrsOrchestrationError):

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from drs_orchestration.models.base import utc_now
 
 __all__ = [
+    "CacheSyncFailed",
     "CacheSynced",
     "ConfigApplied",
     "DriftDetected",
@@ -29,6 +30,7 @@ __all__ = [
     "ExecutionFinished",
     "ExecutionPaused",
     "ExecutionStarted",
+    "InstancesTerminated",
     "JobProgress",
     "JobStarted",
     "ServerConfigApplied",
@@ -220,10 +222,42 @@ class ExecutionPaused(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class CacheSynced(Event):
-    """A recovery-instance cache sync finished (``errors`` names the failed targets)."""
+    """A recovery-instance cache sync finished (``errors`` names the failed targets).
+
+    ``scope`` is ``"all"`` for a full sync and ``"servers"`` for the narrow
+    sync of some source servers after a wave.
+    """
 
     kind: ClassVar[str] = "cache_synced"
     instances: int
     targets: int
     errors: tuple[str, ...] = ()
     duration_s: float = 0.0
+    scope: str = "all"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheSyncFailed(Event):
+    """Syncing one account and region into the cache failed; its cached records were kept."""
+
+    kind: ClassVar[str] = "cache_sync_failed"
+    region: str
+    account_id: str | None
+    error_code: str
+    message: str
+    source_server_ids: tuple[str, ...] = ()
+    scope: str = "all"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstancesTerminated(Event):
+    """An execution's recovery instances were terminated (or, on a dry run, listed)."""
+
+    kind: ClassVar[str] = "instances_terminated"
+    execution_id: str
+    dry_run: bool
+    terminated: int
+    failed: int
+    skipped: int
+    already_gone: int
+    would_terminate: int = 0

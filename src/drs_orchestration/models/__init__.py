@@ -57,11 +57,20 @@ from drs_orchestration.models.launch import (
     RightSizingMethod,
 )
 from drs_orchestration.models.plans import FailurePolicy, RecoveryPlan, Wave
-from drs_orchestration.models.recovery import RecoveryInstanceRecord, SyncStatus, SyncTargetResult
+from drs_orchestration.models.recovery import (
+    CacheLookup,
+    InstanceTermination,
+    RecoveryInstanceRecord,
+    SyncStatus,
+    SyncTargetResult,
+    TerminationReport,
+    TerminationStatus,
+)
 
 __all__ = [
     "AccountContext",
     "AccountId",
+    "CacheLookup",
     "CancelRequest",
     "ConfigPath",
     "ConfigStatus",
@@ -76,6 +85,7 @@ __all__ = [
     "FailbackState",
     "FailurePolicy",
     "InstancePair",
+    "InstanceTermination",
     "JobId",
     "JobRecord",
     "JobStatus",
@@ -101,6 +111,8 @@ __all__ = [
     "SourceServerId",
     "SyncStatus",
     "SyncTargetResult",
+    "TerminationReport",
+    "TerminationStatus",
     "VersionedModel",
     "Wave",
     "WaveRun",

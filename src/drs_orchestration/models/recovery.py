@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
 from drs_orchestration.models.base import DrsModel, Timestamp, VersionedModel, utc_now
-from drs_orchestration.models.executions import ErrorRecord
+from drs_orchestration.models.executions import ErrorRecord, ExecutionType
 from drs_orchestration.models.ids import (
     AccountId,
     Ec2InstanceId,
@@ -18,7 +19,15 @@ from drs_orchestration.models.ids import (
     SourceServerId,
 )
 
-__all__ = ["RecoveryInstanceRecord", "SyncStatus", "SyncTargetResult"]
+__all__ = [
+    "CacheLookup",
+    "InstanceTermination",
+    "RecoveryInstanceRecord",
+    "SyncStatus",
+    "SyncTargetResult",
+    "TerminationReport",
+    "TerminationStatus",
+]
 
 
 class RecoveryInstanceRecord(DrsModel):
@@ -66,7 +75,13 @@ class SyncTargetResult(DrsModel):
     instances: Annotated[int, Field(ge=0)] = 0
     written: Annotated[int, Field(ge=0)] = 0
     deleted: Annotated[int, Field(ge=0)] = 0
+    duration_s: Annotated[float, Field(ge=0)] | None = None
     error: ErrorRecord | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether this account and region synced without error."""
+        return self.error is None
 
 
 class SyncStatus(VersionedModel):
@@ -86,3 +101,106 @@ class SyncStatus(VersionedModel):
     def instances(self) -> int:
         """Recovery instances found across all targets."""
         return sum(t.instances for t in self.targets)
+
+
+class CacheLookup(DrsModel):
+    """The answer of a cache read: the records found, and the source servers with none.
+
+    Attributes:
+        records: Cached record by source server ID.
+        misses: Requested source servers without a cached record, in request order.
+    """
+
+    records: dict[SourceServerId, RecoveryInstanceRecord] = Field(default_factory=dict)
+    misses: list[SourceServerId] = Field(default_factory=list)
+
+    def __contains__(self, source_server_id: object) -> bool:
+        return source_server_id in self.records
+
+    def get(self, source_server_id: str) -> RecoveryInstanceRecord | None:
+        """The record of one source server, or ``None`` on a miss."""
+        return self.records.get(source_server_id)
+
+
+class TerminationStatus(StrEnum):
+    """What happened to one recovery instance of a terminated execution."""
+
+    WOULD_TERMINATE = "WOULD_TERMINATE"
+    """Dry run: the instance would be terminated."""
+    TERMINATED = "TERMINATED"
+    """A TERMINATE job ended with the instance terminated."""
+    ALREADY_GONE = "ALREADY_GONE"
+    """DRS no longer knows the instance (terminated earlier, or replaced by a later launch)."""
+    SKIPPED = "SKIPPED"
+    """Deliberately left alone (not launched by this execution, or a real recovery)."""
+    FAILED = "FAILED"
+    """Termination was attempted or intended and did not succeed; the cache record is kept."""
+
+
+class InstanceTermination(DrsModel):
+    """The outcome of terminating one recovery instance.
+
+    Attributes:
+        recovery_instance_id: The DRS recovery instance.
+        source_server_id: Its source server.
+        region: Where it runs.
+        account_id: The account it runs in (``None``: the client factory's own).
+        launch_job_id: The execution's job that launched it.
+        terminate_job_id: The TERMINATE job that ended it, when one was started.
+        status: What happened.
+        reason: Why an instance was skipped, already gone or failed.
+        error: The error behind a failure.
+    """
+
+    recovery_instance_id: RecoveryInstanceId
+    source_server_id: SourceServerId | None = None
+    region: Region
+    account_id: AccountId | None = None
+    launch_job_id: JobId | None = None
+    terminate_job_id: JobId | None = None
+    status: TerminationStatus
+    reason: str | None = None
+    error: ErrorRecord | None = None
+
+
+class TerminationReport(DrsModel):
+    """What ``RecoveryInstanceCache.terminate_execution`` did, per recovery instance.
+
+    Attributes:
+        execution_id: The execution whose instances were terminated.
+        execution_type: DRILL or RECOVERY.
+        dry_run: Whether this only listed what would be terminated.
+        started_at: When the call started.
+        finished_at: When it returned.
+        instances: One outcome per recovery instance the execution launched.
+        terminate_job_ids: The TERMINATE jobs started.
+        errors: Problems not tied to one instance.
+    """
+
+    execution_id: ExecutionId
+    execution_type: ExecutionType
+    dry_run: bool = False
+    started_at: Timestamp = Field(default_factory=utc_now)
+    finished_at: Timestamp | None = None
+    instances: list[InstanceTermination] = Field(default_factory=list)
+    terminate_job_ids: list[JobId] = Field(default_factory=list)
+    errors: list[ErrorRecord] = Field(default_factory=list)
+
+    def with_status(self, status: TerminationStatus) -> list[InstanceTermination]:
+        """The instances that ended with ``status``."""
+        return [i for i in self.instances if i.status is status]
+
+    @property
+    def terminated(self) -> list[str]:
+        """IDs of the recovery instances terminated by this call."""
+        return [i.recovery_instance_id for i in self.with_status(TerminationStatus.TERMINATED)]
+
+    @property
+    def failed(self) -> list[str]:
+        """IDs of the recovery instances that could not be terminated."""
+        return [i.recovery_instance_id for i in self.with_status(TerminationStatus.FAILED)]
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether no instance failed."""
+        return not self.failed

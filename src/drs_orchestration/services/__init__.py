@@ -4,6 +4,11 @@ Services depend on models, errors, ``aws`` (through a ``ClientFactory``) and
 ``storage`` (through the ``Storage`` protocol), never on a concrete backend.
 """
 
+from drs_orchestration.services.cache import (
+    RecoveryInstanceCache,
+    SyncTarget,
+    TerminationLimits,
+)
 from drs_orchestration.services.config_hash import calculate_config_hash
 from drs_orchestration.services.drift import DriftReport, FieldDifference
 from drs_orchestration.services.groups import ProtectionGroupService
@@ -28,8 +33,11 @@ __all__ = [
     "Orchestrator",
     "PostWaveHook",
     "ProtectionGroupService",
+    "RecoveryInstanceCache",
     "RecoveryInstanceSync",
     "RecoveryPlanService",
+    "SyncTarget",
+    "TerminationLimits",
     "WaveExecutor",
     "calculate_config_hash",
 ]
