@@ -1,0 +1,221 @@
+"""Fault injection: a small plan the simulator consults before answering each DRS call.
+
+Rules are deterministic for a given seed. A rule can apply to every
+operation or to a named few (names are checked against the DRS model, so a
+typo fails at once), with a rate, and optionally only a number of times.
+
+Example:
+    >>> sim.faults.throttle(rate=0.5, operations={"StartRecovery"}, seed=7)
+    >>> sim.faults.throttle_next(2, operation="DescribeJobs")
+    >>> sim.faults.server_error(status=503, times=1)
+    >>> sim.faults.latency(0.1)
+    >>> sim.faults.fail_launch(server_id, reason="insufficient capacity")
+    >>> sim.faults.clear()
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from drs_orchestration.testing.errors import DrsServiceError, internal_error, throttled
+from drs_orchestration.testing.service import service_model
+
+__all__ = ["FaultDecision", "FaultPlan", "LatencySpec"]
+
+LatencySpec = float | Callable[[random.Random], float]
+"""Seconds of latency, or a function drawing them from the plan's seeded RNG."""
+
+_RAW_503_BODY = "<html><body><b>Http/1.1 Service Unavailable</b></body></html>"
+
+
+@dataclass
+class _Rule:
+    kind: Literal["throttle", "internal", "raw503", "latency"]
+    operations: frozenset[str] | None
+    rate: float
+    remaining: int | None
+    rng: random.Random
+    latency: LatencySpec = 0.0
+
+    def applies(self, operation: str) -> bool:
+        if self.operations is not None and operation not in self.operations:
+            return False
+        if self.remaining is not None and self.remaining <= 0:
+            return False
+        return self.rate >= 1.0 or self.rng.random() < self.rate
+
+
+@dataclass
+class _LaunchFailure:
+    reason: str
+    remaining: int | None
+
+
+@dataclass
+class FaultDecision:
+    """What the plan decided for one call: a delay, and maybe an error to answer with."""
+
+    delay: float = 0.0
+    error: DrsServiceError | None = None
+    raw_status: int | None = None
+    raw_body: str = field(default="")
+
+    @property
+    def fails(self) -> bool:
+        """Whether the call is answered with an injected error."""
+        return self.error is not None or self.raw_status is not None
+
+
+class FaultPlan:
+    """The fault-injection controls (``sim.faults``).
+
+    Args:
+        seed: Seeds the plan's RNG, so rates and latency draws repeat run to run.
+    """
+
+    def __init__(self, seed: int | None = 0) -> None:
+        self._lock = threading.Lock()
+        self._seed = seed
+        self._rng = random.Random(seed)
+        self._rules: list[_Rule] = []
+        self._launch_failures: dict[str, _LaunchFailure] = {}
+
+    def throttle(
+        self,
+        rate: float = 0.5,
+        operations: str | Iterable[str] | None = None,
+        *,
+        seed: int | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Answer a share ``rate`` of calls with ``ThrottlingException`` (429).
+
+        Args:
+            rate: Probability that a matching call is throttled (1.0 = every call).
+            operations: Operation names (``None``: every operation).
+            seed: Seeds this rule alone (default: drawn from the plan's RNG).
+            times: Stop after throttling this many calls.
+        """
+        self._add("throttle", rate, operations, seed, times)
+
+    def throttle_next(self, n: int = 1, operation: str | Iterable[str] | None = None) -> None:
+        """Throttle exactly the next ``n`` matching calls."""
+        self._add("throttle", 1.0, operation, None, n)
+
+    def server_error(
+        self,
+        rate: float = 1.0,
+        operations: str | Iterable[str] | None = None,
+        *,
+        status: Literal[500, 503] = 500,
+        seed: int | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Answer calls with a server error.
+
+        ``status=500`` is DRS's modeled ``InternalServerException``; ``status=503``
+        is a bare HTML 503 page with no error code, as a load balancer gives,
+        which botocore reports as error code ``"503"``.
+        """
+        if status not in (500, 503):
+            raise ValueError(f"status must be 500 or 503 (got {status})")
+        self._add("internal" if status == 500 else "raw503", rate, operations, seed, times)
+
+    def latency(self, seconds: LatencySpec, operations: str | Iterable[str] | None = None) -> None:
+        """Delay matching calls by ``seconds`` of real time (or a draw from a callable).
+
+        The simulator sleeps without holding its lock, so concurrent callers
+        overlap as they would against the real service.
+        """
+        if not callable(seconds) and seconds < 0:
+            raise ValueError("latency must be non-negative")
+        with self._lock:
+            self._rules.append(
+                _Rule("latency", _operations(operations), 1.0, None, self._rule_rng(None), seconds)
+            )
+
+    def fail_launch(
+        self,
+        source_server_id: str,
+        reason: str = "Failed to launch the recovery instance (injected fault)",
+        *,
+        times: int | None = None,
+    ) -> None:
+        """Make launches of ``source_server_id`` end FAILED, with a ``LAUNCH_FAILED`` log item."""
+        with self._lock:
+            self._launch_failures[source_server_id] = _LaunchFailure(reason, times)
+
+    def clear(self) -> None:
+        """Remove every rule and launch failure."""
+        with self._lock:
+            self._rules.clear()
+            self._launch_failures.clear()
+
+    def decide(self, operation: str) -> FaultDecision:
+        """Consult the plan for one call (the simulator does this before each operation)."""
+        decision = FaultDecision()
+        with self._lock:
+            for rule in self._rules:
+                if decision.fails and rule.kind != "latency":
+                    continue
+                if not rule.applies(operation):
+                    continue
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                if rule.kind == "latency":
+                    spec = rule.latency
+                    decision.delay += max(0.0, spec(rule.rng) if callable(spec) else spec)
+                elif rule.kind == "throttle":
+                    decision.error = throttled(retry_after=1)
+                elif rule.kind == "internal":
+                    decision.error = internal_error("Internal server error (injected fault)")
+                else:
+                    decision.raw_status = 503
+                    decision.raw_body = _RAW_503_BODY
+        return decision
+
+    def take_launch_failure(self, source_server_id: str) -> str | None:
+        """The reason a launch of this server must fail now, if one was injected."""
+        with self._lock:
+            failure = self._launch_failures.get(source_server_id)
+            if failure is None:
+                return None
+            if failure.remaining is not None:
+                failure.remaining -= 1
+                if failure.remaining <= 0:
+                    del self._launch_failures[source_server_id]
+            return failure.reason
+
+    def _add(
+        self,
+        kind: Literal["throttle", "internal", "raw503"],
+        rate: float,
+        operations: str | Iterable[str] | None,
+        seed: int | None,
+        times: int | None,
+    ) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must be between 0 and 1 (got {rate})")
+        if times is not None and times < 1:
+            raise ValueError(f"times must be at least 1 (got {times})")
+        with self._lock:
+            self._rules.append(
+                _Rule(kind, _operations(operations), rate, times, self._rule_rng(seed))
+            )
+
+    def _rule_rng(self, seed: int | None) -> random.Random:
+        return random.Random(seed if seed is not None else self._rng.getrandbits(64))
+
+
+def _operations(operations: str | Iterable[str] | None) -> frozenset[str] | None:
+    if operations is None:
+        return None
+    names = frozenset([operations] if isinstance(operations, str) else operations)
+    unknown = sorted(names - set(service_model().operation_names))
+    if unknown:
+        raise ValueError(f"not DRS operations: {unknown}")
+    return names

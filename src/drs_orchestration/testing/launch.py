@@ -1,0 +1,215 @@
+"""How DRS turns a source server, its launch configuration and its launch template into a launch.
+
+The rules, as AWS documents them for DRS launch settings:
+
+- instance type: right sizing ``BASIC`` picks a type from the server's CPUs
+  and RAM (and overrides the template); ``IN_AWS`` uses the source
+  instance's type when the server runs in EC2; ``NONE`` takes the template's.
+- network: subnet and security groups from the template's first network
+  interface; private IP is the source server's when ``copyPrivateIp``, else
+  the template's static IP, else EC2 picks one.
+- tags: the source server's tags when ``copyTags``, then the template's
+  instance tags, then the tags DRS puts on every recovery instance.
+- ``launchIntoInstanceProperties``: launch into that existing instance; it
+  must exist, carry ``AWSDRS=AllowLaunchingIntoThisInstance`` and run the same
+  OS platform, else the launch fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drs_orchestration.testing.ec2 import (
+    LAUNCH_INTO_TAG,
+    Ec2Bridge,
+    Ec2LaunchError,
+    InstanceInfo,
+    InstanceSpec,
+)
+from drs_orchestration.testing.state import SourceServer
+
+__all__ = [
+    "DRS_MANAGED_TAG",
+    "default_launch_configuration",
+    "initial_template_data",
+    "launch_recovery_instance",
+    "recommended_instance_type",
+    "target_instance_type",
+]
+
+DRS_MANAGED_TAG = ("AWSElasticDisasterRecoveryManaged", "drs.amazonaws.com")
+"""The tag DRS puts on the resources it manages."""
+
+_SIZES: tuple[tuple[str, int, int], ...] = (
+    ("t3.micro", 2, 1),
+    ("t3.small", 2, 2),
+    ("t3.medium", 2, 4),
+    ("m5.large", 2, 8),
+    ("m5.xlarge", 4, 16),
+    ("m5.2xlarge", 8, 32),
+    ("m5.4xlarge", 16, 64),
+    ("m5.8xlarge", 32, 128),
+    ("m5.12xlarge", 48, 192),
+    ("m5.16xlarge", 64, 256),
+    ("m5.24xlarge", 96, 384),
+)
+"""(type, vCPUs, GiB) candidates for right sizing, smallest first."""
+
+_GIB = 1024**3
+
+
+def recommended_instance_type(cpus: int, ram_bytes: int) -> str:
+    """The smallest candidate type with at least the server's CPUs and RAM."""
+    for name, vcpus, gib in _SIZES:
+        if vcpus >= cpus and gib * _GIB >= ram_bytes:
+            return name
+    return _SIZES[-1][0]
+
+
+def default_launch_configuration(hostname: str, *, with_recovery_mode: bool) -> dict[str, Any]:
+    """A new server's launch configuration, with DRS's documented defaults."""
+    config: dict[str, Any] = {
+        "name": hostname[:128],
+        "launchDisposition": "STARTED",
+        "targetInstanceTypeRightSizingMethod": "BASIC",
+        "copyPrivateIp": False,
+        "copyTags": False,
+        "licensing": {"osByol": False},
+        "postLaunchEnabled": False,
+    }
+    if with_recovery_mode:
+        config["recoveryMode"] = "OPTIMAL"
+    return config
+
+
+def initial_template_data(server: SourceServer, subnet_id: str) -> dict[str, Any]:
+    """The EC2 launch template DRS creates for a new server, with the fields it owns.
+
+    A template version built from scratch (without ``SourceVersion``) loses these.
+    """
+    drs_tags = [
+        {"Key": DRS_MANAGED_TAG[0], "Value": DRS_MANAGED_TAG[1]},
+        {"Key": "AWSElasticDisasterRecoverySourceServerID", "Value": server.server_id},
+        {"Key": "Name", "Value": server.hostname},
+    ]
+    return {
+        "InstanceType": recommended_instance_type(server.cpus, server.ram_bytes),
+        "InstanceInitiatedShutdownBehavior": "stop",
+        "NetworkInterfaces": [
+            {
+                "DeviceIndex": 0,
+                "SubnetId": subnet_id,
+                "AssociatePublicIpAddress": False,
+                "DeleteOnTermination": True,
+            }
+        ],
+        "TagSpecifications": [
+            {"ResourceType": "instance", "Tags": drs_tags},
+            {"ResourceType": "volume", "Tags": drs_tags},
+        ],
+    }
+
+
+def target_instance_type(server: SourceServer, template: dict[str, Any]) -> str:
+    """The instance type a launch uses, per the right-sizing method."""
+    method = server.launch_config.get("targetInstanceTypeRightSizingMethod", "BASIC")
+    recommended = recommended_instance_type(server.cpus, server.ram_bytes)
+    if method == "IN_AWS" and server.origin is not None and server.origin.instance_type:
+        return server.origin.instance_type
+    if method == "NONE":
+        return str(template.get("InstanceType") or recommended)
+    return recommended
+
+
+def _instance_tags(server: SourceServer, template: dict[str, Any], job_id: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    if server.launch_config.get("copyTags"):
+        tags.update({k: v for k, v in server.tags.items() if not k.lower().startswith("aws:")})
+    for spec in template.get("TagSpecifications", []):
+        if spec.get("ResourceType") == "instance":
+            tags.update({t["Key"]: t["Value"] for t in spec.get("Tags", [])})
+    tags[DRS_MANAGED_TAG[0]] = DRS_MANAGED_TAG[1]
+    tags["drs.amazonaws.com-source-server"] = server.server_id
+    tags["drs.amazonaws.com-job"] = job_id
+    return tags
+
+
+def _network(
+    server: SourceServer, template: dict[str, Any]
+) -> tuple[str | None, list[str], str | None]:
+    interfaces = template.get("NetworkInterfaces") or [{}]
+    primary = next((n for n in interfaces if n.get("DeviceIndex", 0) == 0), interfaces[0])
+    subnet = primary.get("SubnetId")
+    groups = list(primary.get("Groups") or template.get("SecurityGroupIds") or [])
+    static_ip = primary.get("PrivateIpAddress")
+    if static_ip is None:
+        static_ip = next(
+            (
+                a.get("PrivateIpAddress")
+                for a in primary.get("PrivateIpAddresses", [])
+                if a.get("Primary")
+            ),
+            None,
+        )
+    private_ip = server.primary_ip if server.launch_config.get("copyPrivateIp") else static_ip
+    return subnet, groups, private_ip
+
+
+def launch_recovery_instance(
+    bridge: Ec2Bridge, server: SourceServer, job_id: str
+) -> tuple[InstanceInfo, bool]:
+    """Launch (or launch into) the recovery instance of ``server``.
+
+    Returns:
+        The instance, and whether it is an existing instance DRS launched into.
+
+    Raises:
+        Ec2LaunchError: with the reason DRS would log in ``LAUNCH_FAILED``.
+    """
+    account, region, home = server.account_id, server.region, server.template_home
+    template = bridge.template_data(account, region, home, server.template_id)
+    tags = _instance_tags(server, template, job_id)
+    stopped = server.launch_config.get("launchDisposition") == "STOPPED"
+    target_id = (server.launch_config.get("launchIntoInstanceProperties") or {}).get(
+        "launchIntoEC2InstanceID"
+    )
+    if target_id:
+        _check_launch_into(bridge, server, target_id)
+        return bridge.prepare_launch_into(
+            account, region, home, target_id, stopped=stopped, tags=tags
+        ), True
+    subnet, groups, private_ip = _network(server, template)
+    spec = InstanceSpec(
+        os=server.os,
+        instance_type=target_instance_type(server, template),
+        subnet_id=subnet,
+        security_group_ids=groups,
+        private_ip=private_ip,
+        iam_instance_profile=template.get("IamInstanceProfile"),
+        tags=tags,
+        stopped=stopped,
+    )
+    return bridge.run_instance(account, region, home, spec), False
+
+
+def _check_launch_into(bridge: Ec2Bridge, server: SourceServer, target_id: str) -> None:
+    if server.template_home == "detached":
+        raise Ec2LaunchError(
+            f"cannot launch into {target_id}: EC2 is not available "
+            "(moto's mock_aws() was not active when the server was added)"
+        )
+    target = bridge.describe(server.account_id, server.region, server.template_home, target_id)
+    if target is None or target.state in ("terminated", "shutting-down"):
+        raise Ec2LaunchError(f"The target instance {target_id} does not exist")
+    key, value = LAUNCH_INTO_TAG
+    if target.tags.get(key) != value:
+        raise Ec2LaunchError(
+            f"The target instance {target_id} does not have the tag {key}={value}, "
+            "which is required to launch into an existing instance"
+        )
+    target_windows = "windows" in target.platform
+    if target_windows != (server.os == "WINDOWS"):
+        raise Ec2LaunchError(
+            f"The target instance {target_id} runs a different OS platform "
+            f"({'Windows' if target_windows else 'Linux'}) than the source server"
+        )

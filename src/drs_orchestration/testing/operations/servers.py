@@ -1,0 +1,176 @@
+"""Source servers: describe, launch configuration, recovery snapshots, staging accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from drs_orchestration.testing.errors import (
+    FieldProblem,
+    conflict,
+    not_found,
+    validation_failed,
+)
+from drs_orchestration.testing.launch import recommended_instance_type
+from drs_orchestration.testing.operations import OpContext, operation
+from drs_orchestration.testing.operations.paging import paginate
+from drs_orchestration.testing.render import (
+    render_launch_configuration,
+    render_snapshot,
+    render_source_server,
+)
+from drs_orchestration.testing.replication import current_state, point_in_time_snapshots
+from drs_orchestration.testing.service import parse_datetime
+from drs_orchestration.testing.state import SourceServer
+
+__all__ = ["pit_since", "require_server"]
+
+_LAUNCH_CONFIGURATION_FIELDS = (
+    "name",
+    "launchDisposition",
+    "targetInstanceTypeRightSizingMethod",
+    "copyPrivateIp",
+    "copyTags",
+    "licensing",
+    "postLaunchEnabled",
+    "recoveryMode",
+)
+
+
+def require_server(ctx: OpContext, server_id: str) -> SourceServer:
+    """The source server, or ``ResourceNotFoundException``."""
+    server = ctx.state.servers.get(server_id)
+    if server is None:
+        raise not_found(
+            f"Source server {server_id} not found",
+            resource_id=server_id,
+            resource_type="SOURCE_SERVER",
+        )
+    return server
+
+
+def pit_since(server: SourceServer, now: datetime) -> datetime | None:
+    """Since when the server has point-in-time snapshots (when it first replicated continuously)."""
+    if server.pit_since is None and current_state(server.replication, now) == "CONTINUOUS":
+        replication = server.replication
+        server.pit_since = replication.since + timedelta(seconds=replication.catch_up_seconds)
+        if replication.state == "CONTINUOUS":
+            server.pit_since = replication.since
+    return server.pit_since
+
+
+@operation("DescribeSourceServers")
+def describe_source_servers(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Source servers, filtered by ID, hardware ID or staging account."""
+    filters = params.get("filters") or {}
+    ids = set(filters.get("sourceServerIDs") or [])
+    staging = set(filters.get("stagingAccountIDs") or [])
+    hardware = filters.get("hardwareId")
+    servers = [
+        s
+        for s in ctx.state.servers.values()
+        if (not ids or s.server_id in ids)
+        and (not staging or (s.staging_account_id or s.account_id) in staging)
+        and (not hardware or s.hardware_id == hardware)
+    ]
+    page, token = paginate(
+        servers, params, scope="DescribeSourceServers", default_page_size=ctx.sim.page_size
+    )
+    items = [
+        render_source_server(s, ctx.now, recommended_instance_type(s.cpus, s.ram_bytes))
+        for s in page
+    ]
+    return {"items": items, "nextToken": token}
+
+
+@operation("GetLaunchConfiguration")
+def get_launch_configuration(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """A server's DRS launch configuration, with the ID of its EC2 launch template."""
+    return render_launch_configuration(require_server(ctx, params["sourceServerID"]))
+
+
+@operation("UpdateLaunchConfiguration")
+def update_launch_configuration(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Change a server's launch configuration (fields not sent are kept)."""
+    server = require_server(ctx, params["sourceServerID"])
+    busy = ctx.state.busy_servers().get(server.server_id)
+    if busy is not None:
+        raise conflict(
+            f"Source server {server.server_id} is part of job {busy}, which is in progress",
+            resource_id=server.server_id,
+            resource_type="SOURCE_SERVER",
+        )
+    merged = dict(server.launch_config)
+    for key in _LAUNCH_CONFIGURATION_FIELDS:
+        if key in params:
+            merged[key] = params[key]
+    if "launchIntoInstanceProperties" in params:
+        target = (params["launchIntoInstanceProperties"] or {}).get("launchIntoEC2InstanceID")
+        if target:
+            merged["launchIntoInstanceProperties"] = {"launchIntoEC2InstanceID": target}
+        else:
+            merged.pop("launchIntoInstanceProperties", None)
+    if merged.get("launchIntoInstanceProperties"):
+        problems = [
+            FieldProblem(key, "Member must be false when launchIntoInstanceProperties is set", True)
+            for key in ("copyPrivateIp", "copyTags")
+            if merged.get(key)
+        ]
+        if problems:
+            raise validation_failed(problems)
+    server.launch_config = merged
+    return render_launch_configuration(server)
+
+
+@operation("DescribeRecoverySnapshots")
+def describe_recovery_snapshots(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """A server's point-in-time snapshots, ``ASC`` or ``DESC``, optionally within a time range."""
+    server = ctx.state.servers.get(params["sourceServerID"])
+    if server is None:
+        return {"items": []}
+    since = pit_since(server, ctx.now)
+    snapshots = (
+        point_in_time_snapshots(server, ctx.now, since=since)
+        if since is not None
+        else [s for s in server.snapshots if s.taken <= ctx.now]
+    )
+    filters = params.get("filters") or {}
+    if filters.get("fromDateTime"):
+        low = parse_datetime(filters["fromDateTime"])
+        snapshots = [s for s in snapshots if s.taken >= low]
+    if filters.get("toDateTime"):
+        high = parse_datetime(filters["toDateTime"])
+        snapshots = [s for s in snapshots if s.taken <= high]
+    if params.get("order") == "DESC":
+        snapshots.reverse()
+    page, token = paginate(
+        snapshots,
+        params,
+        scope=f"DescribeRecoverySnapshots/{server.server_id}",
+        default_page_size=ctx.sim.page_size,
+    )
+    return {
+        "items": [render_snapshot(server.server_id, s, len(server.disks)) for s in page],
+        "nextToken": token,
+    }
+
+
+@operation("ListStagingAccounts")
+def list_staging_accounts(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The staging accounts of this account's extended source servers."""
+    accounts = sorted(
+        {
+            s.staging_account_id
+            for s in ctx.state.servers.values()
+            if s.staging_account_id and s.staging_account_id != s.account_id
+        }
+    )
+    page, token = paginate(accounts, params, scope="ListStagingAccounts", default_page_size=50)
+    return {"accounts": [{"accountID": a} for a in page], "nextToken": token}
+
+
+@operation("InitializeService")
+def initialize_service(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Initialize DRS in the caller's region."""
+    ctx.state.initialized = True
+    return {}

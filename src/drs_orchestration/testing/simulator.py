@@ -1,0 +1,567 @@
+"""The :class:`DrsSimulator` façade: state per (account, region) behind one lock, seeding, time.
+
+Create one with :func:`~drs_orchestration.testing.mock_drs`; while it is
+active, every ``boto3.client("drs")`` request in the process is answered by
+it (see :mod:`drs_orchestration.testing.handler`).
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Literal, ParamSpec, Self, TypeVar
+
+from drs_orchestration.testing.calls import CallLog
+from drs_orchestration.testing.clock import SimulatedClock
+from drs_orchestration.testing.ec2 import Credentials, Ec2Bridge, moto_account_for, moto_active
+from drs_orchestration.testing.errors import uninitialized
+from drs_orchestration.testing.faults import FaultPlan
+from drs_orchestration.testing.jobs import JobEngine, JobTimings
+from drs_orchestration.testing.launch import default_launch_configuration, initial_template_data
+from drs_orchestration.testing.operations import OPERATIONS, OpContext
+from drs_orchestration.testing.service import (
+    DEFAULT_ACCOUNT_ID,
+    IdFactory,
+    arn,
+    has_member,
+    parse_duration,
+    service_model,
+)
+from drs_orchestration.testing.state import (
+    AwsOrigin,
+    Disk,
+    Nic,
+    RecoveryInstance,
+    RecoverySnapshot,
+    RegionState,
+    Replication,
+    SourceServer,
+)
+
+__all__ = ["DEFAULT_ACCOUNT_ID", "DrsSimulator", "Quotas"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_GIB = 1024**3
+_OS_STRINGS = {
+    "LINUX": "Linux version 5.10.220-209.869.amzn2.x86_64 (Amazon Linux 2)",
+    "WINDOWS": "Microsoft Windows Server 2019 Datacenter 10.0.17763",
+}
+_DEFAULT_DISKS = {"LINUX": [("/dev/xvda", 8 * _GIB)], "WINDOWS": [("disk0", 50 * _GIB)]}
+
+
+@dataclass
+class Quotas:
+    """DRS's account quotas per region (adjustable, like AWS's).
+
+    The quota codes are the simulator's own labels; match the exception
+    class (``ServiceQuotaExceededException``), not the code.
+    """
+
+    max_servers_per_job: int = 100
+    max_jobs_in_progress: int = 20
+    max_servers_in_progress: int = 500
+    servers_per_job_code: str = "sim-servers-per-job"
+    jobs_in_progress_code: str = "sim-jobs-in-progress"
+    servers_in_progress_code: str = "sim-servers-in-jobs-in-progress"
+
+
+class DrsSimulator:
+    """An in-process AWS Elastic Disaster Recovery service.
+
+    Args:
+        strict: Enforce the model's patterns, enums and maxima on input
+            (``ValidationException``) and validate every response against the
+            model before returning it (:class:`~drs_orchestration.testing.SimulatorBug`).
+        seed: Seeds IDs, per-server timing variation and faults, so runs repeat.
+        clock: The clock (default: a :class:`SimulatedClock` starting at ``start``).
+        start: Simulated start time (default: now, whole seconds).
+        quotas: Account quotas (default: DRS's defaults).
+        timings: Job and replication durations (default: realistic ones).
+
+    Example:
+        >>> with mock_aws(), mock_drs() as sim:
+        ...     server_id = sim.add_source_server(region="us-east-1", hostname="web-1")
+        ...     sim.advance(600)
+    """
+
+    def __init__(
+        self,
+        *,
+        strict: bool = True,
+        seed: int | None = 0,
+        clock: SimulatedClock | None = None,
+        start: datetime | None = None,
+        quotas: Quotas | None = None,
+        timings: JobTimings | None = None,
+    ) -> None:
+        self.strict = strict
+        self.rng = random.Random(seed)
+        self.ids = IdFactory(random.Random(self.rng.getrandbits(64)))
+        self.clock = clock or SimulatedClock(start)
+        self.quotas = quotas or Quotas()
+        self.timings = timings or JobTimings()
+        self.faults = FaultPlan(seed)
+        self.calls = CallLog()
+        self.ec2 = Ec2Bridge(self.ids)
+        self.engine = JobEngine(self)
+        self.page_size = 100
+        """Page size when a request gives no ``maxResults``."""
+        self.ready_states: frozenset[str] = frozenset({"CONTINUOUS"})
+        """Replication states ``StartRecovery`` accepts."""
+        self.default_region = "us-east-1"
+        self._lock = threading.RLock()
+        self._regions: dict[tuple[str, str], RegionState] = {}
+        self._issued_keys: dict[str, str] = {}
+        self._ips = 0
+
+    # -- activation ------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start answering DRS requests (the innermost active simulator answers)."""
+        from drs_orchestration.testing.handler import activate
+
+        activate(self)
+        return self
+
+    def stop(self) -> None:
+        """Stop answering DRS requests (state stays readable)."""
+        from drs_orchestration.testing.handler import deactivate
+
+        deactivate(self)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __call__(self, func: Callable[P, T]) -> Callable[P, T]:
+        """Use the simulator as a decorator: active for the duration of each call."""
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            with self:
+                return func(*args, **kwargs)
+
+        return wrapper
+
+    # -- time ------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The current simulated time."""
+        return self.clock.now()
+
+    def advance(self, seconds: float) -> datetime:
+        """Move simulated time forward and apply everything that falls due; return the new time."""
+        with self._lock:
+            now = self.clock.advance(seconds)
+            self.engine.run_due(now)
+            return now
+
+    def advance_until_idle(self, max_seconds: float = 86400.0) -> float:
+        """Advance until no job has anything left to do; return the simulated seconds it took."""
+        with self._lock:
+            started = self.clock.now()
+            limit = started + timedelta(seconds=max_seconds)
+            while (due := self.engine.next_due()) is not None and due <= limit:
+                now = self.clock.now()
+                self.clock.advance(max((due - now).total_seconds(), 0.0))
+                self.engine.run_due(self.clock.now())
+            return (self.clock.now() - started).total_seconds()
+
+    def realtime(self, scale: float = 1.0) -> None:
+        """Let simulated time run at ``scale`` times wall time (``scale=60``: a minute a second)."""
+        self.clock.realtime(scale)
+
+    def freeze(self) -> None:
+        """Stop real-time mode."""
+        self.clock.freeze()
+
+    # -- accounts --------------------------------------------------------------------
+
+    @property
+    def ec2_available(self) -> bool:
+        """Whether moto's ``mock_aws()`` is active, so EC2 resources are real moto ones."""
+        return moto_active()
+
+    def credentials_for(self, account_id: str) -> Credentials:
+        """Credentials the simulator (and moto, when active) attribute to ``account_id``.
+
+        With moto active these come from moto STS ``AssumeRole``; otherwise the
+        simulator issues its own keys.
+        """
+        if account_id == DEFAULT_ACCOUNT_ID:
+            return Credentials("AKIASIMULATORDEFAULT", "simulator-secret")
+        if moto_active():
+            return self.ec2.credentials(account_id)
+        with self._lock:
+            for key, owner in self._issued_keys.items():
+                if owner == account_id:
+                    return Credentials(key, "simulator-secret", "simulator-token")
+            key = "ASIASIM" + "".join(
+                self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(13)
+            )
+            self._issued_keys[key] = account_id
+            return Credentials(key, "simulator-secret", "simulator-token")
+
+    def account_for_access_key(self, access_key: str | None) -> str:
+        """The account a request signed with ``access_key`` acts in."""
+        if access_key:
+            with self._lock:
+                issued = self._issued_keys.get(access_key)
+            if issued is not None:
+                return issued
+            from_moto = moto_account_for(access_key)
+            if from_moto is not None:
+                return from_moto
+        return DEFAULT_ACCOUNT_ID
+
+    # -- state -----------------------------------------------------------------------
+
+    def region_state(self, account_id: str, region: str) -> RegionState:
+        """The state of one account in one region (created empty on first use)."""
+        with self._lock:
+            key = (account_id, region)
+            state = self._regions.get(key)
+            if state is None:
+                state = self._regions[key] = RegionState(account_id, region)
+            return state
+
+    def regions(self) -> list[RegionState]:
+        """Every (account, region) the simulator holds state for."""
+        with self._lock:
+            return list(self._regions.values())
+
+    def find_server(self, server_id: str) -> SourceServer:
+        """A source server by ID, in whatever account and region it lives.
+
+        Raises:
+            KeyError: if no such server exists.
+        """
+        with self._lock:
+            for state in self._regions.values():
+                if server_id in state.servers:
+                    return state.servers[server_id]
+        raise KeyError(f"no source server {server_id} in the simulator")
+
+    def launch_template_id(self, server_id: str) -> str:
+        """The ID of the server's EC2 launch template (as ``GetLaunchConfiguration`` returns)."""
+        return self.find_server(server_id).template_id
+
+    def set_initialized(
+        self, region: str, initialized: bool = True, *, account_id: str | None = None
+    ) -> None:
+        """Mark DRS (un)initialized in a region.
+
+        Uninitialized regions answer every operation but ``InitializeService`` with
+        ``UninitializedAccountException``.
+        """
+        self.region_state(account_id or DEFAULT_ACCOUNT_ID, region).initialized = initialized
+
+    def dispatch(
+        self, operation: str, region: str, account_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run one DRS operation for a caller (the handler's entry point; no faults, no checks).
+
+        Raises:
+            DrsServiceError: the error DRS answers with.
+            KeyError: if the operation is not implemented.
+        """
+        handler = OPERATIONS[operation]
+        with self._lock:
+            now = self.clock.now()
+            self.engine.run_due(now)
+            state = self.region_state(account_id, region)
+            if not state.initialized and operation != "InitializeService":
+                raise uninitialized(region)
+            return handler(OpContext(self, state, account_id, region, now), params)
+
+    @property
+    def implemented_operations(self) -> frozenset[str]:
+        """The DRS operations the simulator answers (others get a 501)."""
+        return frozenset(OPERATIONS)
+
+    # -- seeding ---------------------------------------------------------------------
+
+    def add_source_server(
+        self,
+        *,
+        region: str | None = None,
+        hostname: str = "server",
+        tags: dict[str, str] | None = None,
+        replication_state: str = "CONTINUOUS",
+        account_id: str | None = None,
+        os: Literal["LINUX", "WINDOWS"] = "LINUX",
+        os_full_string: str | None = None,
+        cpus: int = 2,
+        cpu_model: str = "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz",
+        ram_bytes: int = 4 * _GIB,
+        disks: Sequence[tuple[str, int]] | None = None,
+        private_ip: str | None = None,
+        nics: Sequence[Nic] | None = None,
+        lag: str | float = 5.0,
+        stuck: bool = False,
+        staging_account_id: str | None = None,
+        source_instance_id: str | None = None,
+        source_instance_type: str | None = None,
+        origin_region: str | None = None,
+        origin_account_id: str | None = None,
+        origin_availability_zone: str | None = None,
+        fqdn: str | None = None,
+        hardware_id: str | None = None,
+        vmware_uuid: str | None = None,
+        replicating_since: datetime | None = None,
+        recovery_snapshots: Iterable[datetime] = (),
+    ) -> str:
+        """Add a replicating source server, its launch configuration and its EC2 launch template.
+
+        The launch template is a real moto template when ``mock_aws()`` is
+        active (create the server inside it), otherwise a detached one.
+
+        Args:
+            region: Region the server replicates into (default ``us-east-1``).
+            hostname: Host name (also the launch configuration name and ``Name`` tag).
+            tags: The source server's tags.
+            replication_state: A ``DataReplicationState``; progressing states
+                (``INITIAL_SYNC``...) reach ``CONTINUOUS`` after
+                ``timings.replication_catch_up`` unless ``stuck``.
+            account_id: Account (default ``123456789012``).
+            os: ``"LINUX"`` or ``"WINDOWS"``.
+            os_full_string: The OS description DRS reports (default: one per ``os``).
+            cpus: CPU cores (drives right sizing).
+            cpu_model: The CPU model name.
+            ram_bytes: Memory (drives right sizing).
+            disks: ``(device name, bytes)`` pairs.
+            private_ip: IP of the primary NIC (default: the next free address in
+                172.31.0.0/20, moto's default subnet of the first zone).
+            nics: Network interfaces (overrides ``private_ip``).
+            lag: Replication lag, seconds or an ISO 8601 duration (``"PT5S"``).
+            stuck: Keep a progressing replication state from moving on.
+            staging_account_id: Makes the server an extended one from this staging account.
+            source_instance_id: The EC2 instance the server replicates (makes it EC2-originated).
+            source_instance_type: That instance's type (used by right sizing ``IN_AWS``).
+            origin_region: Region of that instance (default: ``region``).
+            origin_account_id: Account of that instance (default: ``account_id``).
+            origin_availability_zone: Zone of that instance (default: ``<origin_region>a``).
+            fqdn: Fully qualified name (default: the host name).
+            hardware_id: Hardware ID (for the ``hardwareId`` filter).
+            vmware_uuid: VMware UUID hint.
+            replicating_since: When replication started (default: seven days ago).
+            recovery_snapshots: Extra point-in-time snapshots to seed, by time.
+
+        Returns:
+            The new source server ID.
+        """
+        state_names = _enum("DataReplicationState")
+        if replication_state not in state_names:
+            raise ValueError(f"replication_state must be one of {state_names}")
+        with self._lock:
+            now = self.clock.now()
+            region = region or self.default_region
+            account = account_id or DEFAULT_ACCOUNT_ID
+            since = replicating_since or now - timedelta(days=7)
+            origin = None
+            if source_instance_id or origin_region:
+                origin_region = origin_region or region
+                origin = AwsOrigin(
+                    account_id=origin_account_id or account,
+                    region=origin_region,
+                    availability_zone=origin_availability_zone or f"{origin_region}a",
+                    instance_id=source_instance_id,
+                    instance_type=source_instance_type,
+                )
+            server = self._build_server(
+                account=account,
+                region=region,
+                hostname=hostname,
+                tags=dict(tags or {}),
+                os=os,
+                os_full_string=os_full_string,
+                cpus=cpus,
+                cpu_model=cpu_model,
+                ram_bytes=ram_bytes,
+                disks=[Disk(d, b) for d, b in (disks or _DEFAULT_DISKS[os])],
+                nics=list(nics) if nics else [Nic(self.ids.mac(), [private_ip or self._next_ip()])],
+                replication=Replication(
+                    replication_state,
+                    since if replication_state == "CONTINUOUS" else now,
+                    lag_seconds=_seconds(lag),
+                    stuck=stuck,
+                    catch_up_seconds=self.timings.replication_catch_up,
+                ),
+                added_at=since,
+                origin=origin,
+            )
+            server.staging_account_id = staging_account_id
+            server.fqdn, server.hardware_id, server.vmware_uuid = fqdn, hardware_id, vmware_uuid
+            for moment in recovery_snapshots:
+                server.snapshots.append(RecoverySnapshot(self.ids.snapshot(), moment, moment))
+            return server.server_id
+
+    def create_reversed_server(
+        self,
+        server: SourceServer,
+        instance: RecoveryInstance,
+        origin: AwsOrigin,
+        *,
+        target_account_id: str,
+        target_region: str,
+    ) -> SourceServer:
+        """The source server ``ReverseReplication`` creates, replicating back to the origin."""
+        with self._lock:
+            reversed_server = self._build_server(
+                account=target_account_id,
+                region=target_region,
+                hostname=server.hostname,
+                tags={},
+                os=server.os,
+                os_full_string=server.os_full_string,
+                cpus=server.cpus,
+                cpu_model=server.cpu_model,
+                ram_bytes=server.ram_bytes,
+                disks=[Disk(d.device_name, d.size_bytes) for d in server.disks],
+                nics=[Nic(self.ids.mac(), [instance.private_ip] if instance.private_ip else [])],
+                replication=Replication(
+                    "INITIATING",
+                    self.clock.now(),
+                    lag_seconds=server.replication.lag_seconds,
+                    catch_up_seconds=self.timings.reverse_replication,
+                ),
+                added_at=self.clock.now(),
+                origin=origin,
+            )
+            reversed_server.direction = "FAILBACK"
+            reversed_server.reversed_arn = server.arn
+            return reversed_server
+
+    def _build_server(
+        self,
+        *,
+        account: str,
+        region: str,
+        hostname: str,
+        tags: dict[str, str],
+        os: Literal["LINUX", "WINDOWS"],
+        os_full_string: str | None,
+        cpus: int,
+        cpu_model: str,
+        ram_bytes: int,
+        disks: list[Disk],
+        nics: list[Nic],
+        replication: Replication,
+        added_at: datetime,
+        origin: AwsOrigin | None,
+    ) -> SourceServer:
+        server_id = self.ids.source_server()
+        home = self.ec2.home_for_new()
+        subnet, zone = self.ec2.default_subnet(account, region, home)
+        server = SourceServer(
+            server_id=server_id,
+            arn=arn("source-server", region, account, server_id),
+            account_id=account,
+            region=region,
+            hostname=hostname,
+            tags=tags,
+            os=os,
+            os_full_string=os_full_string or _OS_STRINGS[os],
+            cpus=cpus,
+            cpu_model=cpu_model,
+            ram_bytes=ram_bytes,
+            disks=disks,
+            nics=nics,
+            replication=replication,
+            added_at=added_at,
+            launch_config=default_launch_configuration(
+                hostname, with_recovery_mode=has_member("LaunchConfiguration", "recoveryMode")
+            ),
+            template_id="",
+            template_home=home,
+            origin=origin,
+            staging_az=zone,
+        )
+        server.template_id = self.ec2.create_template(
+            account, region, home, f"drs-{server_id}", initial_template_data(server, subnet)
+        )
+        self.region_state(account, region).servers[server_id] = server
+        return server
+
+    def _next_ip(self) -> str:
+        index = self._ips
+        self._ips += 1
+        return f"172.31.{index // 240}.{index % 240 + 10}"
+
+    def add_recovery_snapshot(self, server_id: str, at: datetime | None = None) -> str:
+        """Seed one extra point-in-time snapshot (default: now) and return its ``pit-`` ID."""
+        with self._lock:
+            server = self.find_server(server_id)
+            moment = at or self.clock.now()
+            snapshot = RecoverySnapshot(self.ids.snapshot(), moment, moment)
+            server.snapshots.append(snapshot)
+            return snapshot.snapshot_id
+
+    def set_replication_state(
+        self,
+        server_id: str,
+        state: str,
+        *,
+        stuck: bool = False,
+        lag: str | float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Put a server's data replication into ``state`` from now on.
+
+        Args:
+            server_id: The source server.
+            state: A ``DataReplicationState`` (``STALLED``, ``INITIAL_SYNC``...).
+            stuck: Keep a progressing state from reaching ``CONTINUOUS``.
+            lag: Steady-state lag (seconds or ISO 8601); default: unchanged.
+            error: A ``DataReplicationErrorString`` to report (e.g. ``"AGENT_NOT_SEEN"``).
+        """
+        if state not in _enum("DataReplicationState"):
+            raise ValueError(f"not a DataReplicationState: {state}")
+        if error is not None and error not in _enum("DataReplicationErrorString"):
+            raise ValueError(f"not a DataReplicationErrorString: {error}")
+        with self._lock:
+            server = self.find_server(server_id)
+            previous = server.replication
+            server.replication = Replication(
+                state,
+                self.clock.now(),
+                lag_seconds=previous.lag_seconds if lag is None else _seconds(lag),
+                stuck=stuck,
+                error=error,
+                catch_up_seconds=self.timings.replication_catch_up,
+            )
+
+    def retire_recovery_instance(self, state: RegionState, server: SourceServer) -> None:
+        """Drop the server's current recovery instance before a new launch replaces it.
+
+        DRS keeps one recovery instance per source server; its EC2 instance is
+        terminated unless it is an existing instance DRS launched into.
+        """
+        previous = state.instances.pop(server.recovery_instance_id or "", None)
+        server.recovery_instance_id = None
+        if previous is not None and not previous.launched_into_existing:
+            self.ec2.terminate(
+                state.account_id, state.region, previous.ec2_home, previous.ec2_instance_id
+            )
+
+
+def _enum(shape_name: str) -> list[str]:
+    return list(service_model().shape_for(shape_name).metadata.get("enum", []))
+
+
+def _seconds(value: str | float) -> float:
+    return float(value) if isinstance(value, int | float) else parse_duration(value)
