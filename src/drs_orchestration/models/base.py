@@ -6,15 +6,28 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
 import pydantic
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from drs_orchestration.errors import ValidationError
 
 __all__ = ["DrsModel", "Timestamp", "VersionedModel", "utc_now"]
 
-Timestamp = AwareDatetime
-"""A timezone-aware datetime; naive datetimes are rejected so no time is ambiguous."""
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is out of range once converted to UTC") from None
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""A timezone-aware datetime, converted to UTC.
+
+Naive datetimes are rejected so no time is ambiguous. Converting to UTC keeps
+the stored form exact: an ISO 8601 offset cannot carry seconds, so a zone
+such as a historical local mean time would not survive a round trip.
+"""
 
 
 def utc_now() -> datetime:
@@ -39,6 +52,8 @@ class DrsModel(BaseModel):
         validate_assignment=True,
         str_strip_whitespace=False,
         use_enum_values=False,
+        # Infinity and NaN have no JSON form and DynamoDB cannot store them.
+        allow_inf_nan=False,
     )
 
     @classmethod

@@ -17,7 +17,7 @@ from drs_orchestration.models.ids import (
     SourceServerId,
     new_protection_group_id,
 )
-from drs_orchestration.models.launch import LaunchSettings
+from drs_orchestration.models.launch import LaunchSettings, TagKey, TagValue
 
 __all__ = [
     "ConfigStatus",
@@ -169,7 +169,7 @@ class ProtectionGroup(VersionedModel):
     description: Annotated[str, StringConstraints(max_length=1024)] | None = None
     region: Region
     account: AccountContext | None = None
-    server_selection_tags: dict[str, str] | None = None
+    server_selection_tags: dict[TagKey, TagValue] | None = None
     source_server_ids: list[SourceServerId] = Field(default_factory=list)
     launch_settings: LaunchSettings = Field(default_factory=LaunchSettings)
     server_overrides: dict[SourceServerId, LaunchSettings] = Field(default_factory=dict)
