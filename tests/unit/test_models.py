@@ -366,3 +366,10 @@ def test_execution_defaults() -> None:
     assert execution.is_drill
     assert execution.expires_at > execution.created_at
     assert not execution.status.is_terminal
+
+
+@pytest.mark.parametrize("tags", [{"x": "\x08"}, {"bad!": "v"}, {"": "v"}, {"k": "v" * 257}])
+def test_tags_follow_aws_limits(tags: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="tags"):
+        LaunchSettings.parse({"tags": tags})
+    assert LaunchSettings(tags={"Tier": "db é 1", "a:b/c=d+e-f@g_h.i": ""}).tags

@@ -73,8 +73,14 @@ InstanceProfile = Annotated[
         max_length=2048,
     ),
 ]
-TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-TagValue = Annotated[str, StringConstraints(max_length=256)]
+# AWS's tag character set: letters, numbers, whitespace separators and _ . : / = + - @
+# (control characters and the like are refused by EC2 and break its XML answers).
+TagKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$")
+]
+TagValue = Annotated[
+    str, StringConstraints(max_length=256, pattern=r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$")
+]
 
 DRS_LAUNCH_FIELDS: tuple[str, ...] = (
     "name",
