@@ -134,6 +134,7 @@ class TestLaunchSettings:
             ({"staticPrivateIp": "10.0.0.300"}, "IPv4"),
             ({"securityGroupIds": ["sg-12345678", "sg-12345678"]}, "unique"),
             ({"securityGroupIds": ["sg-1"]}, "securityGroupIds.0"),
+            ({"securityGroupIds": []}, "at least 1 item"),
             ({"subnetId": "subnet-xyz"}, "subnetId"),
             ({"tags": {"aws:cloudformation": "x"}}, "reserved"),
             ({"launchDisposition": "RUNNING"}, "launchDisposition"),

@@ -131,7 +131,9 @@ class LaunchSettings(DrsModel):
     # EC2 launch template of the recovered instance
     instance_type: InstanceType | None = None
     subnet_id: SubnetId | None = None
-    security_group_ids: Annotated[list[SecurityGroupId], Field(max_length=5)] | None = None
+    security_group_ids: (
+        Annotated[list[SecurityGroupId], Field(min_length=1, max_length=5)] | None
+    ) = None
     static_private_ip: str | None = None
     iam_instance_profile: InstanceProfile | None = None
     tags: dict[TagKey, TagValue] | None = None
