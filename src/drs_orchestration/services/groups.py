@@ -21,6 +21,7 @@ from drs_orchestration.aws.retry import RetryPolicy
 from drs_orchestration.errors import (
     ConcurrentModificationError,
     ConflictError,
+    LaunchConfigValidationError,
     ValidationError,
 )
 from drs_orchestration.models import (
@@ -49,7 +50,7 @@ def _settings(value: SettingsInput | None, field: str) -> LaunchSettings:
     try:
         return LaunchSettings.model_validate(value)
     except pydantic.ValidationError as exc:
-        raise ValidationError.from_pydantic(exc, prefix=field) from exc
+        raise LaunchConfigValidationError.from_pydantic(exc, prefix=field) from exc
 
 
 def _overrides(value: Mapping[str, SettingsInput] | None) -> dict[str, LaunchSettings]:
