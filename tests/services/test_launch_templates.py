@@ -77,3 +77,10 @@ def test_template_without_interfaces() -> None:
 
 def test_no_template_fields_no_change() -> None:
     assert merge_template_data(DRS_TEMPLATE, LaunchSettings(copy_tags=True)) == DRS_TEMPLATE
+
+
+def test_clearing_launch_into_is_part_of_the_hash() -> None:
+    from drs_orchestration.services import calculate_config_hash
+
+    assert calculate_config_hash({"launchIntoInstanceProperties": {}}) != calculate_config_hash({})
+    assert calculate_config_hash({"licensing": {}}) == calculate_config_hash({})

@@ -374,3 +374,10 @@ def test_tags_follow_aws_limits(tags: dict[str, str]) -> None:
     with pytest.raises(ValidationError, match="tags"):
         LaunchSettings.parse({"tags": tags})
     assert LaunchSettings(tags={"Tier": "db é 1", "a:b/c=d+e-f@g_h.i": ""}).tags
+
+
+def test_launch_into_without_an_instance_clears_the_setting() -> None:
+    clear = LaunchSettings.parse({"launchIntoInstanceProperties": {}, "copyTags": True})
+    assert not clear.launches_into_instance
+    assert clear.drs_fields() == {"launchIntoInstanceProperties": {}, "copyTags": True}
+    assert not LaunchSettings().launches_into_instance

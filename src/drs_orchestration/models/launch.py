@@ -58,9 +58,15 @@ class Licensing(DrsModel):
 
 
 class LaunchIntoInstanceProperties(DrsModel):
-    """Launch into an existing EC2 instance instead of a new one."""
+    """Launch into an existing EC2 instance instead of a new one.
 
-    launch_into_ec2_instance_id: Ec2InstanceId = Field(alias="launchIntoEC2InstanceID")
+    Without an instance ID it says "stop launching into an instance": DRS
+    clears the setting (``None`` on :class:`LaunchSettings` would leave it).
+    """
+
+    launch_into_ec2_instance_id: Ec2InstanceId | None = Field(
+        default=None, alias="launchIntoEC2InstanceID"
+    )
 
 
 InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
@@ -169,7 +175,7 @@ class LaunchSettings(DrsModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.launch_into_instance_properties is not None:
+        if self.launches_into_instance:
             if self.copy_private_ip:
                 raise ValueError(
                     "copy_private_ip must be off when launching into an existing instance"
@@ -209,7 +215,17 @@ class LaunchSettings(DrsModel):
         fields = self.model_dump(
             include=set(DRS_LAUNCH_FIELDS), by_alias=True, exclude_none=True, mode="json"
         )
-        return {k: v for k, v in fields.items() if v != {}}
+        # An empty launchIntoInstanceProperties clears the setting in DRS and is kept;
+        # empty licensing says nothing and is not sent.
+        if fields.get("licensing") == {}:
+            del fields["licensing"]
+        return fields
+
+    @property
+    def launches_into_instance(self) -> bool:
+        """Whether these settings launch into an existing instance."""
+        properties = self.launch_into_instance_properties
+        return properties is not None and properties.launch_into_ec2_instance_id is not None
 
     def template_fields(self) -> dict[str, Any]:
         """The set EC2 launch-template fields (snake_case, JSON values)."""

@@ -51,7 +51,9 @@ def canonical_settings(settings: LaunchSettings | Mapping[str, Any]) -> dict[str
     for field in ORDER_INSENSITIVE_FIELDS:
         if field in data:
             data[field] = sorted(data[field])
-    return {k: v for k, v in data.items() if v != {}}
+    if data.get("licensing") == {}:
+        del data["licensing"]
+    return data
 
 
 def calculate_config_hash(settings: LaunchSettings | Mapping[str, Any]) -> str:

@@ -134,6 +134,13 @@ def remote_drift(
     )
 
 
+def _same(desired: Any, actual: Any) -> bool:
+    # An empty structure asks DRS to clear the setting; DRS then omits it.
+    if desired == {}:
+        return actual in (None, {})
+    return bool(desired == actual)
+
+
 def _read_back(
     group: ProtectionGroup,
     sid: str,
@@ -146,7 +153,7 @@ def _read_back(
     diffs = [
         FieldDifference(field=field, desired=desired, actual=live.get(field))
         for field, desired in settings.drs_fields().items()
-        if live.get(field) != desired
+        if not _same(desired, live.get(field))
     ]
     if not settings.has_template_settings:
         return diffs
