@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,8 +34,10 @@ def _config_calls(env: Env) -> int:
     return sum(env.sim.calls.count(op) for op in CONFIG_CALLS)
 
 
-def _throttle_server(env: Env, victim: str, operation: str = "UpdateLaunchConfiguration") -> None:
-    """Throttle every call of ``operation`` about one server, at the HTTP seam."""
+def _throttle_server(
+    env: Env, victim: str, operation: str = "UpdateLaunchConfiguration"
+) -> Callable[[], None]:
+    """Throttle every call of ``operation`` about one server, at the HTTP seam; returns the undo."""
 
     def answer(request: Any, **_: Any) -> Any:
         body = request.body.decode() if isinstance(request.body, bytes) else request.body
@@ -42,7 +45,10 @@ def _throttle_server(env: Env, victim: str, operation: str = "UpdateLaunchConfig
             return json_error("ThrottlingException", 429, "Rate exceeded")
         return None
 
-    env.drs().meta.events.register(f"before-send.drs.{operation}", answer)
+    event = f"before-send.drs.{operation}"
+    events = env.drs().meta.events
+    events.register(event, answer, unique_id=f"throttle-{victim}-{operation}")
+    return lambda: events.unregister(event, unique_id=f"throttle-{victim}-{operation}")
 
 
 class TestCreateAndApply:
@@ -251,6 +257,27 @@ class TestUpdate:
         assert env.drs().get_launch_configuration(sourceServerID=ids[0])["copyPrivateIp"] is True
         report = env.launch_configs.detect_drift(group.group_id)
         assert not report.has_drift, "an override is not drift"
+
+    def test_launch_into_is_cleared_only_when_asked(self, env: Env) -> None:
+        ids = env.servers(1)
+        target = {
+            "launchIntoInstanceProperties": {"launchIntoEC2InstanceID": "i-0123456789abcdef0"}
+        }
+        group = env.groups.create("g", "us-east-1", server_ids=ids, launch_settings=target)
+        assert group.launch_config_status.status is ConfigStatus.READY
+        kept = env.groups.update(group.group_id, launch_settings={"copyTags": True})
+        assert kept.launch_config_status.status is ConfigStatus.FAILED
+        assert "launchIntoInstanceProperties" in kept.launch_config_status.errors[0]
+        cleared = env.groups.update(
+            group.group_id, launch_settings={"copyTags": True, "launchIntoInstanceProperties": {}}
+        )
+        assert cleared.launch_config_status.status is ConfigStatus.READY
+        live = env.drs().get_launch_configuration(sourceServerID=ids[0])
+        assert (
+            "launchIntoInstanceProperties" not in live or not live["launchIntoInstanceProperties"]
+        )
+        assert live["copyTags"] is True
+        assert not env.launch_configs.detect_drift(group.group_id, remote=True).has_drift
 
     def test_removed_servers_lose_their_overrides_and_status(self, env: Env) -> None:
         ids = env.servers(2)
