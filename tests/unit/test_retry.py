@@ -120,3 +120,11 @@ def test_is_retryable_and_policy_validation() -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
     assert RetryPolicy.no_retry().max_attempts == 1
+
+
+def test_not_implemented_is_not_retried() -> None:
+    error = ClientError(
+        {"Error": {"Code": "NotImplementedException"}, "ResponseMetadata": {"HTTPStatusCode": 501}},
+        "CreateRecoveryPlan",
+    )
+    assert not is_retryable(error)

@@ -66,7 +66,8 @@ def is_retryable(error: BaseException) -> bool:
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in RETRYABLE_ERROR_CODES or status >= 500 or status == 429
+        # 501 means "not implemented": asking again cannot help.
+        return code in RETRYABLE_ERROR_CODES or (status >= 500 and status != 501) or status == 429
     return False
 
 

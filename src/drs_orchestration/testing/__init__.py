@@ -21,6 +21,7 @@ The public API is exactly ``__all__``; see ``docs/testing.md``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import ParamSpec, TypeVar, overload
@@ -99,6 +100,7 @@ def mock_drs(
     """
     if func is not None:
 
+        @functools.wraps(func)
         def fresh_each_call(*args: P.args, **kwargs: P.kwargs) -> T:
             with mock_drs(
                 strict=strict,
@@ -110,9 +112,6 @@ def mock_drs(
             ):
                 return func(*args, **kwargs)
 
-        fresh_each_call.__name__ = getattr(func, "__name__", "wrapped")
-        fresh_each_call.__doc__ = func.__doc__
-        fresh_each_call.__wrapped__ = func  # type: ignore[attr-defined]
         return fresh_each_call
     sim = DrsSimulator(strict=strict, seed=seed, start=start, quotas=quotas, timings=timings)
     if realtime_scale is not None:

@@ -16,12 +16,15 @@ recorded with it (:data:`~drs_orchestration.testing.state.Ec2Home`).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
 __all__ = [
+    "DEFAULT_CREDENTIALS",
     "LAUNCH_INTO_TAG",
     "Credentials",
     "Ec2Bridge",
@@ -49,6 +53,7 @@ LAUNCH_INTO_TAG = ("AWSDRS", "AllowLaunchingIntoThisInstance")
 _AMIS = {"LINUX": "ami-04681a1dbd79675a5", "WINDOWS": "ami-03cf127a"}
 """AMIs from moto's default catalogue (Amazon Linux 2 and Windows Server 2016)."""
 
+_SHARED_LOADER = botocore.loaders.create_loader()
 _NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 _SIM_ROLE = "drs-simulator"
 
@@ -88,13 +93,24 @@ class Credentials:
     session_token: str | None = None
 
     def session(self, region: str) -> boto3.Session:
-        """A boto3 session with these credentials."""
+        """A boto3 session with these credentials.
+
+        Sessions share one model loader: loading the EC2 model alone takes a
+        third of a second, and tests make many sessions.
+        """
+        core = botocore.session.Session()
+        core.register_component("data_loader", _SHARED_LOADER)
         return boto3.Session(
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=self.secret_access_key,
             aws_session_token=self.session_token,
             region_name=region,
+            botocore_session=core,
         )
+
+
+DEFAULT_CREDENTIALS = Credentials("AKIASIMULATORDEFAULT", "simulator-secret")
+"""Fake credentials of the default account (moto maps unknown keys to its default account)."""
 
 
 class Ec2LaunchError(Exception):
@@ -170,16 +186,12 @@ class Ec2Bridge:
     def credentials(self, account_id: str) -> Credentials:
         """Credentials moto attributes to ``account_id`` (moto must be active)."""
         if account_id == _moto_default_account():
-            return Credentials("AKIASIMULATORDEFAULT", "simulator-secret")
+            return DEFAULT_CREDENTIALS
         with self._lock:
             cached = self._moto_credentials.get(account_id)
             if cached is not None and moto_account_for(cached.access_key_id) == account_id:
                 return cached
-            sts = (
-                Credentials("AKIASIMULATORDEFAULT", "simulator-secret")
-                .session("us-east-1")
-                .client("sts", config=_NO_RETRIES)
-            )
+            sts = DEFAULT_CREDENTIALS.session("us-east-1").client("sts", config=_NO_RETRIES)
             issued = sts.assume_role(
                 RoleArn=f"arn:aws:iam::{account_id}:role/{_SIM_ROLE}",
                 RoleSessionName=_SIM_ROLE,
@@ -280,6 +292,8 @@ class Ec2Bridge:
             return info
         self._require_moto("the launch template")
         client = self.ec2(account_id, region)
+        if spec.private_ip and spec.subnet_id:
+            self._check_address(client, spec.subnet_id, spec.private_ip)
         kwargs: dict[str, Any] = {
             "ImageId": _AMIS.get(spec.os, _AMIS["LINUX"]),
             "InstanceType": spec.instance_type,
@@ -313,6 +327,20 @@ class Ec2Bridge:
         if launched is None:
             raise Ec2LaunchError(f"instance {instance_id} vanished right after launch")
         return launched
+
+    @staticmethod
+    def _check_address(client: EC2Client, subnet_id: str, address: str) -> None:
+        # EC2 refuses such a launch with InvalidParameterValue; moto raises a bare Exception.
+        try:
+            subnets = client.describe_subnets(SubnetIds=[subnet_id])["Subnets"]
+        except ClientError as exc:
+            raise Ec2LaunchError(_describe(exc)) from exc
+        cidr = subnets[0].get("CidrBlock") if subnets else None
+        if cidr and ipaddress.ip_address(address) not in ipaddress.ip_network(cidr):
+            raise Ec2LaunchError(
+                f"InvalidParameterValue: Address {address} does not fall within the "
+                f"subnet's address range ({subnet_id}, {cidr})"
+            )
 
     def describe(
         self, account_id: str, region: str, home: Ec2Home, instance_id: str
@@ -371,12 +399,10 @@ class Ec2Bridge:
         stopped: bool,
         tags: dict[str, str],
     ) -> InstanceInfo:
-        """Bring an existing target instance to the launch disposition and tag it."""
-        if home == "detached":
-            raise Ec2LaunchError(
-                f"cannot launch into {instance_id}: EC2 is not available "
-                "(moto's mock_aws() was not active when the server was added)"
-            )
+        """Bring an existing target instance to the launch disposition and tag it.
+
+        The caller has checked the target (see :mod:`drs_orchestration.testing.launch`).
+        """
         self._require_moto(f"instance {instance_id}")
         client = self.ec2(account_id, region)
         try:

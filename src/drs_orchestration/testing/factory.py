@@ -21,7 +21,7 @@ from botocore.config import Config
 
 from drs_orchestration.aws.clients import USER_AGENT_EXTRA
 from drs_orchestration.models.account import AccountContext
-from drs_orchestration.testing.ec2 import Credentials, moto_active
+from drs_orchestration.testing.ec2 import DEFAULT_CREDENTIALS, Credentials, moto_active
 from drs_orchestration.testing.handler import active_simulator
 from drs_orchestration.testing.service import DEFAULT_ACCOUNT_ID
 
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from drs_orchestration.testing.simulator import DrsSimulator
 
 __all__ = ["SimulatedClientFactory"]
-
-_DEFAULT_CREDENTIALS = Credentials("AKIASIMULATORDEFAULT", "simulator-secret")
 
 
 class SimulatedClientFactory:
@@ -106,7 +104,7 @@ class SimulatedClientFactory:
         if account is None or (
             account.account_id == DEFAULT_ACCOUNT_ID and account.resolved_role_arn is None
         ):
-            return _DEFAULT_CREDENTIALS
+            return DEFAULT_CREDENTIALS
         key = account.cache_key()
         cached = self._credentials.get(key)
         if cached is not None:
@@ -125,7 +123,7 @@ class SimulatedClientFactory:
         return fresh
 
     def _assume_in_moto(self, account: AccountContext) -> Credentials:
-        sts = _DEFAULT_CREDENTIALS.session("us-east-1").client("sts", config=self._config)
+        sts = DEFAULT_CREDENTIALS.session("us-east-1").client("sts", config=self._config)
         role_arn = account.resolved_role_arn or (
             f"arn:{account.partition}:iam::{account.account_id}:role/drs-simulator"
         )

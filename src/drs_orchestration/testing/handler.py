@@ -47,6 +47,7 @@ from drs_orchestration.testing.wire import (
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
+    from botocore.hooks import BaseEventHooks
 
     from drs_orchestration.testing.simulator import DrsSimulator
 
@@ -70,7 +71,7 @@ def activate(sim: DrsSimulator) -> None:
     session = boto3.DEFAULT_SESSION
     if session is not None:
         # The default session may predate this module's import; hook it up too.
-        session.events.register(EVENT, handle_before_send, unique_id=_HANDLER_ID)  # type: ignore[arg-type]
+        _hook(session.events)
 
 
 def deactivate(sim: DrsSimulator) -> None:
@@ -90,7 +91,16 @@ def active_simulator() -> DrsSimulator | None:
 
 def patch_client(client: BaseClient) -> None:
     """Route a DRS client created before this module was imported through the simulator."""
-    client.meta.events.register(EVENT, handle_before_send, unique_id=_HANDLER_ID)  # type: ignore[arg-type]
+    _hook(client.meta.events)
+
+
+def _hook(events: BaseEventHooks) -> None:
+    # botocore calls *every* before-send handler (and uses the first answer), so a
+    # second registration would run each operation twice. Replace whatever is there
+    # (the built-in registration, or ours) with exactly one.
+    events.unregister(EVENT, unique_id=_HANDLER_ID)
+    events.unregister(EVENT, handle_before_send)  # type: ignore[arg-type]
+    events.register(EVENT, handle_before_send, unique_id=_HANDLER_ID)  # type: ignore[arg-type]
 
 
 class _Body(BytesIO):

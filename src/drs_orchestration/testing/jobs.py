@@ -24,6 +24,7 @@ import heapq
 import itertools
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -144,30 +145,19 @@ class JobEngine:
 
     def plan_launch(self, job: Job) -> None:
         """Schedule a drill or recovery job."""
-        timings, rng = self._sim.timings, self._sim.rng
-        start = job.created_at + timings.draw(timings.job_start, rng)
-        self._push(start, "JOB_START", job)
-        ends = [start]
-        for index, entry in enumerate(job.servers):
-            at = start + timedelta(seconds=index * timings.server_stagger)
-            server_id = entry.source_server_id
-            if entry.snapshot_id:
-                self._push(at, "USING_PREVIOUS_SNAPSHOT", job, server_id)
-            else:
-                self._push(at, "SNAPSHOT_START", job, server_id)
-                at += timings.draw(timings.snapshot, rng)
-                self._push(at, "SNAPSHOT_END", job, server_id)
-            if self._converts(job, server_id):
-                at += timedelta(seconds=1)
-                self._push(at, "CONVERSION_START", job, server_id)
-                at += timings.draw(timings.conversion, rng)
-                self._push(at, "CONVERSION_END", job, server_id)
-            at += timedelta(seconds=1)
-            self._push(at, "LAUNCH_START", job, server_id)
-            at += timings.draw(timings.launch, rng)
-            self._push(at, "LAUNCH_END", job, server_id)
-            ends.append(at)
-        self._push(max(ends) + timings.draw(timings.job_end, rng), "JOB_END", job)
+        timings = self._sim.timings
+
+        def phases(entry: ParticipatingServer) -> list[tuple[Step, Duration]]:
+            steps: list[tuple[Step, Duration]] = (
+                [("USING_PREVIOUS_SNAPSHOT", 0.0)]
+                if entry.snapshot_id
+                else [("SNAPSHOT_START", 0.0), ("SNAPSHOT_END", timings.snapshot)]
+            )
+            if self._converts(job, entry.source_server_id):
+                steps += [("CONVERSION_START", 1.0), ("CONVERSION_END", timings.conversion)]
+            return [*steps, ("LAUNCH_START", 1.0), ("LAUNCH_END", timings.launch)]
+
+        self._plan(job, phases)
 
     def _converts(self, job: Job, server_id: str) -> bool:
         # Recovery mode FAST skips conversion (per the model's RecoveryMode documentation).
@@ -176,26 +166,35 @@ class JobEngine:
 
     def plan_terminate(self, job: Job) -> None:
         """Schedule a job terminating recovery instances."""
-        self._plan_simple(job, "CLEANUP_START", "CLEANUP_END", self._sim.timings.terminate)
+        duration = self._sim.timings.terminate
+        self._plan(job, lambda _: [("CLEANUP_START", 0.0), ("CLEANUP_END", duration)])
 
     def plan_failback(self, job: Job) -> None:
         """Schedule a failback launch job."""
-        self._plan_simple(
-            job, "FAILBACK_LAUNCH_START", "FAILBACK_LAUNCH_END", self._sim.timings.failback_launch
+        duration = self._sim.timings.failback_launch
+        self._plan(
+            job, lambda _: [("FAILBACK_LAUNCH_START", 0.0), ("FAILBACK_LAUNCH_END", duration)]
         )
 
-    def _plan_simple(self, job: Job, first: Step, last: Step, duration: Duration) -> None:
+    def _plan(
+        self, job: Job, phases: Callable[[ParticipatingServer], list[tuple[Step, Duration]]]
+    ) -> None:
+        """Push a job's transitions: JOB_START, each server's steps, JOB_END after the last.
+
+        ``phases`` gives each server's steps with the time to wait *before* each one;
+        servers start staggered by ``server_stagger``.
+        """
         timings, rng = self._sim.timings, self._sim.rng
         start = job.created_at + timings.draw(timings.job_start, rng)
         self._push(start, "JOB_START", job)
-        ends = [start]
+        last = start
         for index, entry in enumerate(job.servers):
             at = start + timedelta(seconds=index * timings.server_stagger)
-            self._push(at, first, job, entry.source_server_id)
-            at += timings.draw(duration, rng)
-            self._push(at, last, job, entry.source_server_id)
-            ends.append(at)
-        self._push(max(ends) + timings.draw(timings.job_end, rng), "JOB_END", job)
+            for step, wait in phases(entry):
+                at += timings.draw(wait, rng)
+                self._push(at, step, job, entry.source_server_id)
+            last = max(last, at)
+        self._push(last + timings.draw(timings.job_end, rng), "JOB_END", job)
 
     # -- applying ----------------------------------------------------------------------
 

@@ -346,5 +346,5 @@ def render_failback_configuration(instance: RecoveryInstance) -> dict[str, Any]:
         "name": instance.failback_config.get("name", instance.recovery_instance_id),
         "bandwidthThrottling": instance.failback_config.get("bandwidthThrottling", 0),
         "usePrivateIP": instance.failback_config.get("usePrivateIP", False),
-        "internetProtocol": "IPV4",
+        "internetProtocol": instance.failback_config.get("internetProtocol", "IPV4"),
     }

@@ -114,7 +114,7 @@ def point_in_time_snapshots(
         RecoverySnapshot(
             snapshot_id=stable_id("pit-", server.server_id, mark.isoformat()),
             expected=mark,
-            taken=mark + timedelta(seconds=2 + hash_seconds(server.server_id, mark)),
+            taken=mark + timedelta(seconds=2 + _offset_seconds(server.server_id, mark)),
         )
         for mark in marks
     ]
@@ -124,6 +124,6 @@ def point_in_time_snapshots(
     return snapshots
 
 
-def hash_seconds(server_id: str, mark: datetime) -> int:
+def _offset_seconds(server_id: str, mark: datetime) -> int:
     """A stable 0-9 s offset between a snapshot's expected and actual time."""
     return int(stable_id("", server_id, mark.isoformat(), length=2, alphabet="0123456789")) % 10

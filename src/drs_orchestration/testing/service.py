@@ -10,7 +10,6 @@ import functools
 import hashlib
 import random
 import re
-import string
 from datetime import UTC, datetime, timedelta
 
 import botocore.session
@@ -35,7 +34,6 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 """The account callers land in when their access key names no other (moto's default too)."""
 
 _HEX = "0123456789abcdef"
-_ALNUM = string.ascii_letters + string.digits
 
 
 @functools.cache
@@ -162,11 +160,11 @@ class IdFactory:
         """An EC2-style ID such as ``lt-…`` or ``subnet-…`` (17 hex digits)."""
         return self._fresh(f"{prefix}-", 17, _HEX)
 
+    def access_key(self) -> str:
+        """A temporary access key ID, ``ASIASIM`` and 13 base-32 characters."""
+        return self._fresh("ASIASIM", 13, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
     def mac(self) -> str:
         """A locally administered MAC address."""
         octets = [0x02] + [self._rng.randrange(256) for _ in range(5)]
         return ":".join(f"{o:02x}" for o in octets)
-
-    def token(self) -> str:
-        """A random alphanumeric string (secret keys, request IDs)."""
-        return "".join(self._rng.choice(_ALNUM) for _ in range(40))

@@ -18,17 +18,21 @@ from typing import Any, Literal, ParamSpec, Self, TypeVar
 
 from drs_orchestration.testing.calls import CallLog
 from drs_orchestration.testing.clock import SimulatedClock
-from drs_orchestration.testing.ec2 import Credentials, Ec2Bridge, moto_account_for, moto_active
+from drs_orchestration.testing.ec2 import (
+    DEFAULT_CREDENTIALS,
+    Credentials,
+    Ec2Bridge,
+    moto_account_for,
+    moto_active,
+)
 from drs_orchestration.testing.errors import uninitialized
 from drs_orchestration.testing.faults import FaultPlan
 from drs_orchestration.testing.jobs import JobEngine, JobTimings
-from drs_orchestration.testing.launch import default_launch_configuration, initial_template_data
 from drs_orchestration.testing.operations import OPERATIONS, OpContext
+from drs_orchestration.testing.seeding import DEFAULT_DISKS, register_server
 from drs_orchestration.testing.service import (
     DEFAULT_ACCOUNT_ID,
     IdFactory,
-    arn,
-    has_member,
     parse_duration,
     service_model,
 )
@@ -36,7 +40,6 @@ from drs_orchestration.testing.state import (
     AwsOrigin,
     Disk,
     Nic,
-    RecoveryInstance,
     RecoverySnapshot,
     RegionState,
     Replication,
@@ -49,11 +52,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _GIB = 1024**3
-_OS_STRINGS = {
-    "LINUX": "Linux version 5.10.220-209.869.amzn2.x86_64 (Amazon Linux 2)",
-    "WINDOWS": "Microsoft Windows Server 2019 Datacenter 10.0.17763",
-}
-_DEFAULT_DISKS = {"LINUX": [("/dev/xvda", 8 * _GIB)], "WINDOWS": [("disk0", 50 * _GIB)]}
 
 
 @dataclass
@@ -203,17 +201,14 @@ class DrsSimulator:
         simulator issues its own keys.
         """
         if account_id == DEFAULT_ACCOUNT_ID:
-            return Credentials("AKIASIMULATORDEFAULT", "simulator-secret")
+            return DEFAULT_CREDENTIALS
         if moto_active():
             return self.ec2.credentials(account_id)
         with self._lock:
-            for key, owner in self._issued_keys.items():
-                if owner == account_id:
-                    return Credentials(key, "simulator-secret", "simulator-token")
-            key = "ASIASIM" + "".join(
-                self.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(13)
-            )
-            self._issued_keys[key] = account_id
+            key = next((k for k, owner in self._issued_keys.items() if owner == account_id), None)
+            if key is None:
+                key = self.ids.access_key()
+                self._issued_keys[key] = account_id
             return Credentials(key, "simulator-secret", "simulator-token")
 
     def account_for_access_key(self, access_key: str | None) -> str:
@@ -382,7 +377,8 @@ class DrsSimulator:
                     instance_id=source_instance_id,
                     instance_type=source_instance_type,
                 )
-            server = self._build_server(
+            server = register_server(
+                self,
                 account=account,
                 region=region,
                 hostname=hostname,
@@ -392,7 +388,7 @@ class DrsSimulator:
                 cpus=cpus,
                 cpu_model=cpu_model,
                 ram_bytes=ram_bytes,
-                disks=[Disk(d, b) for d, b in (disks or _DEFAULT_DISKS[os])],
+                disks=[Disk(d, b) for d, b in (disks or DEFAULT_DISKS[os])],
                 nics=list(nics) if nics else [Nic(self.ids.mac(), [private_ip or self._next_ip()])],
                 replication=Replication(
                     replication_state,
@@ -409,93 +405,6 @@ class DrsSimulator:
             for moment in recovery_snapshots:
                 server.snapshots.append(RecoverySnapshot(self.ids.snapshot(), moment, moment))
             return server.server_id
-
-    def create_reversed_server(
-        self,
-        server: SourceServer,
-        instance: RecoveryInstance,
-        origin: AwsOrigin,
-        *,
-        target_account_id: str,
-        target_region: str,
-    ) -> SourceServer:
-        """The source server ``ReverseReplication`` creates, replicating back to the origin."""
-        with self._lock:
-            reversed_server = self._build_server(
-                account=target_account_id,
-                region=target_region,
-                hostname=server.hostname,
-                tags={},
-                os=server.os,
-                os_full_string=server.os_full_string,
-                cpus=server.cpus,
-                cpu_model=server.cpu_model,
-                ram_bytes=server.ram_bytes,
-                disks=[Disk(d.device_name, d.size_bytes) for d in server.disks],
-                nics=[Nic(self.ids.mac(), [instance.private_ip] if instance.private_ip else [])],
-                replication=Replication(
-                    "INITIATING",
-                    self.clock.now(),
-                    lag_seconds=server.replication.lag_seconds,
-                    catch_up_seconds=self.timings.reverse_replication,
-                ),
-                added_at=self.clock.now(),
-                origin=origin,
-            )
-            reversed_server.direction = "FAILBACK"
-            reversed_server.reversed_arn = server.arn
-            return reversed_server
-
-    def _build_server(
-        self,
-        *,
-        account: str,
-        region: str,
-        hostname: str,
-        tags: dict[str, str],
-        os: Literal["LINUX", "WINDOWS"],
-        os_full_string: str | None,
-        cpus: int,
-        cpu_model: str,
-        ram_bytes: int,
-        disks: list[Disk],
-        nics: list[Nic],
-        replication: Replication,
-        added_at: datetime,
-        origin: AwsOrigin | None,
-    ) -> SourceServer:
-        server_id = self.ids.source_server()
-        home = self.ec2.home_for_new()
-        subnet, zone = self.ec2.default_subnet(account, region, home)
-        server = SourceServer(
-            server_id=server_id,
-            arn=arn("source-server", region, account, server_id),
-            account_id=account,
-            region=region,
-            hostname=hostname,
-            tags=tags,
-            os=os,
-            os_full_string=os_full_string or _OS_STRINGS[os],
-            cpus=cpus,
-            cpu_model=cpu_model,
-            ram_bytes=ram_bytes,
-            disks=disks,
-            nics=nics,
-            replication=replication,
-            added_at=added_at,
-            launch_config=default_launch_configuration(
-                hostname, with_recovery_mode=has_member("LaunchConfiguration", "recoveryMode")
-            ),
-            template_id="",
-            template_home=home,
-            origin=origin,
-            staging_az=zone,
-        )
-        server.template_id = self.ec2.create_template(
-            account, region, home, f"drs-{server_id}", initial_template_data(server, subnet)
-        )
-        self.region_state(account, region).servers[server_id] = server
-        return server
 
     def _next_ip(self) -> str:
         index = self._ips

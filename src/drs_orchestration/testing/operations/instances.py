@@ -17,13 +17,14 @@ from typing import Any
 
 from drs_orchestration.testing.ec2 import InstanceInfo
 from drs_orchestration.testing.errors import (
+    DrsServiceError,
     FieldProblem,
     conflict,
     not_found,
     validation_failed,
 )
 from drs_orchestration.testing.operations import OpContext, operation
-from drs_orchestration.testing.operations.jobs import check_quotas, new_job
+from drs_orchestration.testing.operations.jobs import check_ids, check_quotas, new_job
 from drs_orchestration.testing.operations.paging import paginate
 from drs_orchestration.testing.render import (
     render_failback_configuration,
@@ -31,6 +32,7 @@ from drs_orchestration.testing.render import (
     render_recovery_instance,
 )
 from drs_orchestration.testing.replication import replication_view
+from drs_orchestration.testing.seeding import reversed_server
 from drs_orchestration.testing.service import format_datetime
 from drs_orchestration.testing.state import (
     AwsOrigin,
@@ -56,7 +58,8 @@ def require_instance(ctx: OpContext, instance_id: str) -> RecoveryInstance:
     return instance
 
 
-def _reversed_server(ctx: OpContext, instance: RecoveryInstance) -> SourceServer | None:
+def _twin_of(ctx: OpContext, instance: RecoveryInstance) -> SourceServer | None:
+    """The source server replicating the instance back to its origin, if failback started."""
     progress = instance.failback
     if progress is None:
         return None
@@ -74,10 +77,10 @@ def failback_state(ctx: OpContext, instance: RecoveryInstance) -> str:
         return "FAILBACK_COMPLETED"
     if progress.job_id is not None:
         return "FAILBACK_IN_PROGRESS"
-    reversed_server = _reversed_server(ctx, instance)
-    if reversed_server is None:
+    twin = _twin_of(ctx, instance)
+    if twin is None:
         return "FAILBACK_ERROR"
-    view = replication_view(reversed_server.replication, ctx.now)
+    view = replication_view(twin.replication, ctx.now)
     if view.state == "CONTINUOUS":
         return "FAILBACK_READY_FOR_LAUNCH"
     if view.state in ("STOPPED", "STALLED", "DISCONNECTED"):
@@ -97,9 +100,9 @@ def _failback(
         "agentLastSeenByServiceDateTime": format_datetime(ctx.now),
         "failbackToOriginalServer": bool(server and server.origin and server.origin.instance_id),
     }
-    reversed_server = _reversed_server(ctx, instance)
-    if reversed_server is not None:
-        view = replication_view(reversed_server.replication, ctx.now)
+    twin = _twin_of(ctx, instance)
+    if twin is not None:
+        view = replication_view(twin.replication, ctx.now)
         if view.first_byte_at is not None:
             item["firstByteDateTime"] = format_datetime(view.first_byte_at)
     if progress.job_id is not None:
@@ -122,10 +125,10 @@ def _data_replication(
                 {"deviceName": d.device_name, "totalStorageBytes": 0} for d in disks
             ],
         }
-    reversed_server = _reversed_server(ctx, instance)
-    if reversed_server is None:
+    twin = _twin_of(ctx, instance)
+    if twin is None:
         return {"dataReplicationState": "NOT_STARTED"}
-    view = replication_view(reversed_server.replication, ctx.now)
+    view = replication_view(twin.replication, ctx.now)
     info: dict[str, Any] = {
         "dataReplicationState": view.state,
         "replicatedDisks": [
@@ -138,9 +141,7 @@ def _data_replication(
             }
             for d in disks
         ],
-        "dataReplicationInitiation": {
-            "startDateTime": format_datetime(reversed_server.replication.since)
-        },
+        "dataReplicationInitiation": {"startDateTime": format_datetime(twin.replication.since)},
     }
     if view.eta is not None:
         info["etaDateTime"] = format_datetime(view.eta)
@@ -187,9 +188,9 @@ def describe_recovery_instances(ctx: OpContext, params: dict[str, Any]) -> dict[
 
 
 def _stop_reverse_replication(ctx: OpContext, instance: RecoveryInstance, now: datetime) -> None:
-    reversed_server = _reversed_server(ctx, instance)
-    if reversed_server is not None:
-        reversed_server.replication = Replication("STOPPED", now, stuck=True)
+    twin = _twin_of(ctx, instance)
+    if twin is not None:
+        twin.replication = Replication("STOPPED", now, stuck=True)
 
 
 @operation("DisconnectRecoveryInstance")
@@ -225,20 +226,25 @@ def delete_recovery_instance(ctx: OpContext, params: dict[str, Any]) -> dict[str
     return {}
 
 
+def _invalid(instance: RecoveryInstance, why: str) -> DrsServiceError:
+    return validation_failed(
+        [
+            FieldProblem(
+                "recoveryInstanceID", f"Reverse replication {why}", instance.recovery_instance_id
+            )
+        ]
+    )
+
+
 @operation("ReverseReplication")
 def reverse_replication(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Start replicating a recovery instance back to the region (and account) it came from."""
     instance = require_instance(ctx, params["recoveryInstanceID"])
     server = ctx.state.servers.get(instance.source_server_id)
-    field = [FieldProblem("recoveryInstanceID", "", instance.recovery_instance_id)]
     if server is None or server.origin is None:
-        field[
-            0
-        ].message = "Reverse replication applies only to source servers that originated in EC2"
-        raise validation_failed(field)
+        raise _invalid(instance, "applies only to source servers that originated in EC2")
     if instance.is_drill:
-        field[0].message = "Reverse replication is not available for drill instances"
-        raise validation_failed(field)
+        raise _invalid(instance, "is not available for drill instances")
     if not instance.launched or instance.disconnected:
         raise conflict(
             f"Recovery instance {instance.recovery_instance_id} is not launched and connected",
@@ -252,7 +258,8 @@ def reverse_replication(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any
             resource_type="RECOVERY_INSTANCE",
         )
     origin = server.origin
-    reversed_server = ctx.sim.create_reversed_server(
+    created = reversed_server(
+        ctx.sim,
         server,
         instance,
         AwsOrigin(
@@ -265,14 +272,14 @@ def reverse_replication(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any
         target_account_id=origin.account_id,
         target_region=origin.region,
     )
-    server.reversed_arn = reversed_server.arn
+    server.reversed_arn = created.arn
     instance.failback = FailbackProgress(
         started_at=ctx.now,
-        reversed_server_id=reversed_server.server_id,
+        reversed_server_id=created.server_id,
         reversed_account_id=origin.account_id,
         reversed_region=origin.region,
     )
-    return {"reversedDirectionSourceServerArn": reversed_server.arn}
+    return {"reversedDirectionSourceServerArn": created.arn}
 
 
 @operation("StopFailback")
@@ -288,15 +295,7 @@ def stop_failback(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 def start_failback_launch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Start a FAILBACK job for instances whose failback is ready for launch."""
     ids = list(params["recoveryInstanceIDs"])
-    unknown = [
-        FieldProblem(f"recoveryInstanceIDs.{i + 1}.member", "Recovery instance not found", v)
-        for i, v in enumerate(ids)
-        if v not in ctx.state.instances
-    ]
-    if unknown or len(set(ids)) != len(ids):
-        raise validation_failed(
-            unknown or [FieldProblem("recoveryInstanceIDs", "Member must be unique", ids)]
-        )
+    check_ids(ids, ctx.state.instances, "recoveryInstanceIDs.{}.member", "Recovery instance")
     instances = [ctx.state.instances[i] for i in ids]
     for instance in instances:
         state = failback_state(ctx, instance)

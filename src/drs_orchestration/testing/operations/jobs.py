@@ -13,12 +13,14 @@ Refusals, and why these codes (the model lists the errors per operation):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from drs_orchestration.testing.errors import (
     FieldProblem,
     conflict,
+    not_found,
     quota_exceeded,
     validation_failed,
 )
@@ -28,9 +30,9 @@ from drs_orchestration.testing.operations.servers import pit_since
 from drs_orchestration.testing.render import render_job, render_log_item
 from drs_orchestration.testing.replication import current_state, point_in_time_snapshots
 from drs_orchestration.testing.service import arn, parse_datetime
-from drs_orchestration.testing.state import Job, LastLaunch, ParticipatingServer
+from drs_orchestration.testing.state import Job, LastLaunch, ParticipatingServer, SourceServer
 
-__all__ = ["check_quotas", "new_job"]
+__all__ = ["check_ids", "check_quotas", "new_job"]
 
 
 def check_quotas(ctx: OpContext, count: int) -> None:
@@ -60,12 +62,18 @@ def check_quotas(ctx: OpContext, count: int) -> None:
         )
 
 
-def _check_duplicates(ids: Sequence[str], field: str) -> None:
+def check_ids(ids: Sequence[str], known: Container[str], path: str, label: str) -> None:
+    """Refuse duplicate IDs and IDs the account does not have, naming each field.
+
+    ``path`` holds a ``{}`` for the element's 1-based index, as AWS writes paths.
+    """
     seen: set[str] = set()
     problems = []
     for index, value in enumerate(ids):
         if value in seen:
-            problems.append(FieldProblem(field.format(index + 1), "Member must be unique", value))
+            problems.append(FieldProblem(path.format(index + 1), "Member must be unique", value))
+        elif value not in known:
+            problems.append(FieldProblem(path.format(index + 1), f"{label} not found", value))
         seen.add(value)
     if problems:
         raise validation_failed(problems)
@@ -110,19 +118,29 @@ def new_job(
     return job
 
 
+def _snapshot_time(ctx: OpContext, server: SourceServer, snapshot_id: str, index: int) -> datetime:
+    since = pit_since(server, ctx.now)
+    snapshots = point_in_time_snapshots(server, ctx.now, since=since) if since else server.snapshots
+    for snapshot in snapshots:
+        if snapshot.snapshot_id == snapshot_id:
+            return snapshot.taken
+    raise validation_failed(
+        [
+            FieldProblem(
+                f"sourceServers.{index + 1}.member.recoverySnapshotID",
+                f"Recovery snapshot not found for source server {server.server_id}",
+                snapshot_id,
+            )
+        ]
+    )
+
+
 @operation("StartRecovery")
 def start_recovery(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Start a drill (``isDrill``) or a recovery of up to the per-job quota of servers."""
     requested = params["sourceServers"]
     ids = [entry["sourceServerID"] for entry in requested]
-    _check_duplicates(ids, "sourceServers.{}.member.sourceServerID")
-    unknown = [
-        FieldProblem(f"sourceServers.{i + 1}.member.sourceServerID", "Source server not found", v)
-        for i, v in enumerate(ids)
-        if v not in ctx.state.servers
-    ]
-    if unknown:
-        raise validation_failed(unknown)
+    check_ids(ids, ctx.state.servers, "sourceServers.{}.member.sourceServerID", "Source server")
     check_quotas(ctx, len(ids))
     _check_not_busy(ctx, ids)
     entries = []
@@ -139,26 +157,7 @@ def start_recovery(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
         snapshot_id = entry.get("recoverySnapshotID")
         participating = ParticipatingServer(server.server_id, snapshot_id=snapshot_id)
         if snapshot_id:
-            since = pit_since(server, ctx.now)
-            known = {
-                s.snapshot_id: s
-                for s in (
-                    point_in_time_snapshots(server, ctx.now, since=since)
-                    if since
-                    else server.snapshots
-                )
-            }
-            if snapshot_id not in known:
-                raise validation_failed(
-                    [
-                        FieldProblem(
-                            f"sourceServers.{index + 1}.member.recoverySnapshotID",
-                            f"Recovery snapshot not found for source server {server.server_id}",
-                            snapshot_id,
-                        )
-                    ]
-                )
-            participating.point_in_time = known[snapshot_id].taken
+            participating.point_in_time = _snapshot_time(ctx, server, snapshot_id, index)
         entries.append(participating)
     is_drill = bool(params.get("isDrill", False))
     job = new_job(
@@ -181,14 +180,7 @@ def start_recovery(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 def terminate_recovery_instances(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Start a job that terminates recovery instances (EC2 included) and removes them from DRS."""
     ids = list(params["recoveryInstanceIDs"])
-    _check_duplicates(ids, "recoveryInstanceIDs.{}.member")
-    unknown = [
-        FieldProblem(f"recoveryInstanceIDs.{i + 1}.member", "Recovery instance not found", v)
-        for i, v in enumerate(ids)
-        if v not in ctx.state.instances
-    ]
-    if unknown:
-        raise validation_failed(unknown)
+    check_ids(ids, ctx.state.instances, "recoveryInstanceIDs.{}.member", "Recovery instance")
     instances = [ctx.state.instances[i] for i in ids]
     check_quotas(ctx, len(instances))
     _check_not_busy(ctx, [i.source_server_id for i in instances])
@@ -249,8 +241,6 @@ def describe_job_log_items(ctx: OpContext, params: dict[str, Any]) -> dict[str, 
 @operation("DeleteJob")
 def delete_job(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Delete a finished job."""
-    from drs_orchestration.testing.errors import not_found
-
     job = ctx.state.jobs.get(params["jobID"])
     if job is None:
         raise not_found(
