@@ -55,7 +55,7 @@ from drs_orchestration.models import (
     WaveRun,
     WaveStatus,
 )
-from drs_orchestration.storage import MemoryStorage, Storage
+from drs_orchestration.storage import DynamoDBStorage, MemoryStorage, SqliteStorage, Storage
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -69,6 +69,7 @@ __all__ = [
     "ConfigStatus",
     "CrossAccountError",
     "DrsOrchestrationError",
+    "DynamoDBStorage",
     "Event",
     "EventSink",
     "Execution",
@@ -97,6 +98,7 @@ __all__ = [
     "ServerOutcome",
     "ServersNotReadyError",
     "SessionClientFactory",
+    "SqliteStorage",
     "Storage",
     "SyncStatus",
     "ValidationError",

@@ -12,7 +12,7 @@ import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from drs_orchestration.errors import ConcurrentModificationError, NotFoundError
 from drs_orchestration.models import (
@@ -450,7 +450,7 @@ class BaseStorage:
         """Release the backend's connections."""
         self._backend.close()
 
-    def __enter__(self) -> BaseStorage:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

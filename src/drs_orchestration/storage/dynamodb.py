@@ -381,9 +381,18 @@ class _DynamoDBBackend(DocumentBackend):
                 },
             )
 
-        retrying = self._retry.retrying().copy(
+        policy = self._retry
+        retrying = tenacity.Retrying(
             retry=tenacity.retry_if_result(bool) | tenacity.retry_if_exception(is_retryable),
+            stop=tenacity.stop_after_attempt(policy.max_attempts)
+            | tenacity.stop_after_delay(policy.max_total_s),
+            # Exponential backoff with a random part, so that concurrent writers
+            # throttled together do not retry in lockstep.
+            wait=tenacity.wait_exponential(multiplier=policy.initial_wait_s, max=policy.max_wait_s)
+            + tenacity.wait_random(0, policy.initial_wait_s),
+            sleep=policy.sleep,
             before_sleep=log_retry,
+            reraise=True,
         )
         try:
             retrying(attempt)
@@ -412,6 +421,8 @@ class _DynamoDBBackend(DocumentBackend):
         found: list[dict[str, Any]] = []
 
         def send(request: dict[str, Any]) -> dict[str, Any]:
+            # Unprocessed keys come back without our read options; ask for them again.
+            request = {t: {**keys, "ConsistentRead": True} for t, keys in request.items()}
             response = self.client.batch_get_item(RequestItems=request)
             found.extend(_from_item(spec, item) for item in response["Responses"].get(table, []))
             return dict(response.get("UnprocessedKeys") or {})

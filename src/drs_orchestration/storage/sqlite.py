@@ -32,6 +32,9 @@ MEMORY = ":memory:"
 """The path that keeps the database in memory (gone when the storage is closed)."""
 
 _SCHEMA_VERSION = 1
+# A rowid table (not WITHOUT ROWID): there the primary key is an index like the
+# other, and the query planner picks the index on the queried value without
+# needing ANALYZE statistics.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     collection  TEXT    NOT NULL,
@@ -40,7 +43,7 @@ CREATE TABLE IF NOT EXISTS documents (
     index_value TEXT,
     document    TEXT    NOT NULL,
     PRIMARY KEY (collection, key)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS documents_by_index
     ON documents (collection, index_value) WHERE index_value IS NOT NULL;
 """

@@ -363,15 +363,16 @@ class Ec2Bridge:
             return {}
         client = self.ec2(account_id, region)
         found: dict[str, InstanceInfo] = {}
-        for instance_id in instance_ids:
-            # One ID per call: moto rejects the whole call when any ID is unknown.
-            try:
-                reservations = client.describe_instances(InstanceIds=[instance_id])["Reservations"]
-            except ClientError:
-                continue
-            for reservation in reservations:
-                for raw in reservation.get("Instances", []):
-                    found[raw["InstanceId"]] = _info(raw)
+        # An instance-id filter (200 values a call) skips unknown IDs, where InstanceIds
+        # would fail the whole call; one call per batch keeps big describes cheap.
+        for start in range(0, len(instance_ids), 200):
+            batch = instance_ids[start : start + 200]
+            paginator = client.get_paginator("describe_instances")
+            pages = paginator.paginate(Filters=[{"Name": "instance-id", "Values": batch}])
+            for page in pages:
+                for reservation in page.get("Reservations", []):
+                    for raw in reservation.get("Instances", []):
+                        found[raw["InstanceId"]] = _info(raw)
         return found
 
     def terminate(self, account_id: str, region: str, home: Ec2Home, instance_id: str) -> None:

@@ -1,0 +1,540 @@
+"""DynamoDB specifics: batching, unprocessed-key retries, the GSI, TTL and table definitions.
+
+Everything runs against a real boto3 client served by moto. Faults are
+injected below the client: at the HTTP seam (``MotoSeam`` answers a request
+with a prepared HTTP response instead of moto) or in ``after-call`` (editing
+what DynamoDB answered), so the client still serialises, validates and
+parses every call.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+
+from drs_orchestration.aws import RetryPolicy
+from drs_orchestration.errors import (
+    AwsResourceNotFoundError,
+    ConcurrentModificationError,
+    ThrottledError,
+    ValidationError,
+)
+from drs_orchestration.models import (
+    ErrorRecord,
+    Execution,
+    ProtectionGroup,
+    RecoveryInstanceRecord,
+    SyncStatus,
+    SyncTargetResult,
+)
+from drs_orchestration.storage import (
+    DynamoDBStorage,
+    cloudformation_template,
+    table_definitions,
+    ttl_attributes,
+)
+from drs_orchestration.storage.base import COLLECTIONS
+from tests.storage.conftest import REGION, MotoSeam
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+EXECUTION_ID = "ex-" + "e" * 20
+
+
+def _record(
+    n: int, execution_id: str | None = EXECUTION_ID, **extra: Any
+) -> RecoveryInstanceRecord:
+    return RecoveryInstanceRecord(
+        source_server_id=f"s-{n:017d}",
+        recovery_instance_id=f"i-{n:017x}",
+        region=REGION,
+        source_execution_id=execution_id,
+        last_synced=T0,
+        **extra,
+    )
+
+
+def _calls(client: DynamoDBClient, operation: str) -> list[dict[str, Any]]:
+    """Record the parameters of every ``operation`` call the client makes."""
+    calls: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        calls.append(params)
+
+    client.meta.events.register(f"before-parameter-build.dynamodb.{operation}", record)
+    return calls
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def _answer(request: AWSPreparedRequest, body: dict[str, Any]) -> AWSResponse:
+    return AWSResponse(request.url, 200, {}, _Body(json.dumps(body).encode()))
+
+
+def _nothing_processed(seam: MotoSeam, operation: str, *, times: int, after: int = 0) -> list[int]:
+    """Answer some calls of a batch operation with "nothing processed".
+
+    DynamoDB answers so when it throttles a whole batch. Calls number
+    ``after + 1`` to ``after + times`` are answered here, the others by moto.
+    Returns a one-item list counting every call.
+    """
+    calls = [0]
+
+    def fault(called: str, request: AWSPreparedRequest) -> AWSResponse | None:
+        if called != operation:
+            return None
+        calls[0] += 1
+        if not after < calls[0] <= after + times:
+            return None
+        sent = json.loads(request.body or b"{}")["RequestItems"]
+        if operation == "BatchGetItem":
+            return _answer(request, {"Responses": {}, "UnprocessedKeys": sent})
+        return _answer(request, {"UnprocessedItems": sent})
+
+    seam.faults.append(fault)
+    return calls
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def storage(
+    dynamodb_client: DynamoDBClient, table_prefix: str, sleeps: list[float]
+) -> Iterator[DynamoDBStorage]:
+    storage = DynamoDBStorage(
+        table_prefix=table_prefix,
+        client=dynamodb_client,
+        retry=RetryPolicy(max_attempts=4, sleep=sleeps.append),
+    )
+    storage.create_tables()
+    yield storage
+    storage.close()
+
+
+# --- batching ------------------------------------------------------------------
+
+
+def test_batch_get_of_250_keys_makes_three_calls_of_at_most_100(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    records = [_record(n) for n in range(250)]
+    storage.recovery_instances.put_many(records)
+    calls: list[dict[str, Any]] = []
+    dynamodb_client.meta.events.register(
+        "before-call.dynamodb.BatchGetItem", lambda **kwargs: calls.append(kwargs)
+    )
+    requests = _calls(dynamodb_client, "BatchGetItem")
+
+    found = storage.recovery_instances.get_many([r.source_server_id for r in records])
+
+    assert len(calls) == 3
+    table = storage.table_name(COLLECTIONS[3])
+    assert [len(r["RequestItems"][table]["Keys"]) for r in requests] == [100, 100, 50]
+    assert all(r["RequestItems"][table]["ConsistentRead"] for r in requests)
+    assert found == {r.source_server_id: r for r in records}
+
+
+def test_batch_put_of_250_records_makes_ten_calls_of_25(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    requests = _calls(dynamodb_client, "BatchWriteItem")
+
+    storage.recovery_instances.put_many([_record(n) for n in range(250)])
+
+    table = storage.table_name(COLLECTIONS[3])
+    assert [len(r["RequestItems"][table]) for r in requests] == [25] * 10
+    assert len(storage.recovery_instances.list()) == 250
+
+
+def test_batch_delete_is_chunked_and_deletes(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    storage.recovery_instances.put_many([_record(n) for n in range(60)])
+    requests = _calls(dynamodb_client, "BatchWriteItem")
+
+    storage.recovery_instances.delete_many([f"s-{n:017d}" for n in range(60)])
+
+    table = storage.table_name(COLLECTIONS[3])
+    assert [len(r["RequestItems"][table]) for r in requests] == [25, 25, 10]
+    assert storage.recovery_instances.list() == []
+
+
+# --- unprocessed keys and items --------------------------------------------------
+
+
+def test_unprocessed_keys_are_retried_after_a_backoff(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient, sleeps: list[float]
+) -> None:
+    records = [_record(n) for n in range(250)]
+    storage.recovery_instances.put_many(records)
+    table = storage.table_name(COLLECTIONS[3])
+    answered = [0]
+
+    def hold_back_half(parsed: dict[str, Any], **_: Any) -> None:
+        # DynamoDB processed only part of the first batch (as it does near its limits).
+        answered[0] += 1
+        if answered[0] == 1:
+            items = parsed["Responses"][table]
+            kept, held = items[:50], items[50:]
+            parsed["Responses"][table] = kept
+            parsed["UnprocessedKeys"] = {
+                table: {"Keys": [{"sourceServerId": i["sourceServerId"]} for i in held]}
+            }
+
+    dynamodb_client.meta.events.register("after-call.dynamodb.BatchGetItem", hold_back_half)
+    requests = _calls(dynamodb_client, "BatchGetItem")
+
+    found = storage.recovery_instances.get_many([r.source_server_id for r in records])
+
+    assert found == {r.source_server_id: r for r in records}
+    assert [len(r["RequestItems"][table]["Keys"]) for r in requests] == [100, 50, 100, 50]
+    assert all(r["RequestItems"][table]["ConsistentRead"] for r in requests)
+    assert len(sleeps) == 1
+    assert sleeps[0] > 0
+
+
+def test_unprocessed_items_are_retried_until_written(
+    storage: DynamoDBStorage, moto_seam: MotoSeam, sleeps: list[float]
+) -> None:
+    attempts = _nothing_processed(moto_seam, "BatchWriteItem", times=2)
+    records = [_record(n) for n in range(30)]
+
+    storage.recovery_instances.put_many(records)
+
+    assert attempts == [4]  # chunk 1 three times (two refused), chunk 2 once
+    assert len(sleeps) == 2
+    assert sleeps[1] > sleeps[0] / 2  # backoff grows (up to its random part)
+    assert storage.recovery_instances.list() == records
+
+
+def test_items_still_unprocessed_raise_naming_every_item_not_written(
+    storage: DynamoDBStorage, moto_seam: MotoSeam
+) -> None:
+    # The first chunk goes through, then DynamoDB refuses everything.
+    attempts = _nothing_processed(moto_seam, "BatchWriteItem", times=100, after=1)
+    records = [_record(n) for n in range(80)]
+
+    with pytest.raises(ThrottledError) as caught:
+        storage.recovery_instances.put_many(records)
+
+    error = caught.value
+    assert attempts == [1 + 4]  # chunk 1, then chunk 2 until the policy gave up
+    assert error.aws_code == "UnprocessedItems"
+    assert error.operation == "BatchWriteItem"
+    assert storage.table_name(COLLECTIONS[3]) in error.message
+    assert "55 item(s)" in error.message
+    written = storage.recovery_instances.list()
+    assert written == records[:25]
+    # Nothing is lost silently: what was not written is named in the error.
+    assert sorted(error.resource_ids) == sorted(r.source_server_id for r in records[25:])
+
+
+def test_keys_still_unprocessed_raise_naming_them(
+    storage: DynamoDBStorage, moto_seam: MotoSeam
+) -> None:
+    storage.recovery_instances.put_many([_record(n) for n in range(10)])
+    _nothing_processed(moto_seam, "BatchGetItem", times=100)
+    keys = [f"s-{n:017d}" for n in range(10)]
+
+    with pytest.raises(ThrottledError) as caught:
+        storage.recovery_instances.get_many(keys)
+
+    assert caught.value.aws_code == "UnprocessedKeys"
+    assert sorted(caught.value.resource_ids) == keys
+    assert "not read after 4 attempts" in caught.value.message
+
+
+# --- conditional writes ----------------------------------------------------------
+
+
+def test_a_conflict_reads_the_stored_version_from_the_failed_write(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    group = ProtectionGroup(name="web", region=REGION)
+    stored = storage.protection_groups.put(storage.protection_groups.put(group))
+    puts = _calls(dynamodb_client, "PutItem")
+    gets = _calls(dynamodb_client, "GetItem")
+
+    with pytest.raises(ConcurrentModificationError) as caught:
+        storage.protection_groups.put(group.model_copy(update={"version": 1}))
+
+    assert caught.value.actual_version == stored.version == 2
+    assert gets == []  # ReturnValuesOnConditionCheckFailure=ALL_OLD, no second read
+    assert puts[0]["ConditionExpression"] == "#version = :expected"
+    assert puts[0]["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+
+
+def test_creation_is_conditional_on_the_key_not_existing(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    puts = _calls(dynamodb_client, "PutItem")
+
+    storage.protection_groups.put(ProtectionGroup(name="web", region=REGION))
+
+    assert puts[0]["ConditionExpression"] == "attribute_not_exists(#key)"
+    assert puts[0]["ExpressionAttributeNames"] == {"#key": "groupId"}
+
+
+# --- indexes, pagination, TTL, item shape ------------------------------------------
+
+
+def test_indexed_lookups_query_the_gsi_and_never_scan(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    storage.recovery_instances.put_many([_record(n) for n in range(5)])
+    storage.executions.put(Execution(plan_id="rp-" + "p" * 20, plan_name="drill"))
+    queries = _calls(dynamodb_client, "Query")
+    scans = _calls(dynamodb_client, "Scan")
+
+    assert len(storage.recovery_instances.for_execution(EXECUTION_ID)) == 5
+    assert len(storage.executions.list_for_plan("rp-" + "p" * 20)) == 1
+
+    assert scans == []
+    assert [q["IndexName"] for q in queries] == ["sourceExecutionId-index", "planId-index"]
+
+
+def test_queries_and_scans_follow_every_page(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    # 12 items of ~200 KB: more than DynamoDB's 1 MB per page.
+    records = [_record(n, name_tag=f"{n}" * 200_000) for n in range(12)]
+    storage.recovery_instances.put_many(records)
+    pages: list[int] = []
+    dynamodb_client.meta.events.register(
+        "after-call.dynamodb.Query", lambda parsed, **_: pages.append(len(parsed["Items"]))
+    )
+
+    assert storage.recovery_instances.for_execution(EXECUTION_ID) == records
+    assert storage.recovery_instances.list() == records
+    assert len(pages) >= 3
+    assert sum(pages) == 12
+
+
+def test_executions_carry_a_numeric_ttl_attribute(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    expires = datetime(2027, 2, 21, 10, 0, 0, 750000, tzinfo=UTC)
+    stored = storage.executions.put(
+        Execution(plan_id="rp-" + "p" * 20, plan_name="drill", expires_at=expires)
+    )
+    table = storage.table_name(COLLECTIONS[2])
+
+    item = dynamodb_client.get_item(
+        TableName=table, Key={"executionId": {"S": stored.execution_id}}
+    )["Item"]
+    ttl = dynamodb_client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+
+    assert item["expiresAtEpoch"] == {"N": str(math.floor(expires.timestamp()))}
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAtEpoch"}
+    assert storage.executions.get(stored.execution_id) == stored  # stripped on read
+    assert storage.executions.list_for_plan("rp-" + "p" * 20) == [stored]
+
+
+def test_items_are_native_camel_case_attributes(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    status = SyncStatus(
+        started_at=T0,
+        duration_s=12.5,
+        targets=[
+            SyncTargetResult(
+                region=REGION,
+                instances=3,
+                error=ErrorRecord(
+                    code="X", message="m", details={"big": 10**20, "ok": True}, at=T0
+                ),
+            )
+        ],
+    )
+
+    storage.recovery_instances.put_sync_status(status)
+
+    item = dynamodb_client.get_item(
+        TableName=storage.table_name(COLLECTIONS[4]), Key={"statusId": {"S": "latest"}}
+    )["Item"]
+    assert item["version"] == {"N": "1"}
+    assert item["durationS"] == {"N": "12.5"}
+    assert item["startedAt"] == {"S": "2026-11-23T10:00:00Z"}
+    target = item["targets"]["L"][0]["M"]
+    assert target["instances"] == {"N": "3"}
+    assert target["error"]["M"]["details"]["M"] == {
+        "big": {"N": "100000000000000000000"},
+        "ok": {"BOOL": True},
+    }
+    assert storage.recovery_instances.get_sync_status() == status.model_copy(update={"version": 1})
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        (1e200, "error.details.ratio"),
+        (10**40, "error.details.ratio"),
+        (-1e-200, "error.details.ratio"),
+    ],
+)
+def test_numbers_dynamodb_cannot_hold_are_refused_naming_the_field(
+    storage: DynamoDBStorage, value: float, field: str
+) -> None:
+    execution = Execution(
+        plan_id="rp-" + "p" * 20,
+        plan_name="drill",
+        error=ErrorRecord(code="X", message="m", details={"ratio": value}),
+    )
+
+    with pytest.raises(ValidationError) as caught:
+        storage.executions.put(execution)
+
+    assert caught.value.problems[0]["field"] == field
+    assert caught.value.problems[0]["value"] == value
+    assert storage.executions.find(execution.execution_id) is None
+
+
+def test_empty_map_keys_are_refused_naming_the_field(storage: DynamoDBStorage) -> None:
+    execution = Execution(
+        plan_id="rp-" + "p" * 20,
+        plan_name="drill",
+        error=ErrorRecord(code="X", message="m", details={"": 1}),
+    )
+
+    with pytest.raises(ValidationError, match="map keys must not be empty") as caught:
+        storage.executions.put(execution)
+
+    assert caught.value.problems[0]["field"] == "error.details"
+
+
+# --- tables ------------------------------------------------------------------------
+
+
+def test_table_definitions_are_complete_create_table_inputs() -> None:
+    definitions = {d["TableName"]: d for d in table_definitions("app-")}
+
+    assert sorted(definitions) == sorted(f"app-{spec.name}" for spec in COLLECTIONS)
+    for spec in COLLECTIONS:
+        definition = definitions[f"app-{spec.name}"]
+        assert definition["BillingMode"] == "PAY_PER_REQUEST"
+        assert definition["KeySchema"] == [{"AttributeName": spec.key, "KeyType": "HASH"}]
+        indexes = definition.get("GlobalSecondaryIndexes", [])
+        if spec.index is None:
+            assert indexes == []
+        else:
+            assert indexes == [
+                {
+                    "IndexName": f"{spec.index}-index",
+                    "KeySchema": [{"AttributeName": spec.index, "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ]
+    assert ttl_attributes("app-") == {"app-executions": "expiresAtEpoch"}
+
+
+def test_table_definitions_create_the_tables_a_storage_works_on(
+    dynamodb_client: DynamoDBClient, table_prefix: str
+) -> None:
+    for definition in table_definitions(table_prefix):
+        dynamodb_client.create_table(**definition)
+    storage = DynamoDBStorage(table_prefix=table_prefix, client=dynamodb_client)
+
+    assert storage.create_tables() == []  # all there; only TTL is switched on
+
+    described = dynamodb_client.describe_table(TableName=f"{table_prefix}recovery-instances")
+    assert described["Table"]["GlobalSecondaryIndexes"][0]["IndexName"] == (
+        "sourceExecutionId-index"
+    )
+    storage.recovery_instances.put_many([_record(1)])
+    assert storage.recovery_instances.for_execution(EXECUTION_ID) == [_record(1)]
+    ttl = dynamodb_client.describe_time_to_live(TableName=f"{table_prefix}executions")
+    assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
+
+
+def test_create_tables_is_idempotent(dynamodb_client: DynamoDBClient, table_prefix: str) -> None:
+    storage = DynamoDBStorage(table_prefix=table_prefix, client=dynamodb_client)
+
+    first = storage.create_tables()
+    second = storage.create_tables(wait=False)
+
+    assert sorted(first) == sorted(f"{table_prefix}{spec.name}" for spec in COLLECTIONS)
+    assert second == []
+
+
+def test_cloudformation_template_declares_the_same_tables_with_ttl() -> None:
+    template = cloudformation_template("app-")
+
+    resources = template["Resources"]
+    json.dumps(template)  # plain JSON, ready for a template file
+    assert all(r["Type"] == "AWS::DynamoDB::Table" for r in resources.values())
+    properties = {r["Properties"]["TableName"]: r["Properties"] for r in resources.values()}
+    for definition in table_definitions("app-"):
+        declared = dict(properties[definition["TableName"]])
+        ttl = declared.pop("TimeToLiveSpecification", None)
+        assert declared == definition
+        if definition["TableName"] == "app-executions":
+            assert ttl == {"AttributeName": "expiresAtEpoch", "Enabled": True}
+        else:
+            assert ttl is None
+    assert "ExecutionsTable" in resources
+
+
+# --- construction and errors --------------------------------------------------------
+
+
+def test_a_missing_table_is_an_aws_error_naming_it(
+    dynamodb_client: DynamoDBClient, table_prefix: str
+) -> None:
+    storage = DynamoDBStorage(table_prefix=table_prefix, client=dynamodb_client)
+
+    with pytest.raises(AwsResourceNotFoundError) as caught:
+        storage.protection_groups.get("pg-" + "a" * 20)
+
+    assert caught.value.operation == "GetItem"
+    assert caught.value.region == REGION
+    assert f"{table_prefix}protection-groups" in caught.value.resource_ids
+    assert any("create_tables()" in note for note in caught.value.__notes__)
+
+
+@pytest.mark.parametrize("prefix", ["bad prefix ", "ü-", "x" * 250])
+def test_an_invalid_table_prefix_is_refused_naming_it(prefix: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        DynamoDBStorage(table_prefix=prefix, client=boto3.client("dynamodb", region_name=REGION))
+
+    assert caught.value.problems[0]["field"] == "table_prefix"
+    assert caught.value.problems[0]["value"] == prefix
+
+
+def test_a_region_contradicting_the_client_is_refused(dynamodb_client: DynamoDBClient) -> None:
+    with pytest.raises(ValidationError, match="region"):
+        DynamoDBStorage(client=dynamodb_client, region="eu-west-1")
+
+
+@pytest.mark.usefixtures("_moto")
+def test_without_a_client_one_is_made_for_the_region(table_prefix: str) -> None:
+    storage = DynamoDBStorage(table_prefix=table_prefix, region="eu-west-1")
+
+    assert storage.client.meta.region_name == "eu-west-1"
+    assert storage.create_tables()
+    assert storage.protection_groups.put(ProtectionGroup(name="a", region=REGION)).version == 1
+    storage.close()
+
+
+def test_default_table_names(dynamodb_client: DynamoDBClient) -> None:
+    storage = DynamoDBStorage(client=dynamodb_client)
+
+    assert storage.table_prefix == "drs-orchestration-"
+    assert storage.table_name(COLLECTIONS[0]) == "drs-orchestration-protection-groups"
