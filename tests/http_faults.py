@@ -3,6 +3,11 @@
 The client still serialises and validates the request and parses the
 injected response exactly as it would a real one; nothing is mocked above
 the wire.
+
+botocore calls *every* ``before-send`` handler and keeps the first answer, so
+moto still processes a request answered here: use these only for calls
+without side effects (reads, AssumeRole). For DRS, use the simulator's own
+faults (``sim.faults.throttle(..., where=...)``), which stop the call.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ typo fails at once), with a rate, and optionally only a number of times.
 Example:
     >>> sim.faults.throttle(rate=0.5, operations={"StartRecovery"}, seed=7)
     >>> sim.faults.throttle_next(2, operation="DescribeJobs")
+    >>> sim.faults.throttle(1.0, "UpdateLaunchConfiguration",
+    ...                     where=lambda params: params["sourceServerID"] == server_id)
     >>> sim.faults.server_error(status=503, times=1)
     >>> sim.faults.latency(0.1)
     >>> sim.faults.fail_launch(server_id, reason="insufficient capacity")
@@ -17,17 +19,20 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from drs_orchestration.testing.errors import DrsServiceError, internal_error, throttled
 from drs_orchestration.testing.service import service_model
 
-__all__ = ["FaultDecision", "FaultPlan", "LatencySpec"]
+__all__ = ["FaultDecision", "FaultPlan", "LatencySpec", "RequestFilter"]
 
 LatencySpec = float | Callable[[random.Random], float]
 """Seconds of latency, or a function drawing them from the plan's seeded RNG."""
+
+RequestFilter = Callable[[Mapping[str, Any]], bool]
+"""Chooses the calls a rule applies to by their parameters (e.g. one source server's)."""
 
 _RAW_503_BODY = "<html><body><b>Http/1.1 Service Unavailable</b></body></html>"
 
@@ -40,9 +45,12 @@ class _Rule:
     remaining: int | None
     rng: random.Random
     latency: LatencySpec = 0.0
+    where: RequestFilter | None = None
 
-    def applies(self, operation: str) -> bool:
+    def applies(self, operation: str, params: Mapping[str, Any]) -> bool:
         if self.operations is not None and operation not in self.operations:
+            return False
+        if self.where is not None and not self.where(params):
             return False
         if self.remaining is not None and self.remaining <= 0:
             return False
@@ -91,16 +99,20 @@ class FaultPlan:
         *,
         seed: int | None = None,
         times: int | None = None,
+        where: RequestFilter | None = None,
     ) -> None:
         """Answer a share ``rate`` of calls with ``ThrottlingException`` (429).
+
+        A throttled call never reaches the simulated service: like AWS, it has no effect.
 
         Args:
             rate: Probability that a matching call is throttled (1.0 = every call).
             operations: Operation names (``None``: every operation).
             seed: Seeds this rule alone (default: drawn from the plan's RNG).
             times: Stop after throttling this many calls.
+            where: Only calls whose parameters it accepts (e.g. one server's).
         """
-        self._add("throttle", rate, operations, seed, times)
+        self._add("throttle", rate, operations, seed, times, where=where)
 
     def throttle_next(self, n: int = 1, operation: str | Iterable[str] | None = None) -> None:
         """Throttle exactly the next ``n`` matching calls."""
@@ -114,6 +126,7 @@ class FaultPlan:
         status: Literal[500, 503] = 500,
         seed: int | None = None,
         times: int | None = None,
+        where: RequestFilter | None = None,
     ) -> None:
         """Answer calls with a server error.
 
@@ -123,7 +136,9 @@ class FaultPlan:
         """
         if status not in (500, 503):
             raise ValueError(f"status must be 500 or 503 (got {status})")
-        self._add("internal" if status == 500 else "raw503", rate, operations, seed, times)
+        self._add(
+            "internal" if status == 500 else "raw503", rate, operations, seed, times, where=where
+        )
 
     def latency(self, seconds: LatencySpec, operations: str | Iterable[str] | None = None) -> None:
         """Delay matching calls by ``seconds`` of real time (or a draw from a callable).
@@ -155,14 +170,14 @@ class FaultPlan:
             self._rules.clear()
             self._launch_failures.clear()
 
-    def decide(self, operation: str) -> FaultDecision:
+    def decide(self, operation: str, params: Mapping[str, Any] | None = None) -> FaultDecision:
         """Consult the plan for one call (the simulator does this before each operation)."""
         decision = FaultDecision()
         with self._lock:
             for rule in self._rules:
                 if decision.fails and rule.kind != "latency":
                     continue
-                if not rule.applies(operation):
+                if not rule.applies(operation, params or {}):
                     continue
                 if rule.remaining is not None:
                     rule.remaining -= 1
@@ -197,6 +212,8 @@ class FaultPlan:
         operations: str | Iterable[str] | None,
         seed: int | None,
         times: int | None,
+        *,
+        where: RequestFilter | None = None,
     ) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be between 0 and 1 (got {rate})")
@@ -204,7 +221,7 @@ class FaultPlan:
             raise ValueError(f"times must be at least 1 (got {times})")
         with self._lock:
             self._rules.append(
-                _Rule(kind, _operations(operations), rate, times, self._rule_rng(seed))
+                _Rule(kind, _operations(operations), rate, times, self._rule_rng(seed), where=where)
             )
 
     def _rule_rng(self, seed: int | None) -> random.Random:

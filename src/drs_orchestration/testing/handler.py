@@ -166,7 +166,7 @@ def serve(sim: DrsSimulator, operation: str, request: AWSPreparedRequest) -> Htt
     except DrsServiceError as error:
         record(error.code)
         return error_reply(error, strict=sim.strict)
-    decision = sim.faults.decide(operation)
+    decision = sim.faults.decide(operation, params)
     if decision.delay > 0:
         time.sleep(decision.delay)  # outside every lock, so concurrent calls overlap
     if decision.error is not None:
