@@ -5,8 +5,7 @@ Runs offline: moto serves EC2, the DRS simulator serves DRS.
 
 from moto import mock_aws
 
-from drs_orchestration import Orchestrator, RecoveryInstanceCache
-from drs_orchestration.services import CacheSyncHook
+from drs_orchestration import Orchestrator
 from drs_orchestration.storage import MemoryStorage
 from drs_orchestration.testing import SimulatedClientFactory, mock_drs
 
@@ -16,17 +15,13 @@ with mock_aws(), mock_drs() as sim:
         for n in range(3)
     ]
     storage = MemoryStorage()
-    clients = SimulatedClientFactory(sim)
-
-    # No targets given: a full sync covers the regions and accounts of the protection groups.
-    cache = RecoveryInstanceCache(storage, clients, clock=sim.now, sleep=sim.advance)
     orchestrator = Orchestrator(
-        storage=storage,
-        clients=clients,
-        clock=sim.now,
-        sleep=sim.advance,
-        hooks=[CacheSyncHook(cache)],  # sync_servers after every wave
+        storage=storage, clients=SimulatedClientFactory(sim), clock=sim.now, sleep=sim.advance
     )
+    # The orchestrator's cache syncs each wave's servers after the wave. With no targets
+    # given, a full sync covers the regions and accounts of the protection groups.
+    cache = orchestrator.cache
+    assert cache is not None
     group = orchestrator.groups.create("web", "us-east-1", tags={"Tier": "web"})
     plan = orchestrator.plans.create(
         "web", [{"name": "web", "protectionGroupIds": [group.group_id]}]

@@ -28,6 +28,7 @@ def _orchestrator(
         retry=fast_retry(),
         sleep=sim.advance,
         hooks=[CacheSyncHook(cache)],
+        sync_cache=False,  # this test attaches its own cache through the hook
     )
 
 

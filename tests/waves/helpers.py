@@ -43,8 +43,13 @@ def orchestrator(
     quotas: DrsQuotas | None = None,
     hooks: Sequence[Any] = (),
     events: Callable[[Event], None] | None = None,
+    sync_cache: bool = False,
 ) -> Orchestrator:
-    """An Orchestrator whose clock is the simulator's and whose waits advance it."""
+    """An Orchestrator whose clock is the simulator's and whose waits advance it.
+
+    The recovery-instance cache is off unless asked for: these tests are about
+    the executor, and the cache's post-wave sync has tests of its own.
+    """
     return Orchestrator(
         storage=storage,
         clients=clients or SimulatedClientFactory(sim),
@@ -54,6 +59,7 @@ def orchestrator(
         sleep=sim.advance,
         quotas=quotas,
         hooks=hooks,
+        sync_cache=sync_cache,
     )
 
 

@@ -6,7 +6,13 @@ from datetime import timedelta
 
 import boto3
 
-from drs_orchestration import ExecutionStatus, Orchestrator, SessionClientFactory, WaveStatus
+from drs_orchestration import (
+    ExecutionStatus,
+    Orchestrator,
+    RecoveryInstanceCache,
+    SessionClientFactory,
+    WaveStatus,
+)
 from drs_orchestration.events import JobStarted, WaveFinished, WaveStarted
 from drs_orchestration.models import ConfigPath, ServerLaunchStatus
 from drs_orchestration.storage import MemoryStorage
@@ -95,11 +101,15 @@ def test_seed_000_a_server_tagged_like_the_group_after_the_plan_is_not_recovered
         assert execution.status is ExecutionStatus.COMPLETED
         assert started_server_ids(sim) == [drill.servers["database"]]
         assert late not in execution.outcomes()
-        assert sim.calls.count("DescribeSourceServers") == 1 + 1  # group create + preflight
-        preflight = sim.calls.of("DescribeSourceServers")[-1]
-        assert sorted(preflight.params["filters"]["sourceServerIDs"]) == sorted(
-            drill.servers["database"]
-        )
+        # Tags were resolved once, at group creation (the one unfiltered listing); every
+        # call of the execution (preflight, the post-wave cache sync) names the plan's servers.
+        listings = sim.calls.of("DescribeSourceServers")
+        assert [c.params.get("filters", {}).get("sourceServerIDs") for c in listings[:1]] == [None]
+        for call in listings[1:]:
+            assert sorted(call.params["filters"]["sourceServerIDs"]) == sorted(
+                drill.servers["database"]
+            )
+        assert len(listings) >= 2
 
 
 def test_waves_start_in_dependency_order_one_at_a_time() -> None:
@@ -197,7 +207,8 @@ def test_orchestrator_defaults_need_no_aws_at_construction() -> None:
 
     assert isinstance(orch.storage, MemoryStorage)
     assert isinstance(orch.clients, SessionClientFactory)
-    assert orch.cache is None
+    assert isinstance(orch.cache, RecoveryInstanceCache)
+    assert Orchestrator(sync_cache=False).cache is None
     assert orch.waves is not None
     assert orch.groups is not None
     assert orch.plans is not None

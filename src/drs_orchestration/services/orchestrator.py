@@ -18,13 +18,13 @@ from drs_orchestration.aws.clients import ClientFactory, SessionClientFactory
 from drs_orchestration.aws.retry import RetryPolicy
 from drs_orchestration.events import EventSink
 from drs_orchestration.models import utc_now
+from drs_orchestration.services.cache import RecoveryInstanceCache
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import LaunchConfigService
 from drs_orchestration.services.plans import RecoveryPlanService
 from drs_orchestration.services.waves import (
     DrsQuotas,
     PostWaveHook,
-    RecoveryInstanceSync,
     WaveExecutor,
 )
 from drs_orchestration.storage.base import Storage
@@ -46,13 +46,15 @@ class Orchestrator:
         sleep: How :meth:`WaveExecutor.run` waits between polls.
         quotas: DRS account quotas for the wave executor.
         hooks: Post-wave hooks for the wave executor.
+        sync_cache: Attach a :class:`RecoveryInstanceCache` (``.cache``) and sync each
+            wave's servers into it after the wave (a sync error never fails the wave).
 
     Attributes:
         groups: :class:`ProtectionGroupService`.
         plans: :class:`RecoveryPlanService`.
         launch_configs: :class:`LaunchConfigService`.
         waves: :class:`WaveExecutor`.
-        cache: The recovery-instance cache, when one is attached (``None`` otherwise).
+        cache: :class:`RecoveryInstanceCache` (``None`` with ``sync_cache=False``).
 
     Example:
         >>> orchestrator = Orchestrator()
@@ -74,6 +76,7 @@ class Orchestrator:
         sleep: Callable[[float], None] = time.sleep,
         quotas: DrsQuotas | None = None,
         hooks: Sequence[PostWaveHook] = (),
+        sync_cache: bool = True,
     ) -> None:
         self.storage: Storage = storage if storage is not None else MemoryStorage()
         self.clients: ClientFactory = clients if clients is not None else SessionClientFactory()
@@ -85,7 +88,13 @@ class Orchestrator:
             self.storage, self.clients, self.launch_configs, retry=retry, clock=clock
         )
         self.plans = RecoveryPlanService(self.storage, clock=clock)
-        self.cache: RecoveryInstanceSync | None = None
+        self.cache: RecoveryInstanceCache | None = (
+            RecoveryInstanceCache(
+                self.storage, self.clients, events=events, retry=retry, clock=clock, sleep=sleep
+            )
+            if sync_cache
+            else None
+        )
         self.waves = WaveExecutor(
             self.storage,
             self.clients,
@@ -96,4 +105,5 @@ class Orchestrator:
             retry=retry,
             quotas=quotas,
             hooks=hooks,
+            cache=self.cache,
         )
