@@ -21,7 +21,6 @@ with mock_aws(), mock_drs() as sim:
     # The orchestrator's cache syncs each wave's servers after the wave. With no targets
     # given, a full sync covers the regions and accounts of the protection groups.
     cache = orchestrator.cache
-    assert cache is not None
     group = orchestrator.groups.create("web", "us-east-1", tags={"Tier": "web"})
     plan = orchestrator.plans.create(
         "web", [{"name": "web", "protectionGroupIds": [group.group_id]}]

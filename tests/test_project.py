@@ -34,3 +34,14 @@ def test_ci_installs_the_dev_extra_and_runs_the_linters() -> None:
 def test_changelog_has_unreleased_section() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in changelog
+
+
+def test_readme_python_compiles_and_imports_exist() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert blocks
+    for block in blocks:
+        compile(block, "README.md", "exec")
+        for line in block.splitlines():
+            if line.startswith(("from drs_orchestration", "import drs_orchestration")):
+                exec(line, {})

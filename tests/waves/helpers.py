@@ -105,6 +105,7 @@ def make_drill(
     hooks: Sequence[Any] = (),
     settings: Mapping[str, Any] | None = None,
     server_details: Mapping[str, Any] | None = None,
+    sync_cache: bool = False,
 ) -> Drill:
     """Seed servers per tier, a group per tier (applied) and a plan with a wave per tier.
 
@@ -113,7 +114,14 @@ def make_drill(
     """
     tiers = dict(tiers or {"database": 2, "app": 2, "web": 2})
     events: list[Event] = []
-    orch = orchestrator(sim, storage=storage, quotas=quotas, hooks=hooks, events=events.append)
+    orch = orchestrator(
+        sim,
+        storage=storage,
+        quotas=quotas,
+        hooks=hooks,
+        events=events.append,
+        sync_cache=sync_cache,
+    )
     servers: dict[str, list[str]] = {}
     wave_specs: list[dict[str, Any]] = []
     previous: str | None = None

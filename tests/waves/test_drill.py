@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import boto3
+import pytest
 
 from drs_orchestration import (
     ExecutionStatus,
@@ -208,8 +209,24 @@ def test_orchestrator_defaults_need_no_aws_at_construction() -> None:
     assert isinstance(orch.storage, MemoryStorage)
     assert isinstance(orch.clients, SessionClientFactory)
     assert isinstance(orch.cache, RecoveryInstanceCache)
-    assert Orchestrator(sync_cache=False).cache is None
     assert orch.waves is not None
     assert orch.groups is not None
     assert orch.plans is not None
     assert orch.launch_configs is not None
+
+
+@pytest.mark.parametrize("sync_cache", [True, False])
+def test_the_orchestrator_caches_each_wave_unless_told_not_to(sync_cache: bool) -> None:
+    with simulated() as sim:
+        drill = make_drill(sim, {"database": 2, "app": 1}, sync_cache=sync_cache)
+        execution = drill.run(drill.start())
+
+        assert execution.status is ExecutionStatus.COMPLETED
+        cached = drill.orch.cache.for_execution(execution.execution_id)
+        if sync_cache:
+            assert sorted(r.source_server_id for r in cached) == sorted(
+                drill.servers["database"] + drill.servers["app"]
+            )
+            assert all(r.ec2_instance_id for r in cached)
+        else:
+            assert cached == []

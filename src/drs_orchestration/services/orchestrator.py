@@ -46,15 +46,15 @@ class Orchestrator:
         sleep: How :meth:`WaveExecutor.run` waits between polls.
         quotas: DRS account quotas for the wave executor.
         hooks: Post-wave hooks for the wave executor.
-        sync_cache: Attach a :class:`RecoveryInstanceCache` (``.cache``) and sync each
-            wave's servers into it after the wave (a sync error never fails the wave).
+        sync_cache: Sync each wave's servers into :attr:`cache` after the wave (a sync
+            error is recorded on the wave, never fails it).
 
     Attributes:
         groups: :class:`ProtectionGroupService`.
         plans: :class:`RecoveryPlanService`.
         launch_configs: :class:`LaunchConfigService`.
         waves: :class:`WaveExecutor`.
-        cache: :class:`RecoveryInstanceCache` (``None`` with ``sync_cache=False``).
+        cache: :class:`RecoveryInstanceCache`.
 
     Example:
         >>> orchestrator = Orchestrator()
@@ -88,12 +88,8 @@ class Orchestrator:
             self.storage, self.clients, self.launch_configs, retry=retry, clock=clock
         )
         self.plans = RecoveryPlanService(self.storage, clock=clock)
-        self.cache: RecoveryInstanceCache | None = (
-            RecoveryInstanceCache(
-                self.storage, self.clients, events=events, retry=retry, clock=clock, sleep=sleep
-            )
-            if sync_cache
-            else None
+        self.cache = RecoveryInstanceCache(
+            self.storage, self.clients, events=events, retry=retry, clock=clock, sleep=sleep
         )
         self.waves = WaveExecutor(
             self.storage,
@@ -105,5 +101,5 @@ class Orchestrator:
             retry=retry,
             quotas=quotas,
             hooks=hooks,
-            cache=self.cache,
+            cache=self.cache if sync_cache else None,
         )
