@@ -538,3 +538,60 @@ def test_default_table_names(dynamodb_client: DynamoDBClient) -> None:
 
     assert storage.table_prefix == "drs-orchestration-"
     assert storage.table_name(COLLECTIONS[0]) == "drs-orchestration-protection-groups"
+
+
+def _big_execution(servers: int) -> Execution:
+    from drs_orchestration.models import PhaseTimes, ServerLaunchStatus, ServerOutcome, WaveRun
+
+    outcomes = {
+        f"s-{i:017d}": ServerOutcome(
+            source_server_id=f"s-{i:017d}",
+            status=ServerLaunchStatus.LAUNCHED,
+            job_id=f"drsjob-{i // 100:017d}",
+            recovery_instance_id=f"i-{i:017x}",
+            ec2_instance_id=f"i-{i:017x}",
+            phases=PhaseTimes(job_start=T0, snapshot_start=T0, snapshot_end=T0, launch_end=T0),
+        )
+        for i in range(servers)
+    }
+    wave = WaveRun(wave_name="all", region=REGION, server_ids=list(outcomes), servers=outcomes)
+    return Execution(plan_id="rp-" + "p" * 20, plan_name="big", waves=[wave])
+
+
+def test_an_execution_too_big_for_one_item_is_stored_compressed(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    execution = _big_execution(1200)
+    assert len(json.dumps(execution.to_wire())) > 400 * 1024, "bigger than a DynamoDB item"
+
+    stored = storage.executions.put(execution)
+    updated = storage.executions.put(stored.model_copy(update={"plan_name": "bigger"}))
+
+    table = storage.table_name(COLLECTIONS[2])
+    item = dynamodb_client.get_item(
+        TableName=table, Key={"executionId": {"S": stored.execution_id}}
+    )["Item"]
+    assert set(item) == {
+        "executionId",
+        "version",
+        "planId",
+        "expiresAtEpoch",
+        "compressedDocument",
+    }
+    assert item["version"] == {"N": "2"}
+    assert storage.executions.get(stored.execution_id) == updated
+    assert storage.executions.list_for_plan("rp-" + "p" * 20) == [updated]
+    with pytest.raises(ConcurrentModificationError):
+        storage.executions.put(stored)
+
+
+def test_small_documents_stay_native(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    stored = storage.executions.put(_big_execution(10))
+    item = dynamodb_client.get_item(
+        TableName=storage.table_name(COLLECTIONS[2]),
+        Key={"executionId": {"S": stored.execution_id}},
+    )["Item"]
+    assert "compressedDocument" not in item
+    assert "waves" in item

@@ -6,6 +6,11 @@ other tools. Versioned writes are conditional on ``version``; batch reads
 and writes retry DynamoDB's unprocessed keys with backoff; indexed lookups
 use a global secondary index; executions get a numeric TTL attribute.
 
+A document too big for one DynamoDB item (400 KB; an execution of several
+hundred servers gets there) is stored gzip-compressed in one binary
+attribute, ``compressedDocument``, beside its key, ``version`` and indexed
+and TTL attributes, so conditional writes, indexes and TTL work the same.
+
 The table definitions are data (:func:`table_definitions`,
 :func:`cloudformation_template`), so they can go into your own
 infrastructure code; :meth:`DynamoDBStorage.create_tables` applies the same
@@ -14,6 +19,8 @@ definitions directly.
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import math
 import re
@@ -72,6 +79,12 @@ BATCH_GET_LIMIT = 100
 """Keys per ``BatchGetItem`` call (the DynamoDB maximum)."""
 BATCH_WRITE_LIMIT = 25
 """Requests per ``BatchWriteItem`` call (the DynamoDB maximum)."""
+
+COMPRESSED_ATTRIBUTE = "compressedDocument"
+"""The binary attribute holding a gzip-compressed document too big for a native item."""
+COMPRESS_ABOVE_BYTES = 300_000
+"""Documents whose JSON is larger than this are stored compressed (DynamoDB items max 400 KB)."""
+_MAX_ITEM_BYTES = 400 * 1024
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
@@ -237,6 +250,9 @@ def _from_attribute(attribute: Mapping[str, Any]) -> Any:
 
 def _to_item(spec: CollectionSpec, document: Mapping[str, Any]) -> dict[str, Any]:
     item = {name: _to_attribute(value, name) for name, value in document.items()}
+    encoded = json.dumps(document, separators=(",", ":")).encode()
+    if len(encoded) > COMPRESS_ABOVE_BYTES:
+        item = _compressed_item(spec, document, item, encoded)
     attribute = ttl_attribute(spec)
     if attribute is not None and spec.ttl is not None and spec.ttl in document:
         expires = datetime.fromisoformat(str(document[spec.ttl]))
@@ -244,7 +260,32 @@ def _to_item(spec: CollectionSpec, document: Mapping[str, Any]) -> dict[str, Any
     return item
 
 
+def _compressed_item(
+    spec: CollectionSpec,
+    document: Mapping[str, Any],
+    native: Mapping[str, Any],
+    encoded: bytes,
+) -> dict[str, Any]:
+    # The key, version and indexed attribute stay native: conditions, GSIs and the
+    # console still see them.
+    kept = [spec.key, "version", *([spec.index] if spec.index else [])]
+    item = {name: native[name] for name in kept if name in native}
+    item[COMPRESSED_ATTRIBUTE] = {"B": gzip.compress(encoded, mtime=0)}
+    if len(item[COMPRESSED_ATTRIBUTE]["B"]) > _MAX_ITEM_BYTES - 10_000:
+        raise _unstorable(
+            spec.key,
+            document.get(spec.key),
+            f"the {spec.kind} is {len(encoded):,} bytes of JSON, too big for one DynamoDB "
+            "item even compressed; use SqliteStorage or split the plan into smaller ones",
+        )
+    return item
+
+
 def _from_item(spec: CollectionSpec, item: Mapping[str, Any]) -> dict[str, Any]:
+    compressed = item.get(COMPRESSED_ATTRIBUTE)
+    if compressed is not None:
+        document: dict[str, Any] = json.loads(gzip.decompress(compressed["B"]))
+        return document
     attribute = ttl_attribute(spec)
     return {name: _from_attribute(value) for name, value in item.items() if name != attribute}
 
