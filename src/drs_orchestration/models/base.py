@@ -15,6 +15,8 @@ __all__ = ["DrsModel", "Timestamp", "VersionedModel", "utc_now"]
 
 
 def _in_utc(value: datetime) -> datetime:
+    if not value.utcoffset():
+        return value  # already UTC (most are: every stored timestamp is), nothing to convert
     try:
         return value.astimezone(UTC)
     except OverflowError:

@@ -17,6 +17,7 @@ from drs_orchestration.storage.base import (
     BaseStorage,
     CollectionSpec,
     DocumentBackend,
+    StoredText,
     VersionConflict,
 )
 
@@ -24,22 +25,37 @@ __all__ = ["MemoryStorage"]
 
 
 class _MemoryBackend(DocumentBackend):
+    keeps_text = True
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._data: dict[str, dict[str, str]] = {spec.name: {} for spec in COLLECTIONS}
+        # key -> (version, JSON text): the version beside the text, so a conditional
+        # write does not parse the stored document to find it.
+        self._data: dict[str, dict[str, tuple[int, str]]] = {spec.name: {} for spec in COLLECTIONS}
 
     def _check(self, spec: CollectionSpec, key: str, expected_version: int | None) -> None:
         if expected_version is None:
             return
-        raw = self._data[spec.name].get(key)
-        actual = None if raw is None else int(json.loads(raw)["version"])
+        row = self._data[spec.name].get(key)
+        actual = None if row is None else row[0]
         if actual != (expected_version or None):
             raise VersionConflict(actual)
 
-    def get(self, spec: CollectionSpec, key: str) -> dict[str, Any] | None:
+    def get_text(self, spec: CollectionSpec, key: str) -> str | None:
         with self._lock:
-            raw = self._data[spec.name].get(key)
-        return None if raw is None else dict(json.loads(raw))
+            row = self._data[spec.name].get(key)
+        return None if row is None else row[1]
+
+    def get(self, spec: CollectionSpec, key: str) -> dict[str, Any] | None:
+        text = self.get_text(spec, key)
+        return None if text is None else dict(json.loads(text))
+
+    def put_text(
+        self, spec: CollectionSpec, stored: StoredText, *, expected_version: int | None
+    ) -> None:
+        with self._lock:
+            self._check(spec, stored.key, expected_version)
+            self._data[spec.name][stored.key] = (stored.version, stored.text)
 
     def put(
         self,
@@ -49,10 +65,8 @@ class _MemoryBackend(DocumentBackend):
         *,
         expected_version: int | None,
     ) -> None:
-        encoded = json.dumps(document)
-        with self._lock:
-            self._check(spec, key, expected_version)
-            self._data[spec.name][key] = encoded
+        stored = StoredText(key, int(document.get("version") or 0), None, json.dumps(document))
+        self.put_text(spec, stored, expected_version=expected_version)
 
     def delete(self, spec: CollectionSpec, key: str, *, expected_version: int | None) -> bool:
         with self._lock:
@@ -64,11 +78,13 @@ class _MemoryBackend(DocumentBackend):
 
     def batch_get(self, spec: CollectionSpec, keys: Sequence[str]) -> list[dict[str, Any]]:
         with self._lock:
-            raws = [self._data[spec.name].get(k) for k in keys]
-        return [json.loads(r) for r in raws if r is not None]
+            rows = [self._data[spec.name].get(k) for k in keys]
+        return [json.loads(r[1]) for r in rows if r is not None]
 
     def batch_put(self, spec: CollectionSpec, documents: Sequence[dict[str, Any]]) -> None:
-        encoded = [(str(d[spec.key]), json.dumps(d)) for d in documents]
+        encoded = [
+            (str(d[spec.key]), (int(d.get("version") or 0), json.dumps(d))) for d in documents
+        ]
         with self._lock:
             self._data[spec.name].update(encoded)
 
@@ -79,9 +95,9 @@ class _MemoryBackend(DocumentBackend):
 
     def scan(self, spec: CollectionSpec) -> Iterator[dict[str, Any]]:
         with self._lock:
-            raws = list(self._data[spec.name].values())
-        for raw in raws:
-            yield json.loads(raw)
+            rows = list(self._data[spec.name].values())
+        for _, text in rows:
+            yield json.loads(text)
 
     def query(self, spec: CollectionSpec, value: str) -> list[dict[str, Any]]:
         if spec.index is None:

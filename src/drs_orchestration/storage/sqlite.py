@@ -23,6 +23,7 @@ from drs_orchestration.storage.base import (
     BaseStorage,
     CollectionSpec,
     DocumentBackend,
+    StoredText,
     VersionConflict,
 )
 
@@ -193,13 +194,30 @@ class _SqliteBackend(DocumentBackend):
         ).fetchone()
         return None if row is None else int(row[0] or 0)
 
-    def get(self, spec: CollectionSpec, key: str) -> dict[str, Any] | None:
+    keeps_text = True
+
+    def get_text(self, spec: CollectionSpec, key: str) -> str | None:
         with self._reading("get") as conn:
             row = conn.execute(
                 "SELECT document FROM documents WHERE collection = ? AND key = ?",
                 (spec.name, key),
             ).fetchone()
-        return None if row is None else _decode(row[0])
+        return None if row is None else str(row[0])
+
+    def get(self, spec: CollectionSpec, key: str) -> dict[str, Any] | None:
+        text = self.get_text(spec, key)
+        return None if text is None else _decode(text)
+
+    def put_text(
+        self, spec: CollectionSpec, stored: StoredText, *, expected_version: int | None
+    ) -> None:
+        row = (spec.name, stored.key, stored.version, stored.index_value, stored.text)
+        with self._writing("put") as conn:
+            if expected_version is not None:
+                actual = self._stored_version(conn, spec, stored.key)
+                if actual != (expected_version or None):
+                    raise VersionConflict(actual)
+            conn.execute(_UPSERT, row)
 
     def put(
         self,
@@ -209,13 +227,9 @@ class _SqliteBackend(DocumentBackend):
         *,
         expected_version: int | None,
     ) -> None:
-        row = _row(spec, key, document)
-        with self._writing("put") as conn:
-            if expected_version is not None:
-                actual = self._stored_version(conn, spec, key)
-                if actual != (expected_version or None):
-                    raise VersionConflict(actual)
-            conn.execute(_UPSERT, row)
+        _, _, version, index_value, text = _row(spec, key, document)
+        stored = StoredText(key, version or 0, index_value, text)
+        self.put_text(spec, stored, expected_version=expected_version)
 
     def delete(self, spec: CollectionSpec, key: str, *, expected_version: int | None) -> bool:
         with self._writing("delete") as conn:
