@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ParamValidationError
 
+from drs_orchestration.aws.retry import THROTTLING_ERROR_CODES
 from drs_orchestration.errors import (
     AwsAccessDeniedError,
     AwsApiError,
@@ -19,15 +20,6 @@ from drs_orchestration.errors import (
 
 __all__ = ["error_class_for", "translate_aws_errors"]
 
-_THROTTLING = {
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "ProvisionedThroughputExceededException",
-}
 _ACCESS = {
     "AccessDeniedException",
     "AccessDenied",
@@ -47,7 +39,7 @@ _VALIDATION = {
 
 def error_class_for(aws_code: str) -> type[AwsApiError]:
     """Return the library error class for an AWS error code."""
-    if aws_code in _THROTTLING:
+    if aws_code in THROTTLING_ERROR_CODES:
         return ThrottledError
     if aws_code in _ACCESS:
         return AwsAccessDeniedError

@@ -23,14 +23,14 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-__all__ = ["RETRYABLE_ERROR_CODES", "RetryPolicy", "is_retryable"]
+__all__ = ["RETRYABLE_ERROR_CODES", "THROTTLING_ERROR_CODES", "RetryPolicy", "is_retryable"]
 
 logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-RETRYABLE_ERROR_CODES: frozenset[str] = frozenset(
+THROTTLING_ERROR_CODES: frozenset[str] = frozenset(
     {
         "ThrottlingException",
         "Throttling",
@@ -39,6 +39,12 @@ RETRYABLE_ERROR_CODES: frozenset[str] = frozenset(
         "RequestLimitExceeded",
         "RequestThrottled",
         "ProvisionedThroughputExceededException",
+    }
+)
+"""AWS error codes that mean "slow down"."""
+
+RETRYABLE_ERROR_CODES: frozenset[str] = THROTTLING_ERROR_CODES | frozenset(
+    {
         "InternalServerException",
         "InternalServerError",
         "InternalFailure",

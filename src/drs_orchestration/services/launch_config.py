@@ -344,39 +344,31 @@ class LaunchConfigService:
     ) -> ServerConfigStatus:
         try:
             template_version = self._write_settings(group, sid, settings, config_hash)
+            result = ServerConfigStatus(
+                status=ConfigStatus.READY,
+                last_applied=self._clock(),
+                config_hash=config_hash,
+                launch_template_version=template_version,
+            )
         except Exception as exc:
             if not isinstance(exc, DrsOrchestrationError):
                 logger.exception(
                     "unexpected error applying launch settings", extra={"sourceServerId": sid}
                 )
-            message = describe_error(exc)
-            emit(
-                self._events,
-                ServerConfigApplied(
-                    group_id=group.group_id,
-                    source_server_id=sid,
-                    status=ConfigStatus.FAILED.value,
-                    error=message,
-                ),
-            )
-            return ServerConfigStatus(
-                status=ConfigStatus.FAILED, last_applied=self._clock(), errors=[message]
+            result = ServerConfigStatus(
+                status=ConfigStatus.FAILED, last_applied=self._clock(), errors=[describe_error(exc)]
             )
         emit(
             self._events,
             ServerConfigApplied(
                 group_id=group.group_id,
                 source_server_id=sid,
-                status=ConfigStatus.READY.value,
-                config_hash=config_hash,
+                status=result.status.value,
+                config_hash=result.config_hash,
+                error=result.errors[0] if result.errors else None,
             ),
         )
-        return ServerConfigStatus(
-            status=ConfigStatus.READY,
-            last_applied=self._clock(),
-            config_hash=config_hash,
-            launch_template_version=template_version,
-        )
+        return result
 
     def _write_settings(
         self, group: ProtectionGroup, sid: str, settings: LaunchSettings, config_hash: str

@@ -422,18 +422,11 @@ class _DynamoDBBackend(DocumentBackend):
                 },
             )
 
-        policy = self._retry
-        retrying = tenacity.Retrying(
+        # The library's retry policy (backoff, bounds, sleep), also retrying while
+        # DynamoDB leaves items unprocessed.
+        retrying = self._retry.retrying().copy(
             retry=tenacity.retry_if_result(bool) | tenacity.retry_if_exception(is_retryable),
-            stop=tenacity.stop_after_attempt(policy.max_attempts)
-            | tenacity.stop_after_delay(policy.max_total_s),
-            # Exponential backoff with a random part, so that concurrent writers
-            # throttled together do not retry in lockstep.
-            wait=tenacity.wait_exponential(multiplier=policy.initial_wait_s, max=policy.max_wait_s)
-            + tenacity.wait_random(0, policy.initial_wait_s),
-            sleep=policy.sleep,
             before_sleep=log_retry,
-            reraise=True,
         )
         try:
             retrying(attempt)
