@@ -166,6 +166,7 @@ class Ec2Bridge:
         self._moto_credentials: dict[str, Credentials] = {}
         self._clients: dict[tuple[str, str, str, str], Any] = {}
         self._warned = False
+        self._default_subnets: dict[tuple[str, str], tuple[str, str]] = {}
 
     # -- where things go -------------------------------------------------------------
 
@@ -227,12 +228,19 @@ class Ec2Bridge:
     def default_subnet(self, account_id: str, region: str, home: Ec2Home) -> tuple[str, str]:
         """The default subnet (ID, availability zone) DRS puts into a new launch template."""
         if home == "moto":
+            # Looked up once per account and region: every seeded server asks, and a
+            # default VPC's subnets do not change under a simulator.
+            cached = self._default_subnets.get((account_id, region))
+            if cached is not None:
+                return cached
             subnets = self.ec2(account_id, region).describe_subnets(
                 Filters=[{"Name": "default-for-az", "Values": ["true"]}]
             )["Subnets"]
             if subnets:
                 first = min(subnets, key=lambda s: s.get("AvailabilityZone", ""))
-                return first["SubnetId"], first.get("AvailabilityZone", f"{region}a")
+                found = (first["SubnetId"], first.get("AvailabilityZone", f"{region}a"))
+                self._default_subnets[(account_id, region)] = found
+                return found
         return stable_id("subnet-", account_id, region), f"{region}a"
 
     # -- launch templates ----------------------------------------------------------------
@@ -346,8 +354,19 @@ class Ec2Bridge:
         self, account_id: str, region: str, home: Ec2Home, instance_id: str
     ) -> InstanceInfo | None:
         """The instance, or ``None`` if EC2 does not know it."""
-        found = self.describe_many(account_id, region, home, [instance_id])
-        return found.get(instance_id)
+        if home == "detached" or not moto_active():
+            return self.describe_many(account_id, region, home, [instance_id]).get(instance_id)
+        # One ID: a direct lookup (a filter makes moto scan every instance of the region).
+        try:
+            reservations = self.ec2(account_id, region).describe_instances(
+                InstanceIds=[instance_id]
+            )["Reservations"]
+        except ClientError:
+            return None
+        for reservation in reservations:
+            for raw in reservation.get("Instances", []):
+                return _info(raw)
+        return None
 
     def describe_many(
         self, account_id: str, region: str, home: Ec2Home, instance_ids: list[str]
