@@ -178,6 +178,29 @@ def test_put_counts_versions_from_one(storage: BaseStorage) -> None:
     assert storage.protection_groups.get(first.group_id) == second
 
 
+def test_version_of_follows_every_write_and_delete(storage: BaseStorage) -> None:
+    repository = storage.executions
+    key = _execution_id(41)
+    assert repository.version_of(key) is None
+
+    first = repository.put(_execution(41, _plan_id(1)))
+    assert repository.version_of(key) == 1
+    second = repository.put(first.model_copy(update={"started_by": "ops"}))
+    assert repository.version_of(key) == second.version == 2
+
+    repository.delete(key)
+    assert repository.version_of(key) is None
+
+
+def test_version_of_a_large_execution(storage: BaseStorage) -> None:
+    # Big enough for DynamoDB to keep it compressed: the version must stay readable alone.
+    execution = _execution(42, _plan_id(1)).model_copy(update={"started_by": "x" * 400_000})
+    stored = storage.executions.put(execution)
+
+    assert storage.executions.version_of(stored.execution_id) == 1
+    assert storage.executions.get(stored.execution_id) == stored
+
+
 def test_stale_write_conflicts_and_changes_nothing(storage: BaseStorage) -> None:
     first = storage.protection_groups.put(_group())
     current = storage.protection_groups.put(first.model_copy(update={"name": "winner"}))

@@ -311,6 +311,23 @@ def test_indexed_lookups_query_the_gsi_and_never_scan(
     assert [q["IndexName"] for q in queries] == ["sourceExecutionId-index", "planId-index"]
 
 
+def test_a_version_lookup_reads_the_version_alone(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    stored = storage.executions.put(Execution(plan_id="rp-" + "p" * 20, plan_name="drill"))
+    reads = _calls(dynamodb_client, "GetItem")
+
+    assert storage.executions.version_of(stored.execution_id) == 1
+
+    assert len(reads) == 1
+    assert reads[0]["ConsistentRead"] is True
+    projected = reads[0]["ProjectionExpression"].split(", ")
+    assert {reads[0]["ExpressionAttributeNames"][name] for name in projected} == {
+        "executionId",
+        "version",
+    }
+
+
 def test_queries_and_scans_follow_every_page(
     storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
 ) -> None:

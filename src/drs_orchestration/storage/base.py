@@ -161,6 +161,15 @@ class DocumentBackend(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections; the default does nothing."""
 
+    def get_version(self, spec: CollectionSpec, key: str) -> int | None:
+        """The stored version of ``key`` (``0`` if unversioned), or ``None`` when absent.
+
+        The default reads the whole document; backends override it to read
+        the version alone.
+        """
+        document = self.get(spec, key)
+        return None if document is None else int(document.get("version") or 0)
+
     keeps_text: ClassVar[bool] = False
     """Whether the backend keeps documents as JSON text.
 
@@ -197,6 +206,10 @@ class Repository(Protocol[M]):
 
     def find(self, key: str) -> M | None:
         """Return the item, or ``None``."""
+        ...
+
+    def version_of(self, key: str) -> int | None:
+        """Return the stored version of ``key`` without reading the item, or ``None``."""
         ...
 
     def get_many(self, keys: Iterable[str]) -> dict[str, M]:
@@ -322,6 +335,14 @@ class VersionedRepository(Generic[M]):
             return None if text is None else self._model.model_validate_json(text)
         document = self._backend.get(self._spec, key)
         return None if document is None else self._load(document)
+
+    def version_of(self, key: str) -> int | None:
+        """Return the stored version of ``key`` without reading the item, or ``None``.
+
+        Versions only grow, so an item whose stored version equals one in
+        hand is that item as stored: a caller holding it can skip the read.
+        """
+        return self._backend.get_version(self._spec, key)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, M]:
         """Return the items that exist among ``keys``, by key."""

@@ -352,6 +352,17 @@ class _DynamoDBBackend(DocumentBackend):
         item = response.get("Item")
         return None if item is None else _from_item(spec, item)
 
+    def get_version(self, spec: CollectionSpec, key: str) -> int | None:
+        with self._aws("GetItem", self.table(spec), [key]):
+            response = self.client.get_item(
+                TableName=self.table(spec),
+                Key=self._key(spec, key),
+                ConsistentRead=True,
+                ProjectionExpression="#key, #version",
+                ExpressionAttributeNames={"#key": spec.key, "#version": "version"},
+            )
+        return _stored_version(response.get("Item"))
+
     def put(
         self,
         spec: CollectionSpec,

@@ -46,6 +46,11 @@ class _MemoryBackend(DocumentBackend):
             row = self._data[spec.name].get(key)
         return None if row is None else row[1]
 
+    def get_version(self, spec: CollectionSpec, key: str) -> int | None:
+        with self._lock:
+            row = self._data[spec.name].get(key)
+        return None if row is None else row[0]
+
     def get(self, spec: CollectionSpec, key: str) -> dict[str, Any] | None:
         text = self.get_text(spec, key)
         return None if text is None else dict(json.loads(text))

@@ -204,6 +204,10 @@ class _SqliteBackend(DocumentBackend):
             ).fetchone()
         return None if row is None else str(row[0])
 
+    def get_version(self, spec: CollectionSpec, key: str) -> int | None:
+        with self._reading("get version") as conn:
+            return self._stored_version(conn, spec, key)
+
     def get(self, spec: CollectionSpec, key: str) -> dict[str, Any] | None:
         text = self.get_text(spec, key)
         return None if text is None else _decode(text)

@@ -308,18 +308,29 @@ class WaveExecutor:
     ) -> Execution:
         """Step until the execution ends or pauses, sleeping only while waiting on DRS.
 
+        Between steps the loop keeps the execution it last wrote and asks
+        storage for its version alone: it reads the execution again only when
+        another process (a ``cancel``, a second runner) wrote since, so a
+        poll of a large execution does not re-read and re-parse it.
+
         Args:
             execution_id: The execution to run (a new one, or one to resume after a crash).
             poll_interval: Seconds to wait when a step made no progress.
             max_steps: Stop after this many steps (the execution stays resumable).
         """
         steps = 0
+        working: Execution | None = None
         while True:
-            result = self.advance(execution_id)
+            # The execution this loop wrote last is its own (never handed out), so while
+            # the stored version is still that one, the next step works on it instead
+            # of reading and parsing the whole execution again.
+            execution, progressed = self._advance(execution_id, reuse=working)
+            working = execution
+            result = StepResult(execution, progressed)
             steps += 1
             if result.finished or (max_steps is not None and steps >= max_steps):
-                return result.execution
-            if not result.progressed:
+                return execution
+            if not progressed:
                 self._sleep(poll_interval)
 
     def resume(self, execution_id: str) -> Execution:
@@ -391,14 +402,20 @@ class WaveExecutor:
 
     # ---- one step ---------------------------------------------------------------------
 
-    def _advance(self, execution_id: str) -> tuple[Execution, bool]:
-        stored = self.get(execution_id)
+    def _read(self, execution_id: str, reuse: Execution | None) -> Execution:
+        if reuse is not None and self._storage.executions.version_of(execution_id) == reuse.version:
+            return reuse
+        return self.get(execution_id)
+
+    def _advance(self, execution_id: str, reuse: Execution | None = None) -> tuple[Execution, bool]:
+        stored = self._read(execution_id, reuse)
         if stored.status.is_terminal or (
             stored.status is ExecutionStatus.PAUSED and stored.cancel_request is None
         ):
             return stored, False
-        # The step works on the object just read: storage hands out a fresh copy on
-        # every read, and a step that changes nothing leaves it as stored.
+        # The step works on the object just read (or ``run``'s own, as stored): storage
+        # hands out a fresh copy on every read, and a step that changes nothing leaves
+        # it as stored.
         step = StepContext(execution=stored, now=self._now(), save=self._save_claim)
         try:
             self._dispatch(step)
