@@ -11,11 +11,13 @@ its ID. Both raise :class:`SimulatedCrash`, a ``BaseException`` like the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from moto import mock_aws
+from moto.backends import get_backend
 
 from drs_orchestration.storage import DynamoDBStorage, MemoryStorage, SqliteStorage
 from drs_orchestration.storage.base import Storage
@@ -121,11 +123,12 @@ def crash_after_start_recovery(
 class Backend:
     name: str
     needs_moto: bool
-    open: Callable[[Any], Storage]
+    open: Callable[[Path], Storage]
 
 
-def _dynamodb(tmp: Any) -> Storage:
-    storage = DynamoDBStorage(table_prefix="crash-", region="us-east-1")
+def _dynamodb(tmp: Path) -> Storage:
+    # Tables named after the directory, so every store opened in one moto is its own.
+    storage = DynamoDBStorage(table_prefix=f"crash-{tmp.name}-", region="us-east-1")
     storage.create_tables()
     return storage
 
@@ -138,18 +141,30 @@ BACKENDS = {
 
 
 @contextmanager
-def backend_storage(name: str, tmp: Any) -> Iterator[Storage]:
-    """Open one storage backend (DynamoDB inside moto)."""
+def backend_stores(name: str, tmp: Path) -> Iterator[Callable[[], Storage]]:
+    """Give a function opening an empty store of one backend for each drill.
+
+    DynamoDB's stores share one moto (starting moto per drill would cost more
+    than the drill), so each store gets tables of its own and moto's EC2 is
+    emptied: the next drill's simulator seeds the same servers, launch
+    templates and private IPs again.
+    """
     backend = BACKENDS[name]
-    if backend.needs_moto:
-        with mock_aws():
-            storage = backend.open(tmp)
-            yield storage
-        return
-    storage = backend.open(tmp)
-    try:
-        yield storage
-    finally:
-        close = getattr(storage, "close", None)
-        if close is not None:
-            close()
+    opened: list[Storage] = []
+
+    def fresh_store() -> Storage:
+        directory = tmp / str(len(opened))
+        directory.mkdir()
+        if backend.needs_moto:
+            get_backend("ec2").reset()
+        opened.append(backend.open(directory))
+        return opened[-1]
+
+    with mock_aws() if backend.needs_moto else nullcontext():
+        try:
+            yield fresh_store
+        finally:
+            for storage in opened:
+                close = getattr(storage, "close", None)
+                if close is not None:
+                    close()

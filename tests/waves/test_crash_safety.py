@@ -3,7 +3,8 @@
 A run is stopped by a crash (see :mod:`tests.waves.crash`), then resumed by
 a new executor — new clients, same storage — possibly crashing again; the
 execution must complete with every chunk started once, counted both in the
-simulator's call log and in DRS's own jobs.
+simulator's call log and in DRS's own jobs. Both the sweep of every single
+crash point and hypothesis's sequences of crashes run on every backend.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from drs_orchestration import ExecutionStatus
@@ -24,7 +25,7 @@ from drs_orchestration.testing import DrsSimulator, JobTimings, SimulatedClientF
 from tests.waves.crash import (
     CrashingStorage,
     SimulatedCrash,
-    backend_storage,
+    backend_stores,
     crash_after_start_recovery,
 )
 from tests.waves.helpers import REGION, add_servers, drs_jobs, orchestrator
@@ -131,17 +132,6 @@ def _writes_without_crash() -> list[str]:
 
 WRITE_LOG = _writes_without_crash()
 WRITES = len(WRITE_LOG)
-# On DynamoDB (moto) one run takes seconds, so that sweep takes the points that matter
-# most: the first claim before StartRecovery, the job-ID write right after it, the
-# fallback path's first group write, and a crash after the first and last StartRecovery.
-_FIRST_CLAIM = WRITE_LOG.index("claim") + 1
-KEY_POINTS: list[Crash] = [
-    ("write", _FIRST_CLAIM),
-    ("write", _FIRST_CLAIM + 1),
-    ("write", WRITE_LOG.index("group") + 1),
-    ("start", 1),
-    ("start", CHUNKS),
-]
 
 crash_points = st.one_of(
     st.tuples(st.just("write"), st.integers(min_value=1, max_value=WRITES)),
@@ -158,18 +148,24 @@ def test_the_scenario_has_enough_crash_points() -> None:
 _LAST_CLAIM = len(WRITE_LOG) - WRITE_LOG[::-1].index("claim")
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(crashes=st.lists(crash_points, min_size=1, max_size=3))
-# Found by hypothesis: every resumed process dies right after claiming the same chunk.
-# Those claims never reached DRS, so they must not use up the chunk's start attempts.
-@example(crashes=[("write", _LAST_CLAIM), ("write", 1), ("write", 1), ("write", 1)])
-def test_any_sequence_of_crashes_starts_each_chunk_exactly_once(crashes: list[Crash]) -> None:
-    from drs_orchestration.storage import MemoryStorage
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "dynamodb"])
+def test_any_sequence_of_crashes_starts_each_chunk_exactly_once(
+    backend: str, tmp_path: Path
+) -> None:
+    with backend_stores(backend, tmp_path) as fresh_store:
 
-    result = _drill_with_crashes(MemoryStorage(), crashes)
+        @settings(max_examples=100, deadline=None)
+        @given(crashes=st.lists(crash_points, min_size=1, max_size=3))
+        # Found by hypothesis: every resumed process dies right after claiming the same
+        # chunk. Those claims never reached DRS, so they must not use up its start attempts.
+        @example(crashes=[("write", _LAST_CLAIM), ("write", 1), ("write", 1), ("write", 1)])
+        def check(crashes: list[Crash]) -> None:
+            result = _drill_with_crashes(fresh_store(), crashes)
 
-    assert result["crashed"][0] is True
-    _check(result)
+            assert result["crashed"][0] is True
+            _check(result)
+
+        check()
 
 
 ALL_POINTS: list[Crash] = [("write", n) for n in range(1, WRITES + 1)] + [
@@ -177,17 +173,10 @@ ALL_POINTS: list[Crash] = [("write", n) for n in range(1, WRITES + 1)] + [
 ]
 
 
-@pytest.mark.parametrize(
-    ("backend", "points"),
-    [("memory", ALL_POINTS), ("sqlite", ALL_POINTS), ("dynamodb", KEY_POINTS)],
-    ids=["memory", "sqlite", "dynamodb"],
-)
-def test_every_crash_point_on_every_backend(
-    backend: str, points: list[Crash], tmp_path: Path
-) -> None:
-    for i, crash in enumerate(points):
-        (tmp_path / str(i)).mkdir()
-        with backend_storage(backend, tmp_path / str(i)) as storage:
-            result = _drill_with_crashes(storage, [crash])
-        assert result["crashed"] == [True], crash
-        _check(result)
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "dynamodb"])
+def test_every_crash_point_on_every_backend(backend: str, tmp_path: Path) -> None:
+    with backend_stores(backend, tmp_path) as fresh_store:
+        for crash in ALL_POINTS:
+            result = _drill_with_crashes(fresh_store(), [crash])
+            assert result["crashed"] == [True], crash
+            _check(result)
