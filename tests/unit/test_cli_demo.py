@@ -18,6 +18,7 @@ def test_demo_runs_a_drill_and_status_reads_it_back(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DRS_ORCHESTRATION_DB", raising=False)
+    monkeypatch.delenv("COLUMNS", raising=False)
 
     assert main(["demo", "--speed", "2000"]) == 0
 
@@ -35,6 +36,11 @@ def test_demo_runs_a_drill_and_status_reads_it_back(
     for wave in ("database", "app", "web"):
         assert f"wave {wave} (completed, fast path)" in shown
     assert "LAUNCHED" in shown
+
+    # Captured output has no terminal: every server's row keeps its IDs whole.
+    for server_id in re.findall(r"s-[0-9a-f]{17}", out):
+        assert server_id in shown
+    assert re.search(r"i-[0-9a-f]{17}", shown)
 
     assert main(["status", execution_id[1], "--json"]) == 0
     stored = json.loads(capsys.readouterr().out)

@@ -85,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
     if speed <= 0:
         print("drs-orchestration demo: --speed must be positive", file=sys.stderr)
         return 2
-    from rich.console import Console
+    from drs_orchestration.cli.report import report_console
 
-    console = Console(log_path=False)
+    console = report_console(log_path=False)
     path = database_path(args.db)
     return _demo(console, path, speed)
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from drs_orchestration.models import Execution, ServerLaunchStatus, ServerOutcome
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, RenderableType
 
-__all__ = ["execution_summary", "format_duration"]
+__all__ = ["PIPED_WIDTH", "execution_summary", "format_duration", "report_console"]
+
+PIPED_WIDTH = 132
+"""Columns of output that goes to a file or pipe (no terminal to fit), unless ``COLUMNS`` is set."""
 
 _STYLE = {
     ServerLaunchStatus.LAUNCHED: "green",
@@ -18,6 +22,20 @@ _STYLE = {
     ServerLaunchStatus.TERMINATED: "red",
     ServerLaunchStatus.SKIPPED: "yellow",
 }
+
+
+def report_console(**kwargs: Any) -> Console:
+    """A rich console; written to a file or pipe, wide enough for a row of IDs on one line.
+
+    rich gives output without a terminal 80 columns, which splits source
+    server and instance IDs over several lines in a saved drill report.
+    """
+    from rich.console import Console
+
+    console = Console(**kwargs)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH
+    return console
 
 
 def format_duration(value: timedelta | float | None) -> str:

@@ -62,9 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(execution.to_wire(), indent=2))
         return 0
-    from rich.console import Console
+    from drs_orchestration.cli.report import execution_summary, report_console
 
-    from drs_orchestration.cli.report import execution_summary
-
-    Console().print(execution_summary(execution))
+    report_console().print(execution_summary(execution))
     return 0
