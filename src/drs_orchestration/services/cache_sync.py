@@ -35,6 +35,7 @@ from drs_orchestration.models import (
     SyncTargetResult,
 )
 from drs_orchestration.models.ids import REGION_PATTERN, ExecutionId
+from drs_orchestration.services.waves.launcher import EXECUTION_ID_TAG
 
 if TYPE_CHECKING:
     from drs_orchestration.aws.clients import ClientFactory
@@ -44,8 +45,6 @@ __all__ = ["EXECUTION_ID_TAG", "CacheSyncer", "SyncTarget"]
 
 logger = logging.getLogger(__name__)
 
-EXECUTION_ID_TAG = "ExecutionId"
-"""The DRS job tag that names the execution which launched the job."""
 
 Clock = Callable[[], datetime]
 

@@ -168,16 +168,10 @@ class Terminator:
         self._sleep = sleep
         self._events = events
         self._resolve_account = resolve_account
-        self._gateways: dict[tuple[str, str | None], DrsGateway] = {}
 
     def _drs(self, location: _Location) -> DrsGateway:
-        gateway = self._gateways.get(location.key)
-        if gateway is None:
-            gateway = DrsGateway(
-                self._clients, location.region, location.account, retry=self._retry
-            )
-            self._gateways[location.key] = gateway
-        return gateway
+        # A gateway holds no connection (the factory caches the clients), so one per use.
+        return DrsGateway(self._clients, location.region, location.account, retry=self._retry)
 
     def terminate(
         self,

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from drs_orchestration.aws.clients import ClientFactory
 from drs_orchestration.aws.drs import DrsGateway
@@ -153,19 +152,14 @@ class WaveExecutor:
         all_hooks = list(hooks)
         if cache is not None:
             all_hooks.append(CacheSyncHook(cache))
-        self._gateways: dict[tuple[str, Any], DrsGateway] = {}
         self._stepper = WaveStepper(self.settings, self._gateway, launch_configs, all_hooks)
 
     def _now(self) -> datetime:
         return _ms(self._clock())
 
     def _gateway(self, run: WaveRun) -> DrsGateway:
-        key = (run.region, run.account.cache_key() if run.account else None)
-        gateway = self._gateways.get(key)
-        if gateway is None:
-            gateway = DrsGateway(self._clients, run.region, run.account, retry=self._retry)
-            self._gateways[key] = gateway
-        return gateway
+        # A gateway holds no connection (the factory caches the clients), so one per use.
+        return DrsGateway(self._clients, run.region, run.account, retry=self._retry)
 
     # ---- public API -----------------------------------------------------------------
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_drs.type_defs import JobTypeDef
 
 __all__ = [
+    "EXECUTION_ID_TAG",
     "MANAGED_BY",
     "MAX_TAG_VALUE_LENGTH",
     "DrsQuotas",
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 MANAGED_BY = "drs-orchestration"
 """The ``ManagedBy`` tag on every job the library starts."""
+EXECUTION_ID_TAG = "ExecutionId"
+"""The job tag naming the execution that started the job (the cache reads it back)."""
 MAX_TAG_VALUE_LENGTH = 256
 """DRS's limit on a tag value, in characters."""
 _IN_PROGRESS = frozenset({"PENDING", "STARTED"})
@@ -128,7 +131,7 @@ def _tag_value(value: str) -> str:
 def job_tags(execution: Execution, wave_run: WaveRun, chunk: JobRecord) -> dict[str, str]:
     """The tags of a chunk's job (values cut to DRS's 256 characters)."""
     return {
-        "ExecutionId": execution.execution_id,
+        EXECUTION_ID_TAG: execution.execution_id,
         "PlanId": execution.plan_id,
         "PlanName": _tag_value(execution.plan_name),
         "Wave": _tag_value(wave_run.wave_name),
@@ -169,7 +172,7 @@ def find_chunk_job(
     bookkeeping could cause), the earliest is returned and a warning logged.
     """
     wanted = {
-        "ExecutionId": execution_id,
+        EXECUTION_ID_TAG: execution_id,
         "Wave": _tag_value(wave_name),
         "Chunk": str(chunk_index),
     }
