@@ -14,6 +14,8 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+# A longer search for local hunting: HYPOTHESIS_PROFILE=thorough pytest -n 2 -k properties
+settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 _FAKE_AWS_ENV = {
