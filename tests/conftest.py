@@ -14,7 +14,7 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-# A longer search for local hunting: HYPOTHESIS_PROFILE=thorough pytest -n 2 -k properties
+# A longer search before a release: HYPOTHESIS_PROFILE=thorough pytest -n 2
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
