@@ -213,17 +213,20 @@ class ConcurrentModificationError(ConflictError):
         kind: str,
         key: str,
         *,
-        expected_version: int,
+        expected_version: int | None,
         actual_version: int | None,
     ) -> None:
         self.kind = kind
         self.key = key
         self.expected_version = expected_version
         self.actual_version = actual_version
-        found = "absent" if actual_version is None else f"version {actual_version}"
+        if expected_version is None:
+            detail = "other writers kept changing it; try again"
+        else:
+            found = "absent" if actual_version is None else f"version {actual_version}"
+            detail = f"expected version {expected_version}, found {found}"
         super().__init__(
-            f"{kind} {key!r} was modified concurrently: expected version {expected_version}, "
-            f"found {found}",
+            f"{kind} {key!r} was modified concurrently: {detail}",
             details={
                 "kind": kind,
                 "key": key,
@@ -280,24 +283,35 @@ class LaunchConfigTimeoutError(LaunchConfigApplicationError):
 
 
 class ServersNotReadyError(DrsOrchestrationError):
-    """Source servers that DRS would refuse to recover (replication not healthy).
+    """Source servers the execution's readiness rule (or DRS) does not launch.
 
     Attributes:
         servers: Source server ID → its replication state (``"NOT_FOUND"`` when
             DRS did not return the server).
+        reasons: Source server ID → why it is not launched.
     """
 
     code = "ServersNotReady"
     http_status = 409
 
     def __init__(
-        self, servers: Mapping[str, str], *, details: Mapping[str, Any] | None = None
+        self,
+        servers: Mapping[str, str],
+        *,
+        reasons: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         self.servers = dict(servers)
-        listing = ", ".join(f"{sid} ({state})" for sid, state in sorted(self.servers.items()))
+        self.reasons = dict(reasons or {})
+        listing = "; ".join(
+            f"{sid} ({state}: {self.reasons[sid]})" if sid in self.reasons else f"{sid} ({state})"
+            for sid, state in sorted(self.servers.items())[:10]
+        )
+        more = f"; and {len(self.servers) - 10} more" if len(self.servers) > 10 else ""
         super().__init__(
-            f"{len(self.servers)} source server(s) not ready for recovery: {listing}",
-            details={"servers": self.servers, **(details or {})},
+            f"{len(self.servers)} source server(s) not ready: {listing}{more}. "
+            "Pass skip_not_ready=True to launch the others",
+            details={"servers": self.servers, "reasons": self.reasons, **(details or {})},
         )
 
 

@@ -5,6 +5,7 @@ import pytest
 from drs_orchestration.errors import ConcurrentModificationError, NotFoundError, ValidationError
 from drs_orchestration.models import AccountContext, ProtectionGroup
 from drs_orchestration.services import RecoveryPlanService
+from drs_orchestration.services.plans import resolve_waves
 from drs_orchestration.storage import MemoryStorage
 from tests.ids import server_id
 
@@ -21,7 +22,7 @@ def _group(
     return storage.protection_groups.put(group)
 
 
-def test_waves_copy_servers_region_and_account_from_groups(storage: MemoryStorage) -> None:
+def test_waves_follow_their_groups_region_and_account_copied(storage: MemoryStorage) -> None:
     account = AccountContext(account_id="111122223333", role_name="DRS")
     db = _group(storage, "db", [server_id(1), server_id(2)], account=account)
     app = _group(storage, "app", [server_id(3)], account=account)
@@ -35,24 +36,96 @@ def test_waves_copy_servers_region_and_account_from_groups(storage: MemoryStorag
         failure_policy="continue",
     )
     assert plan.version == 1
-    assert plan.wave("database").server_ids == [server_id(1), server_id(2)]
+    assert plan.wave("database").server_ids == []  # resolved when an execution starts
     assert plan.wave("app").region == "us-east-1"
     assert plan.wave("app").account == account
+    resolved = {r.wave.name: r for r in resolve_waves(storage, plan)}
+    assert resolved["database"].server_ids == [server_id(1), server_id(2)]
+    assert resolved["database"].group_versions == {db.group_id: db.version}
     assert plans.get(plan.plan_id) == plan
     assert [p.plan_id for p in plans.list()] == [plan.plan_id]
 
 
-def test_servers_are_copied_not_resolved_later(storage: MemoryStorage) -> None:
+def test_a_plan_follows_its_groups_and_a_frozen_wave_does_not(storage: MemoryStorage) -> None:
+    db = _group(storage, "db", [server_id(1), server_id(2)])
+    app = _group(storage, "app", [server_id(3)])
+    plans = RecoveryPlanService(storage)
+    plan = plans.create(
+        "p",
+        [
+            {"name": "db", "protectionGroupIds": [db.group_id]},
+            {"name": "app", "protectionGroupIds": [app.group_id], "frozen": True},
+        ],
+    )
+    assert plan.wave("app").server_ids == [server_id(3)]
+    storage.protection_groups.put(db.model_copy(update={"source_server_ids": [server_id(2)]}))
+    storage.protection_groups.put(
+        app.model_copy(update={"source_server_ids": [server_id(3), server_id(4)]})
+    )
+    resolved = {r.wave.name: r.server_ids for r in resolve_waves(storage, plans.get(plan.plan_id))}
+    assert resolved == {"db": [server_id(2)], "app": [server_id(3)]}
+    check = plans.check(plan.plan_id)
+    assert check.ok
+    [stale] = [f for f in check.warnings if f.field == "waves.1.serverIds"]
+    assert stale.value == {"added": [server_id(4)], "removed": []}
+    refreshed = plans.update(plan.plan_id)
+    assert refreshed.wave("app").server_ids == [server_id(3), server_id(4)]
+    assert refreshed.version == 2
+    assert refreshed.created_at == plan.created_at
+
+
+def test_check_names_missing_groups_empty_waves_and_servers_in_two_waves(
+    storage: MemoryStorage,
+) -> None:
+    db = _group(storage, "db", [server_id(1)])
+    app = _group(storage, "app", [server_id(2)])
+    gone = _group(storage, "gone", [server_id(3)])
+    plans = RecoveryPlanService(storage)
+    plan = plans.create(
+        "p",
+        [
+            {"name": "db", "protectionGroupIds": [db.group_id]},
+            {"name": "app", "protectionGroupIds": [app.group_id]},
+            {"name": "old", "protectionGroupIds": [gone.group_id]},
+            {"name": "pinned", "serverIds": [server_id(1)], "region": "us-east-1"},
+        ],
+    )
+    storage.protection_groups.delete(gone.group_id)
+    storage.protection_groups.put(app.model_copy(update={"source_server_ids": []}))
+    check = plans.check(plan.plan_id)
+    assert not check.ok
+    by_field = {f.field: f for f in check.errors}
+    assert by_field["waves.2.protectionGroupIds.0"].value == gone.group_id
+    assert "no longer exists" in by_field["waves.2.protectionGroupIds.0"].message
+    assert "no servers" in by_field["waves.1.protectionGroupIds"].message
+    assert "in wave 'db' and in wave 'pinned'" in by_field["waves.3"].message
+    # Groups never applied: the wave applies them first (a warning, not an error).
+    assert any("fallback" in f.message for f in check.warnings)
+    with pytest.raises(ValidationError) as err:
+        resolve_waves(storage, plans.get(plan.plan_id))
+    assert {p["field"] for p in err.value.problems} == set(by_field)
+
+
+def test_update_with_expected_version_and_without(storage: MemoryStorage) -> None:
     db = _group(storage, "db", [server_id(1)])
     plans = RecoveryPlanService(storage)
     plan = plans.create("p", [{"name": "w", "protectionGroupIds": [db.group_id]}])
-    grown = db.model_copy(update={"source_server_ids": [server_id(1), server_id(2)]})
-    storage.protection_groups.put(grown)
-    assert plans.get(plan.plan_id).wave("w").server_ids == [server_id(1)]
-    refreshed = plans.update(plan.plan_id)
-    assert refreshed.wave("w").server_ids == [server_id(1), server_id(2)]
-    assert refreshed.version == 2
-    assert refreshed.created_at == plan.created_at
+    first = plans.update(plan.plan_id, description="1", expected_version=plan.version)
+    with pytest.raises(ConcurrentModificationError) as err:
+        plans.update(plan.plan_id, description="2", expected_version=plan.version)
+    assert err.value.expected_version == plan.version
+    assert err.value.actual_version == first.version
+    # Without a version the change is applied to whatever is stored: nothing is lost.
+    second = plans.update(plan.plan_id, name="renamed")
+    assert (second.name, second.description) == ("renamed", "1")
+
+
+def test_bad_waves_argument_is_a_validation_error(storage: MemoryStorage) -> None:
+    plans = RecoveryPlanService(storage)
+    with pytest.raises(ValidationError, match="waves"):
+        plans.create("x", None)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="waves.0"):
+        plans.create("x", ["not a wave"])  # type: ignore[list-item]
 
 
 def test_every_problem_named(storage: MemoryStorage) -> None:

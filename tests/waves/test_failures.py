@@ -60,9 +60,12 @@ def test_skip_not_ready_records_skipped_servers_and_launches_the_others() -> Non
 
         wave = execution.waves[0]
         assert wave.servers[lagging].status is ServerLaunchStatus.SKIPPED
-        assert wave.servers[lagging].skipped_reason == (
-            "not ready for recovery: replication state BACKLOG"
+        assert (wave.servers[lagging].skipped_reason or "").startswith(
+            "not ready: replication is BACKLOG; the drill readiness rule accepts CONTINUOUS"
         )
+        readiness = wave.servers[lagging].readiness
+        assert readiness is not None
+        assert (readiness.state, readiness.ready) == ("BACKLOG", False)
         launched = [s for s, o in wave.servers.items() if o.status is ServerLaunchStatus.LAUNCHED]
         assert sorted(launched) == sorted(drill.servers["database"][1:])
         assert wave.status is WaveStatus.PARTIAL
@@ -80,17 +83,11 @@ def test_a_server_drs_does_not_return_is_not_ready() -> None:
     with simulated() as sim:
         drill = make_drill(sim, {"database": 1})
         other_region = sim.add_source_server(region="eu-west-1", hostname="elsewhere")
-        plan = drill.plan
-        wave = plan.waves[0]
-        # A wave whose stored IDs include a server DRS does not have in its region.
-        drill.orch.storage.recovery_plans.put(
-            plan.model_copy(
-                update={
-                    "waves": [
-                        wave.model_copy(update={"server_ids": [*wave.server_ids, other_region]})
-                    ]
-                }
-            )
+        group_id = drill.plan.waves[0].protection_group_ids[0]
+        group = drill.orch.groups.get(group_id)
+        # A group whose stored IDs include a server DRS does not have in its region.
+        drill.orch.storage.protection_groups.put(
+            group.model_copy(update={"source_server_ids": [*group.source_server_ids, other_region]})
         )
 
         execution = drill.run(drill.start())

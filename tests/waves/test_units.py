@@ -167,9 +167,10 @@ def test_quota_usage_counts_the_next_job() -> None:
     ("server", "state"),
     [
         ({"dataReplicationInfo": {"dataReplicationState": "CONTINUOUS"}}, "CONTINUOUS"),
+        # isArchived is an Application Migration Service field: DRS servers do not have it.
         (
             {"isArchived": True, "dataReplicationInfo": {"dataReplicationState": "CONTINUOUS"}},
-            "ARCHIVED",
+            "CONTINUOUS",
         ),
         ({}, "UNKNOWN"),
         ({"dataReplicationInfo": {}}, "UNKNOWN"),

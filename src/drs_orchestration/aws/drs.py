@@ -8,6 +8,7 @@ and validated by the real botocore client against the service model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +33,7 @@ __all__ = [
     "DrsGateway",
     "chunked",
     "drs_timestamp",
+    "parse_drs_duration",
     "parse_drs_timestamp",
 ]
 
@@ -62,6 +64,28 @@ def parse_drs_timestamp(value: str) -> datetime:
     """Parse a DRS ISO-8601 timestamp string (``...Z`` or with an offset) into an aware datetime."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_drs_duration(value: object) -> float | None:
+    """Seconds in a DRS lag (``lagDuration``), or ``None`` when it cannot be read.
+
+    Source servers report the lag as an ISO 8601 duration (``PT1H2M``); the
+    model types the same field on recovery instances as a date-time string.
+    A lag is informational, so anything else reads as unknown, never an error.
+    """
+    if not isinstance(value, str):
+        return None
+    match = _ISO_DURATION.match(value.strip())
+    if match is None or value.strip() in ("P", "PT") or value.strip().endswith("T"):
+        return None
+    parts = {name: float(number) if number else 0.0 for name, number in match.groupdict().items()}
+    return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
 
 
 class DrsGateway(ServiceGateway):
@@ -160,6 +184,19 @@ class DrsGateway(ServiceGateway):
             filters=filters,
             order=order,
         )
+
+    def latest_recovery_snapshot(self, source_server_id: str) -> RecoverySnapshotTypeDef | None:
+        """A server's newest recovery snapshot (one page of one item), or ``None``."""
+        response = self._call(
+            "DescribeRecoverySnapshots",
+            self.client.describe_recovery_snapshots,
+            resource_ids=[source_server_id],
+            sourceServerID=source_server_id,
+            order="DESC",
+            maxResults=1,
+        )
+        items = response.get("items", [])
+        return items[0] if items else None
 
     # ---- jobs ---------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from drs_orchestration.models.ids import (
     new_execution_id,
 )
 from drs_orchestration.models.plans import FailurePolicy
+from drs_orchestration.models.readiness import ReadinessPolicy, ServerReadiness
 
 __all__ = [
     "CancelRequest",
@@ -204,7 +206,18 @@ class PhaseTimes(DrsModel):
 
 
 class ServerOutcome(DrsModel):
-    """What happened to one source server in a wave."""
+    """What happened to one source server in a wave.
+
+    Attributes:
+        readiness: What preflight saw (replication state, lag, latest recovery
+            point) and its verdict, when the wave's preflight ran.
+        recovery_point: The recovery point the launch used: the recovery
+            instance's ``pointInTimeSnapshotDateTime``, else the chosen
+            snapshot's time, else the end of the job's snapshot.
+        achieved_rpo_s: Seconds of data the recovery lost: the execution's
+            start minus ``recovery_point`` (0 when the point is later, as an
+            on-demand snapshot of a healthy source is).
+    """
 
     source_server_id: SourceServerId
     status: ServerLaunchStatus = ServerLaunchStatus.NOT_STARTED
@@ -213,6 +226,9 @@ class ServerOutcome(DrsModel):
     recovery_instance_id: RecoveryInstanceId | None = None
     ec2_instance_id: Ec2InstanceId | None = None
     phases: PhaseTimes = Field(default_factory=PhaseTimes)
+    readiness: ServerReadiness | None = None
+    recovery_point: Timestamp | None = None
+    achieved_rpo_s: Annotated[float, Field(ge=0)] | None = None
     skipped_reason: str | None = None
     error: ErrorRecord | None = None
 
@@ -266,7 +282,10 @@ class WaveRun(DrsModel):
     region: Region
     account: AccountContext | None = None
     server_ids: list[SourceServerId] = Field(default_factory=list)
+    """The servers resolved from the groups (or the frozen list) when the execution started."""
     protection_group_ids: list[str] = Field(default_factory=list)
+    group_versions: dict[str, int] = Field(default_factory=dict)
+    """The version of each group the servers were resolved from (what the execution saw)."""
     depends_on: list[str] = Field(default_factory=list)
     pause_before: bool = False
     pause_released: bool = False
@@ -301,6 +320,36 @@ class WaveRun(DrsModel):
             found[outcome.status] += 1
         return found
 
+    @property
+    def worst_rpo(self) -> timedelta | None:
+        """The largest achieved RPO among the wave's launched servers (``None`` before any)."""
+        return _worst_rpo(self.servers.values())
+
+    @property
+    def recovery_time(self) -> timedelta | None:
+        """The wave's RTO: from its start to its last server launched (``None`` before any)."""
+        return _recovery_time(self.started_at, self.servers.values())
+
+
+def _worst_rpo(outcomes: Iterable[ServerOutcome]) -> timedelta | None:
+    achieved = [
+        o.achieved_rpo_s
+        for o in outcomes
+        if o.status is ServerLaunchStatus.LAUNCHED and o.achieved_rpo_s is not None
+    ]
+    return timedelta(seconds=max(achieved)) if achieved else None
+
+
+def _recovery_time(start: datetime | None, outcomes: Iterable[ServerOutcome]) -> timedelta | None:
+    launched = [
+        o.phases.launch_end
+        for o in outcomes
+        if o.status is ServerLaunchStatus.LAUNCHED and o.phases.launch_end is not None
+    ]
+    if start is None or not launched:
+        return None
+    return max(launched) - start
+
 
 class Execution(VersionedModel):
     """One run of a recovery plan. Persisted before and after every AWS side effect."""
@@ -315,6 +364,10 @@ class Execution(VersionedModel):
     failure_policy: FailurePolicy = FailurePolicy.STOP
     allow_concurrent_waves: bool = False
     skip_not_ready: bool = False
+    readiness: ReadinessPolicy = Field(default_factory=ReadinessPolicy)
+    """Which servers the waves launch (the plan's policy, or the one given at start)."""
+    replace_recovery_instances: bool = False
+    """A drill may replace recovery instances launched by a real recovery."""
     started_by: str | None = None
     cancel_request: CancelRequest | None = None
     paused_before: str | None = None
@@ -352,11 +405,9 @@ class Execution(VersionedModel):
         ``None`` until some server has launched. Each server's launch time is
         its :attr:`PhaseTimes.launch_end` (when a poll first saw it launched).
         """
-        launched = [
-            o.phases.launch_end
-            for o in self.outcomes().values()
-            if o.status is ServerLaunchStatus.LAUNCHED and o.phases.launch_end is not None
-        ]
-        if self.started_at is None or not launched:
-            return None
-        return max(launched) - self.started_at
+        return _recovery_time(self.started_at, self.outcomes().values())
+
+    @property
+    def worst_rpo(self) -> timedelta | None:
+        """The largest achieved RPO among every launched server (``None`` before any)."""
+        return _worst_rpo(self.outcomes().values())

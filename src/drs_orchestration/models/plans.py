@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -18,6 +18,7 @@ from drs_orchestration.models.ids import (
     SourceServerId,
     new_plan_id,
 )
+from drs_orchestration.models.readiness import ReadinessPolicy
 
 __all__ = ["FailurePolicy", "RecoveryPlan", "Wave"]
 
@@ -38,21 +39,39 @@ class FailurePolicy(StrEnum):
 class Wave(DrsModel):
     """One step of a recovery plan: the servers of some protection groups, launched together.
 
-    ``server_ids``, ``region`` and ``account`` are copied from the groups when
-    the plan is saved and are what an execution uses; tags are never
-    resolved again at execution time (DESIGN.md contract 1).
+    A wave follows its groups: an execution resolves each group's stored
+    ``source_server_ids`` when it starts (never tags: DESIGN.md contract 1),
+    so a server added to or removed from a group after the plan was saved
+    is launched or left out accordingly. A *frozen* wave launches exactly its
+    ``server_ids`` instead (copied from its groups when the plan is saved, or
+    given explicitly with a ``region``), for teams that want a plan that does
+    not move. ``region`` and ``account`` are copied from the groups when the
+    plan is saved.
     """
 
     name: WaveName
     order: int | None = None
     protection_group_ids: list[ProtectionGroupId] = Field(default_factory=list)
+    frozen: bool = False
     server_ids: list[SourceServerId] = Field(default_factory=list)
+    """The servers of a frozen wave; ignored (a copy kept by older versions) otherwise."""
     region: Region | None = None
     account: AccountContext | None = None
     depends_on: list[WaveName] = Field(default_factory=list)
     pause_before: bool = False
     point_in_time: Timestamp | None = None
     timeout_s: Annotated[int, Field(gt=0)] = 3600
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_servers_freeze(cls, data: Any) -> Any:
+        # Servers listed without groups can only be a fixed list: the wave is frozen.
+        if isinstance(data, dict):
+            groups = data.get("protectionGroupIds", data.get("protection_group_ids"))
+            servers = data.get("serverIds", data.get("server_ids"))
+            if servers and not groups and "frozen" not in data:
+                return {**data, "frozen": True}
+        return data
 
     @field_validator("server_ids", "protection_group_ids", "depends_on")
     @classmethod
@@ -64,9 +83,19 @@ class Wave(DrsModel):
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:
-        if not self.protection_group_ids and not self.server_ids:
+        if self.frozen and not self.server_ids and not self.protection_group_ids:
             raise InvalidFields(
-                [("protectionGroupIds", "wave is empty: give protectionGroupIds or serverIds", [])]
+                [("serverIds", "a frozen wave needs serverIds (or groups to copy them from)", [])]
+            )
+        if not self.frozen and not self.protection_group_ids:
+            raise InvalidFields(
+                [
+                    (
+                        "protectionGroupIds",
+                        "wave is empty: give protectionGroupIds (or frozen serverIds)",
+                        [],
+                    )
+                ]
             )
         if self.name in self.depends_on:
             raise InvalidFields([("dependsOn", "a wave cannot depend on itself", self.name)])
@@ -87,6 +116,8 @@ class RecoveryPlan(VersionedModel):
     waves: Annotated[list[Wave], Field(min_length=1)]
     failure_policy: FailurePolicy = FailurePolicy.STOP
     allow_concurrent_waves: bool = False
+    readiness: ReadinessPolicy = Field(default_factory=ReadinessPolicy)
+    """Which servers a drill and a recovery launch (overridable per execution)."""
     created_at: Timestamp = Field(default_factory=utc_now)
     updated_at: Timestamp = Field(default_factory=utc_now)
 
@@ -123,7 +154,7 @@ class RecoveryPlan(VersionedModel):
                     problems.append((f"waves.{i}.dependsOn.{j}", "unknown wave", dep))
         owner: dict[str, int] = {}
         for i, wave in enumerate(self.waves):
-            for j, sid in enumerate(wave.server_ids):
+            for j, sid in enumerate(wave.server_ids if wave.frozen else []):
                 if sid in owner:
                     other = self.waves[owner[sid]].name
                     problems.append(

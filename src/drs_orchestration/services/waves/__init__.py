@@ -7,22 +7,17 @@ from drs_orchestration.services.waves.hooks import (
     RecoveryInstanceSync,
 )
 from drs_orchestration.services.waves.launcher import MANAGED_BY, DrsQuotas, job_tags
-from drs_orchestration.services.waves.preflight import (
-    DEFAULT_READY_STATES,
-    PreflightResult,
-    check_replication,
-)
+from drs_orchestration.services.waves.preflight import ReadinessReport, assess_readiness
 
 __all__ = [
-    "DEFAULT_READY_STATES",
     "MANAGED_BY",
     "CacheSyncHook",
     "DrsQuotas",
     "PostWaveHook",
-    "PreflightResult",
+    "ReadinessReport",
     "RecoveryInstanceSync",
     "StepResult",
     "WaveExecutor",
-    "check_replication",
+    "assess_readiness",
     "job_tags",
 ]

@@ -81,7 +81,6 @@ class ExecutorSettings:
     """Tunables of the step state machine (see :class:`WaveExecutor` for their meaning)."""
 
     quotas: DrsQuotas
-    ready_states: frozenset[str]
     start_lease: timedelta
     max_start_attempts: int
     quota_window: timedelta

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from drs_orchestration.aws.clients import ClientFactory
 from drs_orchestration.aws.drs import DrsGateway
@@ -24,7 +25,6 @@ from drs_orchestration.errors import (
     ConcurrentModificationError,
     ConflictError,
     InvalidStateTransitionError,
-    ValidationError,
 )
 from drs_orchestration.events import EventSink, ExecutionFinished, ExecutionStarted, emit
 from drs_orchestration.models import (
@@ -38,11 +38,13 @@ from drs_orchestration.models import (
     utc_now,
 )
 from drs_orchestration.models.executions import EXECUTION_RETENTION
+from drs_orchestration.models.readiness import PlanReadiness, ReadinessPolicy, WaveReadiness
 from drs_orchestration.services.launch_config import LaunchConfigService
+from drs_orchestration.services.plans import resolve_waves
 from drs_orchestration.services.waves.context import ExecutorSettings, LostRace, StepContext
 from drs_orchestration.services.waves.hooks import CacheSyncHook, PostWaveHook, RecoveryInstanceSync
 from drs_orchestration.services.waves.launcher import DrsQuotas
-from drs_orchestration.services.waves.preflight import DEFAULT_READY_STATES
+from drs_orchestration.services.waves.preflight import assess_readiness
 from drs_orchestration.services.waves.stepper import WaveStepper
 from drs_orchestration.storage.base import Storage
 
@@ -76,6 +78,10 @@ class StepResult:
         )
 
 
+def _readiness(value: ReadinessPolicy | Mapping[str, Any]) -> ReadinessPolicy:
+    return value if isinstance(value, ReadinessPolicy) else ReadinessPolicy.parse(value)
+
+
 def _ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
@@ -93,7 +99,6 @@ class WaveExecutor:
         retry: Retry policy of every DRS call.
         quotas: The DRS account quotas to stay within (chunk size, jobs and servers
             in progress).
-        ready_states: Replication states a server may be launched from.
         hooks: Called after each wave (errors recorded on the wave, never failing it).
         cache: A recovery-instance cache; its ``sync_servers`` runs after each wave.
         start_lease_s: How long a claimed chunk without a job is assumed to be in
@@ -123,7 +128,6 @@ class WaveExecutor:
         sleep: Callable[[float], None] = time.sleep,
         retry: RetryPolicy | None = None,
         quotas: DrsQuotas | None = None,
-        ready_states: Collection[str] = DEFAULT_READY_STATES,
         hooks: Sequence[PostWaveHook] = (),
         cache: RecoveryInstanceSync | None = None,
         start_lease_s: float = 120.0,
@@ -133,8 +137,6 @@ class WaveExecutor:
     ) -> None:
         if max_start_attempts < 1:
             raise ValueError(f"max_start_attempts must be at least 1 (got {max_start_attempts})")
-        if not ready_states:
-            raise ValueError("ready_states must name at least one replication state")
         self._storage = storage
         self._clients = clients
         self._events = events
@@ -143,7 +145,6 @@ class WaveExecutor:
         self._retry = retry or RetryPolicy()
         self.settings = ExecutorSettings(
             quotas=quotas or DrsQuotas(),
-            ready_states=frozenset(ready_states),
             start_lease=timedelta(seconds=start_lease_s),
             max_start_attempts=max_start_attempts,
             quota_window=quota_window,
@@ -178,11 +179,15 @@ class WaveExecutor:
         drill: bool = True,
         skip_not_ready: bool = False,
         started_by: str | None = None,
+        readiness: ReadinessPolicy | Mapping[str, Any] | None = None,
+        replace_recovery_instances: bool = False,
     ) -> Execution:
         """Persist a new execution of a plan (nothing is sent to DRS yet).
 
-        The waves' servers, region, account and settings are copied from the
-        plan as it is now, in its execution order.
+        Each wave's servers are resolved now from its groups' stored server
+        IDs (a frozen wave keeps its saved list) and recorded on the
+        execution with the groups' versions; region, account and settings
+        are copied from the plan, in its execution order.
 
         Args:
             plan_id: The recovery plan to run.
@@ -190,32 +195,24 @@ class WaveExecutor:
             skip_not_ready: Record servers that are not ready as skipped instead
                 of refusing the wave with :class:`ServersNotReadyError`.
             started_by: Who started it (kept on the execution).
+            readiness: Which servers to launch, instead of the plan's policy
+                (e.g. ``ReadinessPolicy(drill=ReadinessRule(states=None))`` to
+                drill an outage).
+            replace_recovery_instances: Let a drill replace recovery instances
+                that a real recovery launched (refused by default: DRS keeps
+                one recovery instance per server, so the drill would replace
+                what production runs on).
 
         Raises:
             NotFoundError: the plan does not exist.
-            ValidationError: a wave has no servers or no region (name them).
+            ValidationError: a wave cannot run (missing group, no servers, a
+                server in two waves: each named), or a bad argument.
             ConflictError: another execution of the plan is still running.
         """
         plan = self._storage.recovery_plans.get(plan_id)
-        problems = [
-            {
-                "field": f"waves.{i}",
-                "message": "no region (save the plan with its groups)",
-                "value": w.name,
-            }
-            for i, w in enumerate(plan.waves)
-            if w.region is None
-        ] + [
-            {"field": f"waves.{i}.serverIds", "message": "the wave has no servers", "value": w.name}
-            for i, w in enumerate(plan.waves)
-            if not w.server_ids
-        ]
-        if problems:
-            raise ValidationError(
-                f"plan {plan.name!r} ({plan_id}) cannot run: "
-                + "; ".join(f"{p['field']} ({p['value']}): {p['message']}" for p in problems),
-                problems=problems,
-            )
+        policy = plan.readiness if readiness is None else _readiness(readiness)
+        resolved = resolve_waves(self._storage, plan)
+        by_name = {r.wave.name: r for r in resolved}
         running = [
             e.execution_id
             for e in self._storage.executions.list_for_plan(plan_id)
@@ -231,15 +228,18 @@ class WaveExecutor:
         waves = [
             WaveRun(
                 wave_name=w.name,
-                region=w.region,  # type: ignore[arg-type]
-                account=w.account,
-                server_ids=list(w.server_ids),
+                region=by_name[w.name].region,
+                account=by_name[w.name].account,
+                server_ids=list(by_name[w.name].server_ids),
                 protection_group_ids=list(w.protection_group_ids),
+                group_versions=dict(by_name[w.name].group_versions),
                 depends_on=list(w.depends_on),
                 pause_before=w.pause_before,
                 point_in_time=w.point_in_time,
                 timeout_s=w.timeout_s,
-                servers={sid: ServerOutcome(source_server_id=sid) for sid in w.server_ids},
+                servers={
+                    sid: ServerOutcome(source_server_id=sid) for sid in by_name[w.name].server_ids
+                },
             )
             for w in plan.ordered_waves()
         ]
@@ -252,6 +252,8 @@ class WaveExecutor:
             failure_policy=plan.failure_policy,
             allow_concurrent_waves=plan.allow_concurrent_waves,
             skip_not_ready=skip_not_ready,
+            readiness=policy,
+            replace_recovery_instances=replace_recovery_instances,
             started_by=started_by,
             created_at=now,
             updated_at=now,
@@ -265,9 +267,58 @@ class WaveExecutor:
                 "planId": plan_id,
                 "executionType": stored.execution_type.value,
                 "waves": len(waves),
+                "servers": sum(len(w.server_ids) for w in waves),
             },
         )
         return stored
+
+    def preflight(
+        self,
+        plan_id: str,
+        *,
+        drill: bool = True,
+        readiness: ReadinessPolicy | Mapping[str, Any] | None = None,
+        replace_recovery_instances: bool = False,
+    ) -> PlanReadiness:
+        """Check every server of a plan as a drill or recovery would, without starting anything.
+
+        The readiness report for a pre-drill checklist or a 3 a.m. go/no-go:
+        per wave and server the replication state, lag, latest recovery point
+        and the verdict with its reason, read from DRS in each wave's region
+        and account.
+
+        Raises:
+            NotFoundError: the plan does not exist.
+            ValidationError: a wave cannot run (see :meth:`start`).
+            AwsApiError: DRS could not be read.
+        """
+        plan = self._storage.recovery_plans.get(plan_id)
+        policy = plan.readiness if readiness is None else _readiness(readiness)
+        rule = policy.rule(drill=drill)
+        now = self._now()
+        waves = []
+        for resolved in resolve_waves(self._storage, plan):
+            drs = DrsGateway(self._clients, resolved.region, resolved.account, retry=self._retry)
+            report = assess_readiness(
+                drs,
+                resolved.server_ids,
+                rule,
+                drill=drill,
+                now=now,
+                all_recovery_points=True,
+                replace_recovery_instances=replace_recovery_instances,
+            )
+            waves.append(
+                WaveReadiness(
+                    wave_name=resolved.wave.name,
+                    region=resolved.region,
+                    account_id=resolved.account.account_id if resolved.account else None,
+                    servers=report.servers,
+                )
+            )
+        return PlanReadiness(
+            plan_id=plan.plan_id, plan_name=plan.name, drill=drill, checked_at=now, waves=waves
+        )
 
     def step(self, execution_id: str) -> Execution:
         """Advance an execution by one unit of work and return it as stored.
@@ -352,7 +403,7 @@ class WaveExecutor:
             logger.info("execution resumed", extra={"executionId": execution_id})
             return stored
         raise ConcurrentModificationError(
-            "execution", execution_id, expected_version=-1, actual_version=None
+            "execution", execution_id, expected_version=None, actual_version=None
         )
 
     def cancel(self, execution_id: str, requested_by: str, reason: str | None = None) -> Execution:
@@ -384,7 +435,7 @@ class WaveExecutor:
             )
             return stored
         raise ConcurrentModificationError(
-            "execution", execution_id, expected_version=-1, actual_version=None
+            "execution", execution_id, expected_version=None, actual_version=None
         )
 
     @staticmethod
@@ -454,7 +505,7 @@ class WaveExecutor:
             except ConcurrentModificationError:
                 continue
         raise ConcurrentModificationError(
-            "execution", step.execution.execution_id, expected_version=-1, actual_version=None
+            "execution", step.execution.execution_id, expected_version=None, actual_version=None
         )
 
     def _dispatch(self, step: StepContext) -> None:

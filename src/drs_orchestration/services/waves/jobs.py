@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from drs_orchestration.aws.drs import DrsGateway
@@ -13,6 +14,7 @@ from drs_orchestration.models import (
     JobRecord,
     JobStatus,
     ServerLaunchStatus,
+    ServerOutcome,
     WaveRun,
     WaveStatus,
 )
@@ -29,8 +31,8 @@ from drs_orchestration.services.waves.launcher import count_in_progress, find_ch
 from drs_orchestration.services.waves.monitor import (
     JobView,
     describe_jobs,
-    ec2_instance_ids,
     read_job_log,
+    recovery_instances,
 )
 
 if TYPE_CHECKING:
@@ -39,6 +41,24 @@ if TYPE_CHECKING:
 __all__ = ["JobFollower"]
 
 logger = logging.getLogger(__name__)
+
+
+def record_recovery_point(
+    outcome: ServerOutcome, reported: datetime | None, execution_start: datetime
+) -> None:
+    """Record the recovery point a launch used and the RPO it achieved.
+
+    The recovery instance's own ``pointInTimeSnapshotDateTime`` wins; else the
+    snapshot chosen for a point-in-time wave; else the end of the snapshot the
+    job took. The achieved RPO is the data the recovery lost: the execution's
+    start minus the recovery point, never negative (an on-demand snapshot of
+    a healthy source is taken after the start).
+    """
+    point = reported or outcome.recovery_point or outcome.phases.snapshot_end
+    if point is None:
+        return
+    outcome.recovery_point = point
+    outcome.achieved_rpo_s = round(max((execution_start - point).total_seconds(), 0.0), 3)
 
 
 class JobFollower:
@@ -266,8 +286,9 @@ class JobFollower:
         instance_ids = [
             rid for sid in chunk.server_ids if (rid := run.servers[sid].recovery_instance_id)
         ]
-        ec2_ids = ec2_instance_ids(drs, instance_ids)
-        execution_id = step.execution.execution_id
+        instances = recovery_instances(drs, instance_ids)
+        execution = step.execution
+        execution_id = execution.execution_id
         for sid in chunk.server_ids:
             outcome = run.servers[sid]
             observed = outcome.phases.launch_end
@@ -276,8 +297,14 @@ class JobFollower:
                 outcome.phases = phases
                 if outcome.phases.launch_end is None:
                     outcome.phases.launch_end = observed
-            if outcome.recovery_instance_id:
-                outcome.ec2_instance_id = ec2_ids.get(outcome.recovery_instance_id)
+            instance = instances.get(outcome.recovery_instance_id or "")
+            if instance is not None:
+                outcome.ec2_instance_id = instance.ec2_instance_id
+            record_recovery_point(
+                outcome,
+                instance.point_in_time if instance else None,
+                execution.started_at or chunk.started_at or step.now,
+            )
             if outcome.status in UNFINISHED:
                 outcome.error = ErrorRecord(
                     code="LaunchNotCompleted",

@@ -10,6 +10,7 @@ whose job ID was never saved is found again by its tags.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ __all__ = [
     "job_tags",
     "plan_chunks",
     "select_snapshots",
+    "tag_value",
 ]
 
 logger = logging.getLogger(__name__)
@@ -124,8 +126,18 @@ def plan_chunks(
     ]
 
 
-def _tag_value(value: str) -> str:
-    return value[:MAX_TAG_VALUE_LENGTH]
+_TAG_CHARACTER = re.compile(r"[\w .:/=+\-@]")
+
+
+def tag_value(text: str) -> str:
+    """``text`` made a valid AWS tag value: allowed characters only, at most 256 of them.
+
+    AWS allows letters, digits, white space and ``_ . : / = + - @`` in tag
+    values; anything else in a name a user chose (``Payroll & HR (prod) #1``)
+    becomes ``_``, so any plan or wave name can label a job.
+    """
+    cleaned = "".join(c if _TAG_CHARACTER.fullmatch(c) else "_" for c in text)
+    return cleaned[:MAX_TAG_VALUE_LENGTH]
 
 
 def job_tags(execution: Execution, wave_run: WaveRun, chunk: JobRecord) -> dict[str, str]:
@@ -133,8 +145,8 @@ def job_tags(execution: Execution, wave_run: WaveRun, chunk: JobRecord) -> dict[
     return {
         EXECUTION_ID_TAG: execution.execution_id,
         "PlanId": execution.plan_id,
-        "PlanName": _tag_value(execution.plan_name),
-        "Wave": _tag_value(wave_run.wave_name),
+        "PlanName": tag_value(execution.plan_name),
+        "Wave": tag_value(wave_run.wave_name),
         "Chunk": str(chunk.chunk_index),
         "ExecutionType": execution.execution_type.value,
         "ManagedBy": MANAGED_BY,
@@ -173,7 +185,7 @@ def find_chunk_job(
     """
     wanted = {
         EXECUTION_ID_TAG: execution_id,
-        "Wave": _tag_value(wave_name),
+        "Wave": tag_value(wave_name),
         "Chunk": str(chunk_index),
     }
     matching = [j for j in drs.describe_jobs(from_date=since) if _matches(j, wanted)]
@@ -200,14 +212,17 @@ def _snapshot_time(snapshot: Mapping[str, Any]) -> datetime | None:
 
 def select_snapshots(
     drs: DrsGateway, server_ids: Iterable[str], point_in_time: datetime
-) -> dict[str, str]:
+) -> dict[str, tuple[str, datetime]]:
     """Pick, per server, the latest recovery snapshot taken at or before ``point_in_time``.
+
+    Returns:
+        Each server's snapshot ID and the time it was taken.
 
     Raises:
         RecoveryError: naming every server that has no snapshot at or before
             that time (no job is started for the wave).
     """
-    chosen: dict[str, str] = {}
+    chosen: dict[str, tuple[str, datetime]] = {}
     missing: list[str] = []
     # DRS filters take whole seconds: ask up to the next second and compare exactly here.
     upper = point_in_time + timedelta(seconds=1)
@@ -218,7 +233,8 @@ def select_snapshots(
             if (taken := _snapshot_time(snap)) is not None and taken <= point_in_time
         ]
         if candidates:
-            chosen[sid] = max(candidates)[1]
+            taken, snapshot_id = max(candidates)
+            chosen[sid] = (snapshot_id, taken)
         else:
             missing.append(sid)
     if missing:

@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 __all__ = [
     "JobLog",
     "JobView",
+    "RecoveryInstanceView",
     "ServerView",
     "describe_jobs",
-    "ec2_instance_ids",
     "read_job_log",
+    "recovery_instances",
 ]
 
 _JOB_STATUS = {
@@ -178,12 +179,33 @@ def _set(values: dict[str, datetime], name: str, when: datetime) -> None:
         values[name] = when
 
 
-def ec2_instance_ids(drs: DrsGateway, recovery_instance_ids: Sequence[str]) -> dict[str, str]:
-    """The EC2 instance ID of each recovery instance (those DRS still knows)."""
+@dataclass(frozen=True)
+class RecoveryInstanceView:
+    """What the executor records of a recovery instance.
+
+    Attributes:
+        ec2_instance_id: The EC2 instance behind it.
+        point_in_time: The recovery point it was launched from
+            (``pointInTimeSnapshotDateTime``), when DRS reports one.
+    """
+
+    ec2_instance_id: str | None
+    point_in_time: datetime | None
+
+
+def recovery_instances(
+    drs: DrsGateway, recovery_instance_ids: Sequence[str]
+) -> dict[str, RecoveryInstanceView]:
+    """The EC2 instance and recovery point of each recovery instance DRS still knows."""
     if not recovery_instance_ids:
         return {}
-    return {
-        ri["recoveryInstanceID"]: ri["ec2InstanceID"]
-        for ri in drs.describe_recovery_instances(recovery_instance_ids=recovery_instance_ids)
-        if ri.get("recoveryInstanceID") and ri.get("ec2InstanceID")
-    }
+    found: dict[str, RecoveryInstanceView] = {}
+    for ri in drs.describe_recovery_instances(recovery_instance_ids=recovery_instance_ids):
+        if not ri.get("recoveryInstanceID"):
+            continue
+        pit = ri.get("pointInTimeSnapshotDateTime")
+        found[ri["recoveryInstanceID"]] = RecoveryInstanceView(
+            ec2_instance_id=ri.get("ec2InstanceID") or None,
+            point_in_time=parse_drs_timestamp(pit) if pit else None,
+        )
+    return found

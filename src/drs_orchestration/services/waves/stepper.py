@@ -46,7 +46,7 @@ from drs_orchestration.services.waves.context import (
 from drs_orchestration.services.waves.hooks import PostWaveHook
 from drs_orchestration.services.waves.jobs import JobFollower
 from drs_orchestration.services.waves.launcher import plan_chunks, select_snapshots
-from drs_orchestration.services.waves.preflight import check_replication
+from drs_orchestration.services.waves.preflight import assess_readiness
 
 __all__ = ["WaveStepper"]
 
@@ -186,23 +186,35 @@ class WaveStepper:
             self._preflight(step, run)
 
     def _preflight(self, step: StepContext, run: WaveRun) -> None:
-        result = check_replication(self._gateway(run), run.server_ids, self._settings.ready_states)
-        if result.not_ready and not step.execution.skip_not_ready:
+        execution = step.execution
+        report = assess_readiness(
+            self._gateway(run),
+            run.server_ids,
+            execution.readiness.rule(drill=execution.is_drill),
+            drill=execution.is_drill,
+            now=step.now,
+            replace_recovery_instances=execution.replace_recovery_instances,
+        )
+        for verdict in report.servers:
+            run.servers[verdict.source_server_id].readiness = verdict
+        if not report.all_ready and not execution.skip_not_ready:
             raise ServersNotReadyError(
-                result.not_ready,
+                report.not_ready,
+                reasons=report.reasons,
                 details={
                     "wave": run.wave_name,
                     "region": run.region,
                     "accountId": run.account.account_id if run.account else None,
+                    "executionType": execution.execution_type.value,
                 },
             )
-        for sid, state in result.not_ready.items():
+        for sid, reason in report.reasons.items():
             outcome = run.servers[sid]
             outcome.status = ServerLaunchStatus.SKIPPED
-            outcome.skipped_reason = f"not ready for recovery: replication state {state}"
+            outcome.skipped_reason = f"not ready: {reason}"
             step.record(
                 ServerFailed(
-                    execution_id=step.execution.execution_id,
+                    execution_id=execution.execution_id,
                     wave_name=run.wave_name,
                     source_server_id=sid,
                     reason=outcome.skipped_reason,
@@ -210,7 +222,7 @@ class WaveStepper:
                     at=step.now,
                 )
             )
-        if not result.ready:
+        if not report.ready:
             run.status = WaveStatus.SKIPPED
             run.ended_at = step.now
             self._wave_finished(step, run)
@@ -253,8 +265,9 @@ class WaveStepper:
         ]
         if run.point_in_time is not None:
             chosen = select_snapshots(self._gateway(run), servers, run.point_in_time)
-            for sid, snapshot_id in chosen.items():
+            for sid, (snapshot_id, taken) in chosen.items():
                 run.servers[sid].recovery_snapshot_id = snapshot_id
+                run.servers[sid].recovery_point = taken
         run.jobs = plan_chunks(
             step.execution.execution_id,
             run,
