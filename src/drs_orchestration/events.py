@@ -31,6 +31,7 @@ __all__ = [
     "ExecutionPaused",
     "ExecutionStarted",
     "InstancesTerminated",
+    "JobAdopted",
     "JobProgress",
     "JobStarted",
     "ServerConfigApplied",
@@ -142,6 +143,25 @@ class JobStarted(Event):
     chunk_index: int
     job_id: str
     servers: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobAdopted(Event):
+    """A DRS job carrying an execution's tags that its chunk had not recorded.
+
+    It happens when a ``StartRecovery`` outlived its claim or its answer was
+    lost; the job is recorded (followed and terminable) and this says so.
+    ``duplicate`` is true when the chunk already had a job: DRS launched its
+    servers twice.
+    """
+
+    kind: ClassVar[str] = "job_adopted"
+    execution_id: str
+    wave_name: str
+    chunk_index: int
+    job_id: str
+    servers: int
+    duplicate: bool
 
 
 @dataclass(frozen=True, kw_only=True)

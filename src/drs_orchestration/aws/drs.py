@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from drs_orchestration.aws.clock import ServiceClock, service_clock
 from drs_orchestration.aws.gateway import ServiceGateway
 
 if TYPE_CHECKING:
@@ -109,6 +110,24 @@ class DrsGateway(ServiceGateway):
     def client(self) -> DrsClient:
         """The underlying boto3 DRS client (cached by the factory)."""
         return self._clients.client("drs", self.region, self.account)
+
+    @property
+    def clock(self) -> ServiceClock:
+        """DRS's time as the ``Date`` of its last answer to this client says."""
+        return service_clock(self.client)
+
+    def request_flight_bound_s(self) -> float:
+        """The longest a request of this client can be in flight: connect + read timeouts.
+
+        A claim on a ``StartRecovery`` must outlast this, or another process
+        could start the chunk while the first request can still reach DRS.
+        """
+        config: Any = self.client.meta.config
+        connect = float(getattr(config, "connect_timeout", None) or 60)
+        read = float(getattr(config, "read_timeout", None) or 60)
+        retries = getattr(config, "retries", None) or {}
+        attempts = int(retries.get("total_max_attempts") or (retries.get("max_attempts", 0) + 1))
+        return (connect + read) * max(attempts, 1)
 
     # ---- source servers and launch configuration ----------------------------------
 

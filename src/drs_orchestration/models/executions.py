@@ -254,9 +254,10 @@ class JobRecord(DrsModel):
     status: JobStatus = JobStatus.INTENT
     intent_at: Timestamp = Field(default_factory=utc_now)
     start_requested_at: Timestamp | None = None
-    """Set before a ``StartRecovery`` attempt; cleared when the attempt's failure is recorded."""
+    """Set (in DRS's time) before a ``StartRecovery`` attempt; cleared when DRS's answer
+    proves the attempt started nothing."""
     search_from: Timestamp | None = None
-    """When the first attempt was claimed: the start of the window to find the job in."""
+    """When the first attempt was claimed, in DRS's time: where the search for its job starts."""
     start_attempts: Annotated[int, Field(ge=0)] = 0
     """Claims made to start the chunk (a crashed process's claim counts too)."""
     start_failures: Annotated[int, Field(ge=0)] = 0
@@ -265,6 +266,9 @@ class JobRecord(DrsModel):
     ended_at: Timestamp | None = None
     outcomes_recorded: bool = False
     """Phase times, recovery and EC2 instance IDs of the completed job have been recorded."""
+    adopted: bool = False
+    """A job DRS holds with this chunk's tags that the chunk's own start did not record
+    (a request that outlived its claim): recorded so it is followed and terminable."""
     error: ErrorRecord | None = None
 
 
@@ -305,6 +309,8 @@ class WaveRun(DrsModel):
     """The last transient AWS error (throttling, 5xx after retries); retried on the next step."""
     transient_errors: Annotated[int, Field(ge=0)] = 0
     """Consecutive steps of this wave that ended in a transient error."""
+    reconciled_at: Timestamp | None = None
+    """When DRS's jobs carrying the wave's tags were last matched against its chunks."""
     hook_errors: list[ErrorRecord] = Field(default_factory=list)
     """Errors of post-wave hooks (cache sync...): recorded, never failing the wave."""
 
@@ -368,6 +374,8 @@ class Execution(VersionedModel):
     """Which servers the waves launch (the plan's policy, or the one given at start)."""
     replace_recovery_instances: bool = False
     """A drill may replace recovery instances launched by a real recovery."""
+    drs_clock_skew_s: float | None = None
+    """How far ahead of DRS's clock (negative: behind) the last stepping host's clock was."""
     started_by: str | None = None
     cancel_request: CancelRequest | None = None
     paused_before: str | None = None

@@ -574,6 +574,8 @@ class WaveExecutor:
 
     def _finish(self, step: StepContext) -> None:
         execution = step.execution
+        for run in execution.waves:
+            self._stepper.reconcile_ended(step, run)
         statuses = {run.status for run in execution.waves}
         if execution.error is not None:
             execution.status = ExecutionStatus.FAILED

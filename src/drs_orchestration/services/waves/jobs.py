@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from drs_orchestration.aws.drs import DrsGateway
-from drs_orchestration.errors import DrsOrchestrationError, ServiceQuotaExceededError
-from drs_orchestration.events import JobProgress, JobStarted, ServerFailed, ServerLaunched
+from drs_orchestration.errors import (
+    AwsAccessDeniedError,
+    AwsApiError,
+    AwsConflictError,
+    AwsResourceNotFoundError,
+    AwsValidationError,
+    DrsOrchestrationError,
+    ServiceQuotaExceededError,
+    ThrottledError,
+)
+from drs_orchestration.events import (
+    JobAdopted,
+    JobProgress,
+    JobStarted,
+    ServerFailed,
+    ServerLaunched,
+)
 from drs_orchestration.models import (
     ErrorRecord,
     JobRecord,
@@ -27,7 +42,14 @@ from drs_orchestration.services.waves.context import (
     apply_job,
     duration_s,
 )
-from drs_orchestration.services.waves.launcher import count_in_progress, find_chunk_job, job_tags
+from drs_orchestration.services.waves.launcher import (
+    chunk_tags,
+    count_in_progress,
+    find_chunk_job,
+    find_execution_jobs,
+    job_tags,
+    tag_value,
+)
 from drs_orchestration.services.waves.monitor import (
     JobView,
     describe_jobs,
@@ -41,6 +63,33 @@ if TYPE_CHECKING:
 __all__ = ["JobFollower"]
 
 logger = logging.getLogger(__name__)
+
+
+def _may_have_started(error: DrsOrchestrationError) -> bool:
+    """Whether a failed ``StartRecovery`` may still have created a job.
+
+    Answers that prove the request had no effect: throttling, quota, access,
+    validation, not-found and conflict refusals, and failures to connect.
+    Anything else (a 5xx, a timeout while reading, a dropped connection) may
+    have reached DRS.
+    """
+    if not isinstance(error, AwsApiError):
+        return False
+    if isinstance(
+        error,
+        ThrottledError
+        | ServiceQuotaExceededError
+        | AwsAccessDeniedError
+        | AwsValidationError
+        | AwsResourceNotFoundError
+        | AwsConflictError,
+    ):
+        return False
+    return error.aws_code not in _NOT_SENT
+
+
+_NOT_SENT = frozenset({"EndpointConnectionError", "ConnectTimeoutError", "NoCredentials"})
+"""Failures raised before a request left the host."""
 
 
 def record_recovery_point(
@@ -74,7 +123,14 @@ class JobFollower:
     def start_chunk(
         self, step: StepContext, run: WaveRun, chunk: JobRecord, drs: DrsGateway
     ) -> None:
-        """Start a chunk once: find its job by tags after a claim, else claim and start it."""
+        """Start a chunk once: find its job by tags after a claim, else claim and start it.
+
+        Claim times are kept in DRS's time (from the ``Date`` of DRS's last
+        answer), so the search for a job whose start was not recorded, and the
+        wait before another process takes a claim over, hold whatever the
+        hosts' clocks say. A claim is taken over only once the longest time a
+        ``StartRecovery`` request can still be in flight has passed.
+        """
         settings = self._settings
         execution = step.execution
         if chunk.search_from is not None:
@@ -83,7 +139,7 @@ class JobFollower:
                 execution.execution_id,
                 run.wave_name,
                 chunk.chunk_index,
-                since=chunk.search_from - settings.search_skew,
+                since=chunk.search_from - self._margin(step, drs),
             )
             if found is not None:
                 logger.info(
@@ -97,10 +153,10 @@ class JobFollower:
                 )
                 self.record_job(step, run, chunk, found)
                 return
-            in_flight = chunk.start_requested_at is not None
-            if in_flight and step.now < chunk.start_requested_at + settings.start_lease:  # type: ignore[operator]
+            claimed = chunk.start_requested_at
+            if claimed is not None and self._drs_now(step, drs) < claimed + self._lease(drs):
                 return
-            # Only refusals DRS answered count: an attempt cut short by a crash says
+            # Only failures DRS answered count: an attempt cut short by a crash says
             # nothing about whether DRS would start the chunk.
             if chunk.start_failures >= settings.max_start_attempts:
                 self.start_failed(step, run, chunk)
@@ -118,8 +174,9 @@ class JobFollower:
                 },
             )
             return
-        chunk.start_requested_at = step.now
-        chunk.search_from = chunk.search_from or step.now
+        now_in_drs = self._drs_now(step, drs)
+        chunk.start_requested_at = now_in_drs
+        chunk.search_from = chunk.search_from or now_in_drs
         chunk.start_attempts += 1
         # The claim is written before StartRecovery: a crash after the call leaves a
         # trace that makes the next step look for the job instead of starting another.
@@ -137,25 +194,107 @@ class JobFollower:
             job = drs.start_recovery(
                 sources, is_drill=execution.is_drill, tags=job_tags(execution, run, chunk)
             )
+        except AwsConflictError as exc:
+            # DRS refuses servers already in a job in progress: if that job is this
+            # chunk's (a start that outlived its claim, a lost response), adopt it.
+            holding = self._job_holding(drs, execution.execution_id, run, chunk)
+            if holding is not None:
+                logger.warning(
+                    "StartRecovery was refused because the chunk's job already exists; "
+                    "recording that job",
+                    extra={
+                        "executionId": execution.execution_id,
+                        "wave": run.wave_name,
+                        "chunk": chunk.chunk_index,
+                        "jobId": holding["jobID"],
+                    },
+                )
+                self.record_job(step, run, chunk, holding)
+                return
+            self._start_refused(step, run, chunk, exc, counts=True, keep_claim=False)
         except DrsOrchestrationError as exc:
+            if _may_have_started(exc):
+                # The request may have reached DRS: keep the claim, so the next step
+                # waits out the lease and looks for the job before sending again.
+                self._start_refused(step, run, chunk, exc, counts=True, keep_claim=True)
+            else:
+                waits = isinstance(exc, ServiceQuotaExceededError | ThrottledError)
+                self._start_refused(step, run, chunk, exc, counts=not waits, keep_claim=False)
+        else:
+            self.record_job(step, run, chunk, job)
+
+    def _start_refused(
+        self,
+        step: StepContext,
+        run: WaveRun,
+        chunk: JobRecord,
+        error: DrsOrchestrationError,
+        *,
+        counts: bool,
+        keep_claim: bool,
+    ) -> None:
+        if not keep_claim:
             chunk.start_requested_at = None
-            chunk.error = ErrorRecord.from_exception(exc, at=step.now)
-            if not isinstance(exc, ServiceQuotaExceededError):
-                # A quota refusal is a wait (no job was created), not a failure.
-                chunk.start_failures += 1
-            logger.warning(
-                "StartRecovery failed",
-                extra={
-                    "executionId": execution.execution_id,
-                    "wave": run.wave_name,
-                    "chunk": chunk.chunk_index,
-                    "errorCode": exc.code,
-                    "error": exc.message,
-                },
+        chunk.error = ErrorRecord.from_exception(error, at=step.now)
+        if counts:
+            chunk.start_failures += 1
+        logger.warning(
+            "StartRecovery failed",
+            extra={
+                "executionId": step.execution.execution_id,
+                "wave": run.wave_name,
+                "chunk": chunk.chunk_index,
+                "errorCode": error.code,
+                "error": error.message,
+                "claimKept": keep_claim,
+            },
+        )
+        step.done(progressed=False)
+
+    def _drs_now(self, step: StepContext, drs: DrsGateway) -> datetime:
+        """DRS's time now, from its last answer's ``Date``; records the host's skew."""
+        skew = drs.clock.skew_s(step.now)
+        if skew is None:
+            return step.now
+        step.execution.drs_clock_skew_s = round(skew, 3)
+        return step.now - timedelta(seconds=skew)
+
+    def _margin(self, step: StepContext, drs: DrsGateway) -> timedelta:
+        """How far before a claim to look for its job: wider when DRS's time is unknown."""
+        if drs.clock.last_date is None and step.execution.drs_clock_skew_s is None:
+            return self._settings.search_skew * 3
+        return self._settings.search_skew
+
+    def _lease(self, drs: DrsGateway) -> timedelta:
+        """How long a claim stands: the configured lease, never less than a request's flight."""
+        return max(self._settings.start_lease, timedelta(seconds=drs.request_flight_bound_s()))
+
+    @staticmethod
+    def _job_holding(
+        drs: DrsGateway, execution_id: str, run: WaveRun, chunk: JobRecord
+    ) -> JobTypeDef | None:
+        """The job in progress that holds the chunk's servers, if it carries the chunk's tags.
+
+        Read through each server's ``lifeCycle.lastLaunch``, so it does not depend
+        on any clock.
+        """
+        job_ids = {
+            job_id
+            for server in drs.describe_source_servers(source_server_ids=chunk.server_ids)
+            if (
+                job_id := (
+                    ((server.get("lifeCycle") or {}).get("lastLaunch") or {}).get("initiated") or {}
+                ).get("jobID")
             )
-            step.done(progressed=False)
-            return
-        self.record_job(step, run, chunk, job)
+        }
+        if not job_ids:
+            return None
+        wanted = chunk_tags(execution_id, run.wave_name, chunk.chunk_index)
+        for job in drs.describe_jobs(job_ids=sorted(job_ids)):
+            tags = job.get("tags") or {}
+            if all(tags.get(key) == value for key, value in wanted.items()):
+                return job
+        return None
 
     def record_job(
         self, step: StepContext, run: WaveRun, chunk: JobRecord, job: JobTypeDef
@@ -291,6 +430,8 @@ class JobFollower:
         execution_id = execution.execution_id
         for sid in chunk.server_ids:
             outcome = run.servers[sid]
+            if outcome.job_id != chunk.job_id:
+                continue  # a later job of the server (an adopted one) tells its outcome
             observed = outcome.phases.launch_end
             phases = log.phases.get(sid)
             if phases is not None:
@@ -351,6 +492,106 @@ class JobFollower:
         chunk.outcomes_recorded = True
         step.done()
 
+    def reconcile(self, step: StepContext, run: WaveRun, drs: DrsGateway, *, follow: bool) -> int:
+        """Adopt every DRS job carrying the wave's tags that no chunk recorded.
+
+        Searches the jobs created since the wave's first claim (DRS's time,
+        less the search margin). With ``follow``, an adopted job is followed
+        like the chunk's own: when it is the later launch of its servers,
+        their outcomes move to it (DRS keeps one recovery instance per
+        server, the latest). Without (the wave has ended), it is only
+        recorded, so terminating the execution reaches its instances.
+
+        Returns:
+            How many jobs were adopted.
+        """
+        claims = [c.search_from for c in run.jobs if c.search_from is not None]
+        run.reconciled_at = step.now
+        if not claims:
+            return 0
+        recorded = {c.job_id for c in run.jobs if c.job_id}
+        wave_tag = tag_value(run.wave_name)
+        adopted = 0
+        for job in find_execution_jobs(
+            drs, step.execution.execution_id, since=min(claims) - self._margin(step, drs)
+        ):
+            if job["jobID"] in recorded or (job.get("tags") or {}).get("Wave") != wave_tag:
+                continue
+            if self._adopt(step, run, job, follow=follow):
+                adopted += 1
+                recorded.add(job["jobID"])
+        return adopted
+
+    def _adopt(self, step: StepContext, run: WaveRun, job: JobTypeDef, *, follow: bool) -> bool:
+        view = JobView.from_job(job)
+        index_tag = str((job.get("tags") or {}).get("Chunk", ""))
+        chunk = next(
+            (c for c in run.jobs if not c.adopted and str(c.chunk_index) == index_tag), None
+        )
+        if chunk is None:
+            logger.warning(
+                "a DRS job carries the execution's tags but names no chunk of the wave",
+                extra={"executionId": step.execution.execution_id, "jobId": view.job_id},
+            )
+            return False
+        duplicate = chunk.job_id is not None
+        if duplicate:
+            target = JobRecord(
+                chunk_index=chunk.chunk_index,
+                idempotency_key=f"{chunk.idempotency_key}#{view.job_id}",
+                server_ids=[s for s in view.servers if s in run.servers] or chunk.server_ids,
+                region=chunk.region,
+                account_id=chunk.account_id,
+                adopted=True,
+                intent_at=step.now,
+            )
+            run.jobs.append(target)
+        else:
+            target = chunk
+        later = not duplicate or (
+            view.created_at is not None
+            and (chunk.started_at is None or view.created_at > chunk.started_at)
+        )
+        target.job_id = view.job_id
+        target.status = view.status
+        target.started_at = view.created_at or step.now
+        target.start_requested_at = None
+        target.error = None
+        if follow and later:
+            for sid in target.server_ids:
+                run.servers[sid] = ServerOutcome(
+                    source_server_id=sid,
+                    job_id=view.job_id,
+                    status=ServerLaunchStatus.PENDING,
+                    recovery_snapshot_id=run.servers[sid].recovery_snapshot_id,
+                    readiness=run.servers[sid].readiness,
+                )
+        elif not follow:
+            target.outcomes_recorded = True
+        logger.warning(
+            "adopted a DRS job of this execution that its chunk had not recorded",
+            extra={
+                "executionId": step.execution.execution_id,
+                "wave": run.wave_name,
+                "chunk": chunk.chunk_index,
+                "jobId": view.job_id,
+                "duplicate": duplicate,
+            },
+        )
+        step.record(
+            JobAdopted(
+                execution_id=step.execution.execution_id,
+                wave_name=run.wave_name,
+                chunk_index=chunk.chunk_index,
+                job_id=view.job_id,
+                servers=len(target.server_ids),
+                duplicate=duplicate,
+                at=step.now,
+            )
+        )
+        step.done()
+        return True
+
     def last_look(self, step: StepContext, run: WaveRun, drs: DrsGateway) -> None:
         """Record what DRS knows before timing out, so no launched instance goes unrecorded."""
         try:
@@ -361,7 +602,7 @@ class JobFollower:
                         step.execution.execution_id,
                         run.wave_name,
                         chunk.chunk_index,
-                        since=chunk.search_from - self._settings.search_skew,
+                        since=chunk.search_from - self._margin(step, drs),
                     )
                     if found is not None:
                         apply_job(step.execution, run.wave_name, chunk.chunk_index, found, step.now)

@@ -29,8 +29,10 @@ __all__ = [
     "MAX_TAG_VALUE_LENGTH",
     "DrsQuotas",
     "QuotaUsage",
+    "chunk_tags",
     "count_in_progress",
     "find_chunk_job",
+    "find_execution_jobs",
     "idempotency_key",
     "job_tags",
     "plan_chunks",
@@ -170,6 +172,15 @@ def _matches(job: JobTypeDef | Mapping[str, Any], wanted: Mapping[str, str]) -> 
     return all(tags.get(key) == value for key, value in wanted.items())
 
 
+def chunk_tags(execution_id: str, wave_name: str, chunk_index: int) -> dict[str, str]:
+    """The tags that identify one chunk's job (a subset of :func:`job_tags`)."""
+    return {
+        EXECUTION_ID_TAG: execution_id,
+        "Wave": tag_value(wave_name),
+        "Chunk": str(chunk_index),
+    }
+
+
 def find_chunk_job(
     drs: DrsGateway,
     execution_id: str,
@@ -180,14 +191,11 @@ def find_chunk_job(
 ) -> JobTypeDef | None:
     """Find the job of one chunk among the jobs created since ``since``, by its tags.
 
-    If several match (which only a job started outside this library's
-    bookkeeping could cause), the earliest is returned and a warning logged.
+    ``since`` is in DRS's time. If several match (which only a job started
+    outside this library's bookkeeping could cause), the earliest is
+    returned and a warning logged.
     """
-    wanted = {
-        EXECUTION_ID_TAG: execution_id,
-        "Wave": tag_value(wave_name),
-        "Chunk": str(chunk_index),
-    }
+    wanted = chunk_tags(execution_id, wave_name, chunk_index)
     matching = [j for j in drs.describe_jobs(from_date=since) if _matches(j, wanted)]
     if not matching:
         return None
@@ -203,6 +211,15 @@ def find_chunk_job(
             },
         )
     return matching[0]
+
+
+def find_execution_jobs(drs: DrsGateway, execution_id: str, *, since: datetime) -> list[JobTypeDef]:
+    """Every launch job created since ``since`` (DRS's time) that carries the execution's tag."""
+    return [
+        j
+        for j in drs.describe_jobs(from_date=since)
+        if (j.get("tags") or {}).get(EXECUTION_ID_TAG) == execution_id
+    ]
 
 
 def _snapshot_time(snapshot: Mapping[str, Any]) -> datetime | None:

@@ -96,6 +96,23 @@ class WaveStepper:
             else:
                 self._follow_jobs(step, run)
 
+    def reconcile_ended(self, step: StepContext, run: WaveRun) -> None:
+        """Record jobs with an ended wave's tags that landed after it ended (never fails)."""
+        if not any(c.search_from for c in run.jobs):
+            return
+        try:
+            self._jobs.reconcile(step, run, self._gateway(run), follow=False)
+        except DrsOrchestrationError as exc:
+            logger.warning(
+                "could not match DRS's jobs against an ended wave",
+                extra={
+                    "executionId": step.execution.execution_id,
+                    "wave": run.wave_name,
+                    "errorCode": exc.code,
+                    "error": exc.message,
+                },
+            )
+
     def close_pending(self, step: StepContext, run: WaveRun, status: WaveStatus) -> None:
         """End a wave that never started (the execution is cancelled or stopping)."""
         run.status = status
@@ -297,8 +314,13 @@ class WaveStepper:
         if active:
             self._jobs.poll(step, run, active, drs)
             return
-        if not waiting:
-            self._finish(step, run)
+        if waiting:
+            return
+        # Before the wave ends, every job DRS holds with its tags is on it: a start
+        # that outlived its claim or lost its answer is followed, not forgotten.
+        if run.reconciled_at is None and self._jobs.reconcile(step, run, drs, follow=True):
+            return
+        self._finish(step, run)
 
     # ---- the end of a wave --------------------------------------------------------------
 
