@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
@@ -11,7 +12,15 @@ from pydantic.alias_generators import to_camel
 
 from drs_orchestration.errors import ValidationError
 
-__all__ = ["DrsModel", "Timestamp", "VersionedModel", "utc_now"]
+__all__ = [
+    "MAX_DURATION_S",
+    "DrsModel",
+    "Timestamp",
+    "VersionedModel",
+    "aware",
+    "seconds_arg",
+    "utc_now",
+]
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -84,3 +93,35 @@ class VersionedModel(DrsModel):
     """
 
     version: Annotated[int, Field(ge=0)] = 0
+
+
+MAX_DURATION_S = 7 * 86400
+"""The longest wait, lease or timeout the library accepts: one week."""
+
+
+def seconds_arg(field: str, value: float, *, maximum: float = MAX_DURATION_S) -> float:
+    """Check a duration argument in seconds: a finite number above 0, at most ``maximum``.
+
+    Raises:
+        ValidationError: naming ``field`` and the bad value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError.for_field(field, value, "must be a number of seconds")
+    if not math.isfinite(value) or value <= 0:
+        raise ValidationError.for_field(field, value, "must be a finite number of seconds above 0")
+    if value > maximum:
+        raise ValidationError.for_field(field, value, f"must be at most {maximum:g} seconds")
+    return float(value)
+
+
+def aware(field: str, value: datetime) -> datetime:
+    """Check that a datetime (from an injected clock, say) is timezone-aware.
+
+    Raises:
+        ValidationError: naming ``field`` when the datetime is naive.
+    """
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValidationError.for_field(
+            field, value, "must be a timezone-aware datetime (e.g. datetime.now(UTC))"
+        )
+    return value

@@ -25,6 +25,7 @@ from drs_orchestration.errors import (
     ConcurrentModificationError,
     ConflictError,
     InvalidStateTransitionError,
+    ValidationError,
 )
 from drs_orchestration.events import EventSink, ExecutionFinished, ExecutionStarted, emit
 from drs_orchestration.models import (
@@ -37,6 +38,7 @@ from drs_orchestration.models import (
     WaveStatus,
     utc_now,
 )
+from drs_orchestration.models.base import aware, seconds_arg
 from drs_orchestration.models.executions import EXECUTION_RETENTION
 from drs_orchestration.models.readiness import PlanReadiness, ReadinessPolicy, WaveReadiness
 from drs_orchestration.services.launch_config import LaunchConfigService
@@ -135,8 +137,19 @@ class WaveExecutor:
         quota_window: timedelta = timedelta(hours=24),
         search_skew: timedelta = timedelta(minutes=5),
     ) -> None:
-        if max_start_attempts < 1:
-            raise ValueError(f"max_start_attempts must be at least 1 (got {max_start_attempts})")
+        if isinstance(max_start_attempts, bool) or not isinstance(max_start_attempts, int):
+            raise ValidationError.for_field(
+                "max_start_attempts", max_start_attempts, "must be a whole number"
+            )
+        if not 1 <= max_start_attempts <= 100:
+            raise ValidationError.for_field(
+                "max_start_attempts", max_start_attempts, "must be between 1 and 100"
+            )
+        seconds_arg("start_lease_s", start_lease_s)
+        for name, window in (("quota_window", quota_window), ("search_skew", search_skew)):
+            if not isinstance(window, timedelta):
+                raise ValidationError.for_field(name, window, "must be a timedelta")
+            seconds_arg(name, window.total_seconds())
         self._storage = storage
         self._clients = clients
         self._events = events
@@ -156,7 +169,7 @@ class WaveExecutor:
         self._stepper = WaveStepper(self.settings, self._gateway, launch_configs, all_hooks)
 
     def _now(self) -> datetime:
-        return _ms(self._clock())
+        return _ms(aware("clock()", self._clock()))
 
     def _gateway(self, run: WaveRun) -> DrsGateway:
         # A gateway holds no connection (the factory caches the clients), so one per use.
@@ -363,6 +376,9 @@ class WaveExecutor:
             poll_interval: Seconds to wait when a step made no progress.
             max_steps: Stop after this many steps (the execution stays resumable).
         """
+        seconds_arg("poll_interval", poll_interval)
+        if max_steps is not None and (isinstance(max_steps, bool) or max_steps < 1):
+            raise ValidationError.for_field("max_steps", max_steps, "must be at least 1")
         steps = 0
         working: Execution | None = None
         while True:
@@ -421,8 +437,8 @@ class WaveExecutor:
             if execution.cancel_request is not None:
                 return execution
             now = self._now()
-            execution.cancel_request = CancelRequest(
-                requested_by=requested_by, reason=reason, requested_at=now
+            execution.cancel_request = CancelRequest.parse(
+                {"requested_by": requested_by, "reason": reason, "requested_at": now}
             )
             execution.updated_at = now
             try:
