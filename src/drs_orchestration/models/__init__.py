@@ -57,6 +57,13 @@ from drs_orchestration.models.launch import (
     RightSizingMethod,
 )
 from drs_orchestration.models.plans import FailurePolicy, RecoveryPlan, Wave
+from drs_orchestration.models.readiness import (
+    PlanReadiness,
+    ReadinessPolicy,
+    ReadinessRule,
+    ServerReadiness,
+    WaveReadiness,
+)
 from drs_orchestration.models.recovery import (
     CacheLookup,
     InstanceTermination,
@@ -97,8 +104,11 @@ __all__ = [
     "MatchMethod",
     "PhaseTimes",
     "PlanId",
+    "PlanReadiness",
     "ProtectionGroup",
     "ProtectionGroupId",
+    "ReadinessPolicy",
+    "ReadinessRule",
     "RecoveryInstanceId",
     "RecoveryInstanceRecord",
     "RecoveryMode",
@@ -108,6 +118,7 @@ __all__ = [
     "ServerConfigStatus",
     "ServerLaunchStatus",
     "ServerOutcome",
+    "ServerReadiness",
     "SourceServerId",
     "SyncStatus",
     "SyncTargetResult",
@@ -115,6 +126,7 @@ __all__ = [
     "TerminationStatus",
     "VersionedModel",
     "Wave",
+    "WaveReadiness",
     "WaveRun",
     "WaveStatus",
     "new_execution_id",
