@@ -124,7 +124,7 @@ def test_bad_waves_argument_is_a_validation_error(storage: MemoryStorage) -> Non
     plans = RecoveryPlanService(storage)
     with pytest.raises(ValidationError, match="waves"):
         plans.create("x", None)  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="waves.0"):
+    with pytest.raises(ValidationError, match=r"waves\.0"):
         plans.create("x", ["not a wave"])  # type: ignore[list-item]
 
 

@@ -63,7 +63,7 @@ def test_a_naive_clock_is_refused_with_a_clear_error() -> None:
             orch.storage,
             orch.clients,
             orch.launch_configs,
-            clock=lambda: datetime(2026, 1, 1),  # noqa: DTZ001 - the point of the test
+            clock=lambda: datetime(2026, 1, 1),  # a naive clock: the point of the test
         )
         with pytest.raises(ValidationError, match="timezone-aware"):
             naive.start(drill.plan.plan_id)
