@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from drs_orchestration.errors import (
     AwsAccessDeniedError,
@@ -20,8 +20,11 @@ from drs_orchestration.errors import (
 from drs_orchestration.events import Event
 from drs_orchestration.models import (
     Execution,
+    JobRecord,
     JobStatus,
     ServerLaunchStatus,
+    ServerOutcome,
+    WaveRun,
     WaveStatus,
 )
 from drs_orchestration.services.waves.launcher import DrsQuotas
@@ -32,11 +35,14 @@ __all__ = [
     "NOT_LAUNCHED",
     "UNFINISHED",
     "ExecutorSettings",
+    "JobRecording",
     "LostRace",
     "StepContext",
+    "adopt_job",
     "apply_job",
     "duration_s",
     "is_transient",
+    "record_started_job",
 ]
 
 UNFINISHED = frozenset(
@@ -136,12 +142,84 @@ def apply_job(
     chunk.error = None
     for sid in chunk.server_ids:
         outcome = run.servers[sid]
-        outcome.job_id = view.job_id
-        if outcome.status is ServerLaunchStatus.NOT_STARTED:
+        # A chunk given up on whose job turned up while its wave still runs is
+        # followed again; on an ended wave the job is only recorded (terminable).
+        if outcome.job_id is None and (
+            outcome.status is ServerLaunchStatus.NOT_STARTED
+            or (outcome.status is ServerLaunchStatus.FAILED and not run.status.is_terminal)
+        ):
             outcome.status = ServerLaunchStatus.PENDING
-    if all(c.status is not JobStatus.INTENT for c in run.jobs):
+            outcome.error = None
+        outcome.job_id = view.job_id
+    if run.status is WaveStatus.LAUNCHING and all(
+        c.status is not JobStatus.INTENT for c in run.jobs
+    ):
         run.status = WaveStatus.MONITORING
     return True
+
+
+JobRecording = Literal["recorded", "adopted", "known"]
+"""What :func:`record_started_job` did with a job."""
+
+
+def record_started_job(
+    execution: Execution, wave_name: str, chunk_index: int, job: Any, now: datetime
+) -> JobRecording:
+    """Record a job DRS started for a chunk, whatever the chunk already holds.
+
+    The chunk's first job is its job (``recorded``). A different job for a
+    chunk that already has one (a ``StartRecovery`` that outlived its claim)
+    is adopted beside it (``adopted``), so it is followed and terminable.
+    A job already on the wave changes nothing (``known``).
+    """
+    run = execution.wave_run(wave_name)
+    if apply_job(execution, wave_name, chunk_index, job, now):
+        return "recorded"
+    if job["jobID"] in {c.job_id for c in run.jobs}:
+        return "known"
+    adopt_job(run, run.jobs[chunk_index], job, now, follow=not run.status.is_terminal)
+    return "adopted"
+
+
+def adopt_job(
+    run: WaveRun, chunk: JobRecord, job: Any, now: datetime, *, follow: bool
+) -> JobRecord:
+    """Put a second job of ``chunk`` on the wave, beside the chunk's own.
+
+    With ``follow``, and when it is the later launch of its servers, their
+    outcomes move to it: DRS keeps one recovery instance per server, the
+    latest. Without (the wave has ended), it is recorded only, so
+    terminating the execution reaches its instances.
+    """
+    view = JobView.from_job(job)
+    adopted = JobRecord(
+        chunk_index=chunk.chunk_index,
+        idempotency_key=f"{chunk.idempotency_key}#{view.job_id}",
+        server_ids=[s for s in view.servers if s in run.servers] or chunk.server_ids,
+        region=chunk.region,
+        account_id=chunk.account_id,
+        job_id=view.job_id,
+        status=view.status,
+        intent_at=now,
+        started_at=view.created_at or now,
+        adopted=True,
+        outcomes_recorded=not follow,
+    )
+    run.jobs.append(adopted)
+    later = view.created_at is not None and (
+        chunk.started_at is None or view.created_at > chunk.started_at
+    )
+    if follow and later:
+        for sid in adopted.server_ids:
+            previous = run.servers[sid]
+            run.servers[sid] = ServerOutcome(
+                source_server_id=sid,
+                job_id=view.job_id,
+                status=ServerLaunchStatus.PENDING,
+                recovery_snapshot_id=previous.recovery_snapshot_id,
+                readiness=previous.readiness,
+            )
+    return adopted
 
 
 def duration_s(start: datetime | None, end: datetime | None) -> float | None:

@@ -39,8 +39,10 @@ from drs_orchestration.services.waves.context import (
     UNFINISHED,
     ExecutorSettings,
     StepContext,
+    adopt_job,
     apply_job,
     duration_s,
+    record_started_job,
 )
 from drs_orchestration.services.waves.launcher import (
     chunk_tags,
@@ -299,10 +301,17 @@ class JobFollower:
     def record_job(
         self, step: StepContext, run: WaveRun, chunk: JobRecord, job: JobTypeDef
     ) -> None:
-        """Record a chunk's job, and keep it through a lost final write."""
+        """Record a chunk's job, and keep it through a lost final write.
+
+        A job for a chunk that already holds another one (another process
+        started the chunk while this request was in flight) is adopted beside
+        it, never dropped.
+        """
         wave_name, index, now = run.wave_name, chunk.chunk_index, step.now
-        apply_job(step.execution, wave_name, index, job, now)
-        step.keep.append(lambda latest: apply_job(latest, wave_name, index, job, now))
+        done = record_started_job(step.execution, wave_name, index, job, now)
+        step.keep.append(lambda latest: record_started_job(latest, wave_name, index, job, now))
+        if done == "adopted":
+            self._adopted(step, run, chunk.chunk_index, job["jobID"], duplicate=True)
         step.record(
             JobStarted(
                 execution_id=step.execution.execution_id,
@@ -523,7 +532,6 @@ class JobFollower:
         return adopted
 
     def _adopt(self, step: StepContext, run: WaveRun, job: JobTypeDef, *, follow: bool) -> bool:
-        view = JobView.from_job(job)
         index_tag = str((job.get("tags") or {}).get("Chunk", ""))
         chunk = next(
             (c for c in run.jobs if not c.adopted and str(c.chunk_index) == index_tag), None
@@ -531,50 +539,28 @@ class JobFollower:
         if chunk is None:
             logger.warning(
                 "a DRS job carries the execution's tags but names no chunk of the wave",
-                extra={"executionId": step.execution.execution_id, "jobId": view.job_id},
+                extra={"executionId": step.execution.execution_id, "jobId": job["jobID"]},
             )
             return False
         duplicate = chunk.job_id is not None
         if duplicate:
-            target = JobRecord(
-                chunk_index=chunk.chunk_index,
-                idempotency_key=f"{chunk.idempotency_key}#{view.job_id}",
-                server_ids=[s for s in view.servers if s in run.servers] or chunk.server_ids,
-                region=chunk.region,
-                account_id=chunk.account_id,
-                adopted=True,
-                intent_at=step.now,
-            )
-            run.jobs.append(target)
+            adopt_job(run, chunk, job, step.now, follow=follow)
         else:
-            target = chunk
-        later = not duplicate or (
-            view.created_at is not None
-            and (chunk.started_at is None or view.created_at > chunk.started_at)
-        )
-        target.job_id = view.job_id
-        target.status = view.status
-        target.started_at = view.created_at or step.now
-        target.start_requested_at = None
-        target.error = None
-        if follow and later:
-            for sid in target.server_ids:
-                run.servers[sid] = ServerOutcome(
-                    source_server_id=sid,
-                    job_id=view.job_id,
-                    status=ServerLaunchStatus.PENDING,
-                    recovery_snapshot_id=run.servers[sid].recovery_snapshot_id,
-                    readiness=run.servers[sid].readiness,
-                )
-        elif not follow:
-            target.outcomes_recorded = True
+            apply_job(step.execution, run.wave_name, chunk.chunk_index, job, step.now)
+        self._adopted(step, run, chunk.chunk_index, job["jobID"], duplicate=duplicate)
+        step.done()
+        return True
+
+    def _adopted(
+        self, step: StepContext, run: WaveRun, chunk_index: int, job_id: str, *, duplicate: bool
+    ) -> None:
         logger.warning(
             "adopted a DRS job of this execution that its chunk had not recorded",
             extra={
                 "executionId": step.execution.execution_id,
                 "wave": run.wave_name,
-                "chunk": chunk.chunk_index,
-                "jobId": view.job_id,
+                "chunk": chunk_index,
+                "jobId": job_id,
                 "duplicate": duplicate,
             },
         )
@@ -582,15 +568,13 @@ class JobFollower:
             JobAdopted(
                 execution_id=step.execution.execution_id,
                 wave_name=run.wave_name,
-                chunk_index=chunk.chunk_index,
-                job_id=view.job_id,
-                servers=len(target.server_ids),
+                chunk_index=chunk_index,
+                job_id=job_id,
+                servers=len(next(c for c in run.jobs if c.job_id == job_id).server_ids),
                 duplicate=duplicate,
                 at=step.now,
             )
         )
-        step.done()
-        return True
 
     def last_look(self, step: StepContext, run: WaveRun, drs: DrsGateway) -> None:
         """Record what DRS knows before timing out, so no launched instance goes unrecorded."""
