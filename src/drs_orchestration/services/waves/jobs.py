@@ -26,6 +26,7 @@ from drs_orchestration.events import (
 )
 from drs_orchestration.models import (
     ErrorRecord,
+    Execution,
     JobRecord,
     JobStatus,
     ServerLaunchStatus,
@@ -309,9 +310,18 @@ class JobFollower:
         """
         wave_name, index, now = run.wave_name, chunk.chunk_index, step.now
         done = record_started_job(step.execution, wave_name, index, job, now)
-        step.keep.append(lambda latest: record_started_job(latest, wave_name, index, job, now))
         if done == "adopted":
-            self._adopted(step, run, chunk.chunk_index, job["jobID"], duplicate=True)
+            self._adopted(step, run, index, job["jobID"], duplicate=True)
+
+        def keep(latest: Execution) -> None:
+            # Another process wrote meanwhile: maybe it recorded another job for the
+            # chunk, and this one is then a second launch to adopt beside it.
+            if record_started_job(latest, wave_name, index, job, now) == "adopted" and (
+                done != "adopted"
+            ):
+                self._adopted(step, latest.wave_run(wave_name), index, job["jobID"], duplicate=True)
+
+        step.keep.append(keep)
         step.record(
             JobStarted(
                 execution_id=step.execution.execution_id,
