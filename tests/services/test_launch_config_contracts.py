@@ -251,7 +251,8 @@ class TestThreads:
         assert status.status is ConfigStatus.PARTIAL
         pending = status.server_configs[status.pending_servers()[0]]
         assert pending.errors == ["not applied within the 0.3 s timeout"]
-        assert threads and set(threads) == {threading.current_thread().name}
+        assert threads
+        assert set(threads) == {threading.current_thread().name}
         assert (
             sorted(e.source_server_id for e in seen if isinstance(e, ServerConfigApplied)) == ready
         )

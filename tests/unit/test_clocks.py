@@ -94,6 +94,12 @@ class TestEventTimes:
     def test_a_naive_event_time_is_refused(self) -> None:
         with pytest.raises(ValidationError) as err:
             ConfigApplied(
-                at=NAIVE, group_id="pg", status="ready", applied=1, failed=0, pending=0, duration_s=0
+                at=NAIVE,
+                group_id="pg",
+                status="ready",
+                applied=1,
+                failed=0,
+                pending=0,
+                duration_s=0,
             )
         assert err.value.problems[0]["field"] == "at"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from typing import Any
 
@@ -37,6 +38,16 @@ def _chain(n: int) -> list[dict[str, Any]]:
         {"name": f"w{i}", "serverIds": [server_id(i)], "dependsOn": [f"w{i - 1}"] if i else []}
         for i in range(n)
     ]
+
+
+def _timed(plan: RecoveryPlan) -> tuple[list[Wave], float]:
+    """The order and the best of three timings (a loaded machine pauses now and then)."""
+    best = math.inf
+    for _ in range(3):
+        started = time.perf_counter()
+        ordered = plan.ordered_waves()
+        best = min(best, time.perf_counter() - started)
+    return ordered, best
 
 
 class TestCaps:
@@ -112,9 +123,7 @@ class TestScale:
             for i in range(n)
         ]
         plan = RecoveryPlan.model_construct(name="p", waves=waves)
-        started = time.perf_counter()
-        ordered = plan.ordered_waves()
-        elapsed = time.perf_counter() - started
+        ordered, elapsed = _timed(plan)
         assert [w.name for w in ordered] == [f"w{i}" for i in range(n)]
         assert elapsed < 0.5, f"{elapsed:.3f} s"
 
@@ -122,9 +131,8 @@ class TestScale:
         n = 10_000
         waves = [_wave(i, order=(i * 7919) % n) for i in range(n)]
         plan = RecoveryPlan.model_construct(name="p", waves=waves)
-        started = time.perf_counter()
-        ordered = plan.ordered_waves()
-        assert time.perf_counter() - started < 0.5
+        ordered, elapsed = _timed(plan)
+        assert elapsed < 0.5, f"{elapsed:.3f} s"
         assert [w.order for w in ordered] == list(range(n))
 
     def test_ordering_a_cyclic_plan_built_without_validation_names_the_cycle(self) -> None:
@@ -150,8 +158,9 @@ def _graphs(draw: st.DrawFn) -> tuple[list[list[int]], list[int | None]]:
     ]
     orders = draw(
         st.lists(st.none() | st.integers(-3, 8), min_size=n, max_size=n).filter(
-            lambda os: len([o for o in os if o is not None])
-            == len({o for o in os if o is not None})
+            lambda os: (
+                len([o for o in os if o is not None]) == len({o for o in os if o is not None})
+            )
         )
     )
     return deps, orders

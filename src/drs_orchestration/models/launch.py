@@ -244,7 +244,8 @@ class LaunchSettings(DrsModel):
         """Return these settings with ``override``'s set fields on top (tags merge key by key).
 
         Raises:
-            pydantic.ValidationError: when the merged settings contradict each other.
+            LaunchConfigValidationError: when the merged settings contradict
+                each other (fields named relative to the settings).
         """
         if override is None:
             return self
@@ -254,7 +255,7 @@ class LaunchSettings(DrsModel):
         merged: dict[str, Any] = {**base, **top}
         if tags:
             merged["tags"] = tags
-        return LaunchSettings.model_validate(merged)
+        return LaunchSettings.parse(merged)
 
     def drs_fields(self) -> dict[str, Any]:
         """The set DRS launch-configuration fields, in ``UpdateLaunchConfiguration``'s names."""

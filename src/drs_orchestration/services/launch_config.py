@@ -23,7 +23,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import datetime
 from typing import Any
 
-import pydantic
 from pydantic import Field
 
 from drs_orchestration.aws.clients import ClientFactory
@@ -156,9 +155,11 @@ class LaunchConfigService:
         for sid in group.source_server_ids:
             try:
                 settings = group.effective_settings(sid)
-            except pydantic.ValidationError as exc:
-                wrapped = ValidationError.from_pydantic(exc, prefix=f"serverOverrides.{sid}")
-                problems.extend(wrapped.problems)
+            except LaunchConfigValidationError as exc:
+                # The override is what made the merge contradict itself.
+                problems.extend(
+                    {**p, "field": f"serverOverrides.{sid}.{p['field']}"} for p in exc.problems
+                )
                 continue
             effective[sid] = settings
             override = group.server_overrides.get(sid)
