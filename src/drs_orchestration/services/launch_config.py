@@ -496,6 +496,9 @@ class LaunchConfigService:
         Otherwise (fallback) the drifted and unapplied servers are applied first.
 
         Raises:
+            ValidationError: ``timeout_s`` is not a positive number of seconds
+                up to a week.
+            LaunchConfigValidationError: the group's effective settings are invalid.
             LaunchConfigApplicationError: naming the failed and pending servers
                 when the group is still not ready after applying.
         """
