@@ -367,9 +367,8 @@ def _consistent_launch_settings(fields: dict[str, Any]) -> LaunchSettings:
         fields["copy_private_ip"] = False
     if fields["copy_tags"] and launches_into_instance:
         fields["copy_tags"] = False
-    if fields["instance_type"] is not None and fields[
-        "target_instance_type_right_sizing_method"
-    ] in (RightSizingMethod.BASIC, RightSizingMethod.IN_AWS):
+    # An instance type is only kept by DRS with right-sizing off (unset means DRS's BASIC).
+    if fields["instance_type"] is not None:
         fields["target_instance_type_right_sizing_method"] = RightSizingMethod.NONE
     return LaunchSettings(**{k: v for k, v in fields.items() if v is not None})
 

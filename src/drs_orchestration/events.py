@@ -5,6 +5,17 @@ The CLI turns events into progress bars; a Lambda can turn them into
 structured logs or metrics. A sink that raises never breaks an operation:
 :func:`emit` logs the failure and carries on.
 
+Every event's ``at`` is read from the emitting service's injected clock
+(the simulator's clock in tests), so events and stored records agree on
+time; it must be timezone-aware.
+
+Threads: a sink may be called from a worker thread of the service that
+emits (the recovery-instance cache reports a failed account and region
+from the worker that synced it), so a sink that keeps state must be
+thread-safe — ``list.append`` is. ``LaunchConfigService.apply_to_group``
+emits only from the caller's thread. No service calls the sink after the
+method that emitted has returned.
+
 Example:
     >>> seen: list[Event] = []
     >>> orchestrator = Orchestrator(events=seen.append)
@@ -18,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from drs_orchestration.models.base import utc_now
+from drs_orchestration.models.base import check_aware
 
 __all__ = [
     "CacheSyncFailed",
@@ -47,10 +58,20 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    """Base of every event; ``kind`` names the event type, ``at`` is when it happened."""
+    """Base of every event; ``kind`` names the event type, ``at`` is when it happened.
+
+    ``at`` has no default: it comes from the emitting service's clock, never
+    from the host's wall time behind that clock's back.
+
+    Raises:
+        ValidationError: if ``at`` is not a timezone-aware datetime.
+    """
 
     kind: ClassVar[str] = "event"
-    at: datetime = field(default_factory=utc_now)
+    at: datetime
+
+    def __post_init__(self) -> None:
+        check_aware(self.at, "at")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form with the event ``kind`` (datetimes as ISO strings)."""

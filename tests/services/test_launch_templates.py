@@ -1,9 +1,23 @@
 from __future__ import annotations
 
-from drs_orchestration.models import LaunchSettings
-from drs_orchestration.services.launch_templates import merge_template_data, read_template_settings
+from datetime import UTC
+from typing import Any
 
-DRS_TEMPLATE = {
+import botocore.session
+from botocore.model import Shape, StructureShape
+from botocore.validate import ParamValidator
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drs_orchestration.models import LaunchSettings
+from drs_orchestration.services.launch_templates import (
+    merge_template_data,
+    read_template_settings,
+    request_template_data,
+    request_template_shape,
+)
+
+DRS_TEMPLATE: dict[str, Any] = {
     "InstanceType": "t3.small",
     "NetworkInterfaces": [
         {
@@ -84,3 +98,169 @@ def test_clearing_launch_into_is_part_of_the_hash() -> None:
 
     assert calculate_config_hash({"launchIntoInstanceProperties": {}}) != calculate_config_hash({})
     assert calculate_config_hash({"licensing": {}}) == calculate_config_hash({})
+
+
+# ---- what DescribeLaunchTemplateVersions answers, made fit for CreateLaunchTemplateVersion ----
+
+
+def _ec2_model() -> Any:
+    return botocore.session.get_session().get_service_model("ec2")
+
+
+def _response_shape() -> StructureShape:
+    output = _ec2_model().operation_model("DescribeLaunchTemplateVersions").output_shape
+    shape = output.members["LaunchTemplateVersions"].member.members["LaunchTemplateData"]
+    assert shape.name == "ResponseLaunchTemplateData"
+    return shape  # type: ignore[no-any-return]
+
+
+def _response_only_paths(response: Shape, request: Shape | None, path: str = "") -> list[str]:
+    """Every member path the response shape has and the request shape lacks."""
+    if request is None:
+        return [path]
+    if response.type_name == "structure":
+        found: list[str] = []
+        for name, member in response.members.items():  # type: ignore[attr-defined]
+            found += _response_only_paths(
+                member,
+                request.members.get(name),  # type: ignore[attr-defined]
+                f"{path}.{name}" if path else name,
+            )
+        return found
+    if response.type_name == "list":
+        return _response_only_paths(response.member, request.member, f"{path}[]")  # type: ignore[attr-defined]
+    if response.type_name == "map":
+        return _response_only_paths(response.value, request.value, f"{path}{{}}")  # type: ignore[attr-defined]
+    return []
+
+
+def _assert_valid_request(data: dict[str, Any]) -> None:
+    report = ParamValidator().validate(data, request_template_shape())
+    assert not report.has_errors(), report.generate_report()
+
+
+READ_BACK = {
+    **DRS_TEMPLATE,
+    "MetadataOptions": {
+        "State": "applied",
+        "HttpTokens": "required",
+        "HttpPutResponseHopLimit": 2,
+        "HttpEndpoint": "enabled",
+    },
+    "Operator": {"Managed": True, "HiddenByDefault": False, "Principal": "drs.amazonaws.com"},
+    "NetworkInterfaces": [
+        {
+            **DRS_TEMPLATE["NetworkInterfaces"][0],  # type: ignore[index]
+            "Ipv6Addresses": [
+                {"Ipv6Address": "2600:1f18::10", "IsPrimaryIpv6": True},
+                {"IsPrimaryIpv6": False},
+            ],
+        }
+    ],
+    "CreditSpecification": {},  # CpuCredits is required in a request
+}
+
+
+class TestRequestTemplateData:
+    def test_the_installed_model_has_the_response_only_members_of_the_issue(self) -> None:
+        paths = _response_only_paths(_response_shape(), request_template_shape())
+        assert "MetadataOptions.State" in paths
+        assert "NetworkInterfaces[].Ipv6Addresses[].IsPrimaryIpv6" in paths
+        assert "Operator.Managed" in paths
+
+    def test_botocore_refuses_the_read_back_as_it_is(self) -> None:
+        report = ParamValidator().validate(READ_BACK, request_template_shape())
+        assert report.has_errors()
+        assert "State" in report.generate_report()
+
+    def test_response_only_members_are_dropped_and_the_rest_kept(self) -> None:
+        sent = request_template_data(READ_BACK)
+        _assert_valid_request(sent)
+        assert sent["MetadataOptions"] == {
+            "HttpTokens": "required",
+            "HttpPutResponseHopLimit": 2,
+            "HttpEndpoint": "enabled",
+        }
+        assert sent["Operator"] == {"Principal": "drs.amazonaws.com"}
+        nic = sent["NetworkInterfaces"][0]
+        assert nic["Ipv6Addresses"] == [{"Ipv6Address": "2600:1f18::10"}]
+        assert nic["Groups"] == ["sg-0aaaaaaaaaaaaaaaa"]
+        assert "CreditSpecification" not in sent
+        for key in ("InstanceType", "TagSpecifications", "DisableApiTermination"):
+            assert sent[key] == DRS_TEMPLATE[key]
+        assert READ_BACK["MetadataOptions"]["State"] == "applied", "the input is not modified"  # type: ignore[index]
+
+    def test_a_structure_of_response_only_members_is_dropped_whole(self) -> None:
+        sent = request_template_data({"Operator": {"Managed": True, "HiddenByDefault": True}})
+        assert sent == {}
+
+    def test_unknown_and_mistyped_members_are_dropped_and_case_is_the_requests(self) -> None:
+        sent = request_template_data(
+            {
+                "instancetype": "t3.small",
+                "SomethingNew": {"A": 1},
+                "DisableApiStop": "yes",
+                "ElasticGpuSpecifications": [{}],
+                "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+            }
+        )
+        assert sent == {
+            "InstanceType": "t3.small",
+            "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+        }
+        _assert_valid_request(sent)
+
+
+def _from_shape(shape: Shape, *, request: bool, depth: int = 0) -> st.SearchStrategy[Any]:
+    """Data the way botocore represents ``shape`` (constraints of requests when ``request``)."""
+    minimum = shape.metadata.get("min")
+    if shape.type_name == "structure":
+        members = {
+            name: _from_shape(member, request=request, depth=depth + 1)
+            for name, member in shape.members.items()  # type: ignore[attr-defined]
+            if depth < 6
+        }
+        required = set(shape.required_members) if request else set()  # type: ignore[attr-defined]
+        return st.fixed_dictionaries(
+            {k: v for k, v in members.items() if k in required},
+            optional={k: v for k, v in members.items() if k not in required},
+        )
+    if shape.type_name == "list":
+        item = _from_shape(shape.member, request=request, depth=depth + 1)  # type: ignore[attr-defined]
+        return st.lists(item, min_size=minimum or 0 if request else 0, max_size=2)
+    if shape.type_name == "map":
+        return st.dictionaries(
+            _from_shape(shape.key, request=request, depth=depth + 1),  # type: ignore[attr-defined]
+            _from_shape(shape.value, request=request, depth=depth + 1),  # type: ignore[attr-defined]
+            max_size=2,
+        )
+    if shape.type_name == "string":
+        if shape.enum:  # type: ignore[attr-defined]
+            return st.sampled_from(shape.enum)  # type: ignore[attr-defined]
+        low = minimum or 0 if request else 0
+        return st.text("abcdefgh-0123456789", min_size=low, max_size=low + 6)
+    if shape.type_name in ("integer", "long"):
+        low = minimum if request and minimum is not None else -5
+        return st.integers(min_value=low, max_value=low + 4096)
+    if shape.type_name == "boolean":
+        return st.booleans()
+    if shape.type_name in ("double", "float"):
+        return st.floats(allow_nan=False, allow_infinity=False, width=32)
+    if shape.type_name == "timestamp":
+        return st.datetimes(timezones=st.just(UTC))
+    if shape.type_name == "blob":
+        return st.binary(max_size=8)
+    raise AssertionError(f"unexpected shape type {shape.type_name}")
+
+
+@given(data=_from_shape(_response_shape(), request=False))
+def test_property_anything_ec2_answers_becomes_a_valid_request(data: dict[str, Any]) -> None:
+    sent = request_template_data(data)
+    _assert_valid_request(sent)
+    assert request_template_data(sent) == sent, "nothing more to drop the second time"
+
+
+@given(data=_from_shape(request_template_shape(), request=True))
+def test_property_a_valid_request_is_kept_as_it_is(data: dict[str, Any]) -> None:
+    _assert_valid_request(data)  # the generator makes requests botocore accepts
+    assert request_template_data(data) == data

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -222,9 +222,11 @@ class TestLaunchConfigStatus:
         assert status.status is ConfigStatus.NOT_CONFIGURED
         pending = status.transition_to(ConfigStatus.PENDING, at=self._now())
         assert pending.last_applied == self._now()
-        ready = pending.transition_to(ConfigStatus.READY)
+        later = self._now() + timedelta(minutes=1)
+        ready = pending.transition_to(ConfigStatus.READY, at=later)
         assert ready.is_ready()
-        assert ready.transition_to(ConfigStatus.PENDING).status is ConfigStatus.PENDING
+        assert ready.last_applied == later
+        assert ready.transition_to(ConfigStatus.PENDING, at=later).status is ConfigStatus.PENDING
         assert status.status is ConfigStatus.NOT_CONFIGURED, "the original is unchanged"
 
     @pytest.mark.parametrize(
@@ -245,7 +247,7 @@ class TestLaunchConfigStatus:
         last = None if start is ConfigStatus.NOT_CONFIGURED else self._now()
         status = LaunchConfigStatus(status=start, last_applied=last)
         with pytest.raises(InvalidStateTransitionError) as err:
-            status.transition_to(target)
+            status.transition_to(target, at=self._now())
         assert err.value.to_dict()["details"]["current"] == start.value
         assert err.value.http_status == 409
 

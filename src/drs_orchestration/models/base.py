@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
@@ -13,14 +14,27 @@ from pydantic.alias_generators import to_camel
 from drs_orchestration.errors import ValidationError
 
 __all__ = [
-    "MAX_DURATION_S",
+    "MAX_TIMEOUT_S",
+    "Clock",
     "DrsModel",
     "Timestamp",
     "VersionedModel",
-    "aware",
-    "seconds_arg",
+    "aware_clock",
+    "aware_now",
+    "check_aware",
+    "check_duration",
     "utc_now",
 ]
+
+MAX_TIMEOUT_S = 7 * 24 * 3600
+"""The longest timeout the library accepts, in seconds (one week).
+
+A longer one is a mistake (``10**12`` overflows every date it is added to),
+and nothing in a recovery waits that long.
+"""
+
+Clock = Callable[[], datetime]
+"""Where a service reads the current time: :func:`utc_now`, or the simulator's clock in tests."""
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -45,6 +59,79 @@ def utc_now() -> datetime:
     """Return the current time in UTC, truncated to milliseconds (what every backend stores)."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def check_aware(value: object, field: str) -> datetime:
+    """Return ``value`` if it is a timezone-aware datetime.
+
+    Every time the library stores or compares must say which zone it is in;
+    a naive datetime would be read as local time on one host and UTC on another.
+
+    Raises:
+        ValidationError: naming ``field`` and the value when it is not a
+            datetime or has no timezone.
+    """
+    if not isinstance(value, datetime):
+        raise ValidationError.for_field(field, value, "must be a timezone-aware datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError.for_field(
+            field,
+            value,
+            "must be timezone-aware (a naive datetime has no zone; use datetime.now(UTC))",
+        )
+    return value
+
+
+def aware_now(clock: Clock, field: str = "clock") -> datetime:
+    """Read ``clock`` and check that it answered a timezone-aware datetime.
+
+    Raises:
+        ValidationError: naming ``field`` (the injected clock) and what it returned.
+    """
+    return check_aware(clock(), field)
+
+
+def aware_clock(clock: Clock, field: str = "clock") -> Clock:
+    """Wrap ``clock`` so every reading is checked with :func:`aware_now`."""
+
+    def read() -> datetime:
+        return aware_now(clock, field)
+
+    return read
+
+
+def check_duration(
+    value: object,
+    field: str,
+    *,
+    maximum: float = MAX_TIMEOUT_S,
+    allow_zero: bool = False,
+) -> float:
+    """Return ``value`` if it is a finite number of seconds in ``(0, maximum]``.
+
+    Timeouts, poll intervals and leases go through this, so a negative,
+    NaN, infinite or absurdly large one is refused where it is given
+    rather than failing later inside date arithmetic.
+
+    Args:
+        value: The number of seconds given.
+        field: Its name, for the error.
+        maximum: The largest accepted value.
+        allow_zero: Whether ``0`` is accepted (e.g. "do not wait").
+
+    Raises:
+        ValidationError: naming ``field`` and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError.for_field(field, value, "must be a number of seconds")
+    if not math.isfinite(value):
+        raise ValidationError.for_field(field, value, "must be a finite number of seconds")
+    if value < 0 or (value == 0 and not allow_zero):
+        lowest = "zero or more" if allow_zero else "more than zero"
+        raise ValidationError.for_field(field, value, f"must be {lowest} seconds")
+    if value > maximum:
+        raise ValidationError.for_field(field, value, f"must be at most {maximum:g} seconds")
+    return float(value)
 
 
 class DrsModel(BaseModel):
@@ -93,35 +180,3 @@ class VersionedModel(DrsModel):
     """
 
     version: Annotated[int, Field(ge=0)] = 0
-
-
-MAX_DURATION_S = 7 * 86400
-"""The longest wait, lease or timeout the library accepts: one week."""
-
-
-def seconds_arg(field: str, value: float, *, maximum: float = MAX_DURATION_S) -> float:
-    """Check a duration argument in seconds: a finite number above 0, at most ``maximum``.
-
-    Raises:
-        ValidationError: naming ``field`` and the bad value.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError.for_field(field, value, "must be a number of seconds")
-    if not math.isfinite(value) or value <= 0:
-        raise ValidationError.for_field(field, value, "must be a finite number of seconds above 0")
-    if value > maximum:
-        raise ValidationError.for_field(field, value, f"must be at most {maximum:g} seconds")
-    return float(value)
-
-
-def aware(field: str, value: datetime) -> datetime:
-    """Check that a datetime (from an injected clock, say) is timezone-aware.
-
-    Raises:
-        ValidationError: naming ``field`` when the datetime is naive.
-    """
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValidationError.for_field(
-            field, value, "must be a timezone-aware datetime (e.g. datetime.now(UTC))"
-        )
-    return value

@@ -11,7 +11,13 @@ from pydantic import Field, StringConstraints
 
 from drs_orchestration.errors import DrsOrchestrationError
 from drs_orchestration.models.account import AccountContext
-from drs_orchestration.models.base import DrsModel, Timestamp, VersionedModel, utc_now
+from drs_orchestration.models.base import (
+    MAX_TIMEOUT_S,
+    DrsModel,
+    Timestamp,
+    VersionedModel,
+    utc_now,
+)
 from drs_orchestration.models.ids import (
     Ec2InstanceId,
     ExecutionId,
@@ -295,7 +301,7 @@ class WaveRun(DrsModel):
     pause_released: bool = False
     """A ``pause_before`` pause was released by ``resume``."""
     point_in_time: Timestamp | None = None
-    timeout_s: Annotated[int, Field(gt=0)] = 3600
+    timeout_s: Annotated[int, Field(gt=0, le=MAX_TIMEOUT_S)] = 3600
     config_path: ConfigPath | None = None
     applied_servers: list[SourceServerId] = Field(default_factory=list)
     """Servers whose launch configuration was (re-)applied on the fallback path."""

@@ -116,9 +116,11 @@ class LaunchConfigStatus(DrsModel):
         errors: list[str] | None = None,
         applied_by: str | None = None,
         apply_id: str | None = None,
-        at: Timestamp | None = None,
+        at: Timestamp,
     ) -> LaunchConfigStatus:
         """Return a new status object in state ``target`` (the original is unchanged).
+
+        ``at`` (recorded as ``last_applied``) comes from the caller's clock.
 
         Raises:
             InvalidStateTransitionError: if the lifecycle does not allow the change.
@@ -132,7 +134,7 @@ class LaunchConfigStatus(DrsModel):
             )
         return LaunchConfigStatus(
             status=target,
-            last_applied=at or utc_now(),
+            last_applied=at,
             applied_by=applied_by if applied_by is not None else self.applied_by,
             apply_id=apply_id if apply_id is not None else self.apply_id,
             server_configs=dict(self.server_configs if server_configs is None else server_configs),

@@ -12,8 +12,10 @@ import ipaddress
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
+import pydantic
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from drs_orchestration.errors import InvalidFields, LaunchConfigValidationError
 from drs_orchestration.models.base import DrsModel
 from drs_orchestration.models.ids import Ec2InstanceId
 
@@ -112,12 +114,30 @@ TEMPLATE_LAUNCH_FIELDS: tuple[str, ...] = (
 """Fields applied as a new version of the server's EC2 launch template."""
 
 
+def _pinned_type_problem(
+    instance_type: str, method: RightSizingMethod | None
+) -> tuple[str, str, Any]:
+    # DRS writes the right-sized type into the launch template, over the one asked for.
+    method_text = "is not set (DRS's default is BASIC)" if method is None else f"is {method.value}"
+    return (
+        "instanceType",
+        f"{instance_type!r} would be overwritten by DRS right-sizing: "
+        f"targetInstanceTypeRightSizingMethod {method_text}; set "
+        "targetInstanceTypeRightSizingMethod: NONE to pin an instance type",
+        instance_type,
+    )
+
+
 class LaunchSettings(DrsModel):
     """Desired launch settings for a source server (or a group default).
 
     Every field is optional: ``None`` means "leave what DRS has". A group
     holds one default ``LaunchSettings`` and per-server overrides; the
     *effective* settings of a server are ``default.merged_with(override)``.
+
+    An explicit ``instance_type`` needs ``target_instance_type_right_sizing_method``
+    ``NONE`` in the effective settings: with right-sizing on (DRS's default),
+    DRS overwrites the launch template's instance type.
 
     Example:
         >>> LaunchSettings(target_instance_type_right_sizing_method="NONE",
@@ -184,21 +204,48 @@ class LaunchSettings(DrsModel):
                 raise ValueError("copy_tags must be off when launching into an existing instance")
         if self.static_private_ip is not None and self.copy_private_ip:
             raise ValueError("static_private_ip and copy_private_ip=True contradict each other")
-        if self.instance_type is not None and self.target_instance_type_right_sizing_method in (
-            RightSizingMethod.BASIC,
-            RightSizingMethod.IN_AWS,
-        ):
-            raise ValueError(
-                "instance_type is overwritten by DRS right-sizing; set "
-                "target_instance_type_right_sizing_method to NONE to pin an instance type"
-            )
+        method = self.target_instance_type_right_sizing_method
+        if self.instance_type is not None and method not in (None, RightSizingMethod.NONE):
+            raise InvalidFields([_pinned_type_problem(self.instance_type, method)])
         return self
+
+    @classmethod
+    def parse(cls, data: Any) -> Self:
+        """Validate ``data`` (camelCase or snake_case keys, or a model).
+
+        Raises:
+            LaunchConfigValidationError: naming the field path and bad value of
+                every problem.
+        """
+        try:
+            return cls.model_validate(data)
+        except pydantic.ValidationError as exc:
+            raise LaunchConfigValidationError.from_pydantic(exc) from exc
+
+    def effective_problems(self) -> list[tuple[str, str, Any]]:
+        """Problems of these settings taken as a server's *effective* settings.
+
+        Some contradictions only show once a group default and a server
+        override are merged: an ``instanceType`` with right-sizing left unset
+        is overwritten by DRS, whose default method is ``BASIC``. A part of
+        the settings (a default or an override alone) may leave either field
+        to the other; the merged whole may not.
+
+        Returns:
+            ``(field, message, value)`` for each problem (field in camelCase),
+            empty when the settings can be applied as they are.
+        """
+        method = self.target_instance_type_right_sizing_method
+        if self.instance_type is not None and method is not RightSizingMethod.NONE:
+            return [_pinned_type_problem(self.instance_type, method)]
+        return []
 
     def merged_with(self, override: LaunchSettings | None) -> LaunchSettings:
         """Return these settings with ``override``'s set fields on top (tags merge key by key).
 
         Raises:
-            pydantic.ValidationError: when the merged settings contradict each other.
+            LaunchConfigValidationError: when the merged settings contradict
+                each other (fields named relative to the settings).
         """
         if override is None:
             return self
@@ -208,7 +255,7 @@ class LaunchSettings(DrsModel):
         merged: dict[str, Any] = {**base, **top}
         if tags:
             merged["tags"] = tags
-        return LaunchSettings.model_validate(merged)
+        return LaunchSettings.parse(merged)
 
     def drs_fields(self) -> dict[str, Any]:
         """The set DRS launch-configuration fields, in ``UpdateLaunchConfiguration``'s names."""

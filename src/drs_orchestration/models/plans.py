@@ -1,16 +1,31 @@
-"""Recovery plans: ordered waves of protection groups."""
+"""Recovery plans: ordered waves of protection groups.
+
+Sizes are bounded so that every check and every ordering stays cheap
+(linear in waves plus dependencies) and no input can exhaust the stack:
+at most :data:`MAX_WAVES_PER_PLAN` waves, :data:`MAX_SERVERS_PER_WAVE`
+servers in a wave and :data:`~drs_orchestration.models.base.MAX_TIMEOUT_S`
+seconds of wave timeout.
+"""
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from drs_orchestration.errors import InvalidFields
+from drs_orchestration.errors import InvalidFields, ValidationError
 from drs_orchestration.models.account import AccountContext
-from drs_orchestration.models.base import DrsModel, Timestamp, VersionedModel, utc_now
+from drs_orchestration.models.base import (
+    MAX_TIMEOUT_S,
+    DrsModel,
+    Timestamp,
+    VersionedModel,
+    utc_now,
+)
 from drs_orchestration.models.ids import (
     PlanId,
     ProtectionGroupId,
@@ -20,7 +35,21 @@ from drs_orchestration.models.ids import (
 )
 from drs_orchestration.models.readiness import ReadinessPolicy
 
-__all__ = ["FailurePolicy", "RecoveryPlan", "Wave"]
+__all__ = [
+    "MAX_SERVERS_PER_WAVE",
+    "MAX_WAVES_PER_PLAN",
+    "FailurePolicy",
+    "RecoveryPlan",
+    "Wave",
+    "check_wave_inputs",
+    "find_cycle",
+]
+
+MAX_WAVES_PER_PLAN = 1000
+"""The most waves a plan may have."""
+
+MAX_SERVERS_PER_WAVE = 5000
+"""The most source servers a wave may launch (several DRS jobs of at most 100 each)."""
 
 WaveName = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][\w .:/=+@-]*$")
@@ -60,7 +89,7 @@ class Wave(DrsModel):
     depends_on: list[WaveName] = Field(default_factory=list)
     pause_before: bool = False
     point_in_time: Timestamp | None = None
-    timeout_s: Annotated[int, Field(gt=0)] = 3600
+    timeout_s: Annotated[int, Field(gt=0, le=MAX_TIMEOUT_S)] = 3600
 
     @model_validator(mode="before")
     @classmethod
@@ -79,6 +108,16 @@ class Wave(DrsModel):
         dupes = sorted(item for item, n in Counter(value).items() if n > 1)
         if dupes:
             raise ValueError(f"duplicates: {dupes}")
+        return value
+
+    @field_validator("server_ids", mode="before")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        # Checked before the IDs are, so an oversized list costs one len().
+        if isinstance(value, Sequence) and len(value) > MAX_SERVERS_PER_WAVE:
+            raise InvalidFields(
+                [("", f"a wave launches at most {MAX_SERVERS_PER_WAVE} servers", len(value))]
+            )
         return value
 
     @model_validator(mode="after")
@@ -107,7 +146,8 @@ class RecoveryPlan(VersionedModel):
 
     Waves run in dependency order (``depends_on``), ties broken by ``order``
     (default: position in ``waves``). Unless ``allow_concurrent_waves`` is
-    set, one wave runs at a time.
+    set, one wave runs at a time. A plan has 1 to :data:`MAX_WAVES_PER_PLAN`
+    waves.
     """
 
     plan_id: PlanId = Field(default_factory=new_plan_id)
@@ -120,6 +160,14 @@ class RecoveryPlan(VersionedModel):
     """Which servers a drill and a recovery launch (overridable per execution)."""
     created_at: Timestamp = Field(default_factory=utc_now)
     updated_at: Timestamp = Field(default_factory=utc_now)
+
+    @field_validator("waves", mode="before")
+    @classmethod
+    def _wave_count(cls, value: Any) -> Any:
+        # Before each wave is validated, so an oversized plan is refused at once.
+        if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+            _check_wave_count(len(value))
+        return value
 
     @model_validator(mode="after")
     def _waves_consistent(self) -> Self:
@@ -162,7 +210,7 @@ class RecoveryPlan(VersionedModel):
                     )
                 owner.setdefault(sid, i)
         if not problems:
-            cycle = _find_cycle({w.name: list(w.depends_on) for w in self.waves})
+            cycle = find_cycle({w.name: w.depends_on for w in self.waves})
             if cycle:
                 where = first_index[cycle[0]]
                 problems.append(
@@ -173,20 +221,39 @@ class RecoveryPlan(VersionedModel):
         return self
 
     def ordered_waves(self) -> list[Wave]:
-        """The waves in a valid execution order (dependencies first, then ``order``/position)."""
-        position = {
-            w.name: (w.order if w.order is not None else i, i) for i, w in enumerate(self.waves)
-        }
-        by_name = {w.name: w for w in self.waves}
-        done: set[str] = set()
+        """The waves in a valid execution order (dependencies first, then ``order``/position).
+
+        Of the waves whose dependencies have all come, the one with the
+        lowest ``order`` (its position when unset; position breaks ties)
+        comes next. Kahn's algorithm with a heap: O((V + E) log V).
+        """
+        index = {w.name: i for i, w in enumerate(self.waves)}
+        waiting = [len(w.depends_on) for w in self.waves]
+        dependants: list[list[int]] = [[] for _ in self.waves]
+        for i, wave in enumerate(self.waves):
+            for dep in wave.depends_on:
+                dependants[index[dep]].append(i)
+
+        def key(i: int) -> tuple[int, int]:
+            order = self.waves[i].order
+            return (order if order is not None else i, i)
+
+        ready = [key(i) for i, n in enumerate(waiting) if n == 0]
+        heapq.heapify(ready)
         result: list[Wave] = []
-        while len(result) < len(self.waves):
-            ready = [
-                w for w in self.waves if w.name not in done and all(d in done for d in w.depends_on)
-            ]
-            nxt = min(ready, key=lambda w: position[w.name])
-            result.append(by_name[nxt.name])
-            done.add(nxt.name)
+        while ready:
+            _, i = heapq.heappop(ready)
+            result.append(self.waves[i])
+            for j in dependants[i]:
+                waiting[j] -= 1
+                if waiting[j] == 0:
+                    heapq.heappush(ready, key(j))
+        if len(result) != len(self.waves):
+            # Validation refuses cycles; only a plan built without it gets here.
+            cycle = find_cycle({w.name: w.depends_on for w in self.waves}) or []
+            raise ValidationError.for_field(
+                "waves", cycle, "dependency cycle: " + " -> ".join(cycle)
+            )
         return result
 
     def wave(self, name: str) -> Wave:
@@ -201,29 +268,66 @@ class RecoveryPlan(VersionedModel):
         raise KeyError(name)
 
 
-def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """Return one dependency cycle as a path ``[a, b, ..., a]``, or ``None``."""
+def _check_wave_count(count: int) -> None:
+    if count > MAX_WAVES_PER_PLAN:
+        raise InvalidFields([("", f"a plan has at most {MAX_WAVES_PER_PLAN} waves", count)])
+
+
+def check_wave_inputs(waves: object) -> list[Any]:
+    """Check the ``waves`` argument of a plan before each wave is looked at.
+
+    A service that resolves waves one by one (groups to servers) calls this
+    first, so ``None``, a string or a plan of 100,000 waves is refused with
+    a :class:`~drs_orchestration.errors.ValidationError` naming ``waves``,
+    not a ``TypeError`` or a long wait.
+
+    Returns:
+        The waves as a list.
+
+    Raises:
+        ValidationError: ``waves`` is not a list (or tuple) of 1 to
+            :data:`MAX_WAVES_PER_PLAN` items.
+    """
+    if isinstance(waves, str | bytes | Mapping) or not isinstance(waves, Sequence):
+        raise ValidationError.for_field(
+            "waves", waves, "must be a list of waves (each a Wave or a dict)"
+        )
+    if not waves:
+        raise ValidationError.for_field("waves", [], "a plan needs at least one wave")
+    if len(waves) > MAX_WAVES_PER_PLAN:
+        raise ValidationError.for_field(
+            "waves", len(waves), f"a plan has at most {MAX_WAVES_PER_PLAN} waves"
+        )
+    return list(waves)
+
+
+def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """Return one dependency cycle as a path ``[a, b, ..., a]``, or ``None``.
+
+    ``graph`` maps each node to the nodes it depends on; names missing from
+    the mapping are leaves. Depth-first search with an explicit stack, so a
+    chain of any length is fine: O(V + E) time, no recursion.
+    """
     white, grey, black = 0, 1, 2
     colour = dict.fromkeys(graph, white)
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        colour[node] = grey
-        stack.append(node)
-        for dep in graph.get(node, []):
-            if colour.get(dep) == grey:
-                return [*stack[stack.index(dep) :], dep]
-            if colour.get(dep) == white:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        colour[node] = black
-        return None
-
-    for node in graph:
-        if colour[node] == white:
-            found = visit(node)
-            if found:
-                return found
+    for root in graph:
+        if colour[root] != white:
+            continue
+        colour[root] = grey
+        path = [root]
+        # One iterator per node on the path: where its dependencies were left off.
+        pending = [iter(graph[root])]
+        while pending:
+            for dep in pending[-1]:
+                state = colour.get(dep, black)
+                if state == grey:
+                    return [*path[path.index(dep) :], dep]
+                if state == white:
+                    colour[dep] = grey
+                    path.append(dep)
+                    pending.append(iter(graph[dep]))
+                    break
+            else:
+                colour[path.pop()] = black
+                pending.pop()
     return None

@@ -31,6 +31,7 @@ from drs_orchestration.models import (
     TerminationReport,
     utc_now,
 )
+from drs_orchestration.models.base import aware_clock
 from drs_orchestration.models.ids import SOURCE_SERVER_ID_PATTERN
 from drs_orchestration.services.cache_sync import (
     EXECUTION_ID_TAG,
@@ -96,7 +97,8 @@ class RecoveryInstanceCache:
             :class:`~drs_orchestration.events.InstancesTerminated`.
         retry: Retry policy of every AWS call.
         concurrency: Targets synced at the same time.
-        clock: Current time (``last_synced``, status times, termination deadline).
+        clock: Current time (``last_synced``, status times, termination deadline,
+            event times); it must return timezone-aware datetimes.
         sleep: How termination waits between polls of its TERMINATE jobs.
         termination: Chunk size, in-flight quotas, poll interval and timeout
             of :meth:`terminate_execution`.
@@ -131,6 +133,7 @@ class RecoveryInstanceCache:
             raise ValidationError.for_field("concurrency", concurrency, "must be at least 1")
         if page_size < 1:
             raise ValidationError.for_field("page_size", page_size, "must be at least 1")
+        clock = aware_clock(clock)
         self._storage = storage
         self._targets = None if targets is None else normalise_targets(targets)
         self._termination = termination or TerminationLimits()

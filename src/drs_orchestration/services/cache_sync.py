@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +34,7 @@ from drs_orchestration.models import (
     SyncStatus,
     SyncTargetResult,
 )
+from drs_orchestration.models.base import Clock
 from drs_orchestration.models.ids import REGION_PATTERN, ExecutionId
 from drs_orchestration.services.waves.launcher import EXECUTION_ID_TAG
 
@@ -44,9 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["EXECUTION_ID_TAG", "CacheSyncer", "SyncTarget"]
 
 logger = logging.getLogger(__name__)
-
-
-Clock = Callable[[], datetime]
 
 _EXECUTION_ID: pydantic.TypeAdapter[str] = pydantic.TypeAdapter(ExecutionId)
 
@@ -228,6 +226,7 @@ class CacheSyncer:
         emit(
             self._events,
             CacheSynced(
+                at=finished,
                 instances=stored.instances,
                 targets=len(runs),
                 errors=failed,
@@ -335,7 +334,11 @@ class CacheSyncer:
         emit(
             self._events,
             CacheSynced(
-                instances=len(records), targets=1, duration_s=result.duration_s, scope="servers"
+                at=self._clock(),
+                instances=len(records),
+                targets=1,
+                duration_s=result.duration_s,
+                scope="servers",
             ),
         )
         return result
@@ -364,6 +367,7 @@ class CacheSyncer:
         emit(
             self._events,
             CacheSyncFailed(
+                at=self._clock(),
                 region=target.region,
                 account_id=target.account_id,
                 error_code=record.code,

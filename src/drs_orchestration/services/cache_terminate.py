@@ -14,7 +14,6 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from drs_orchestration.aws.drs import MAX_SERVERS_PER_CALL, DrsGateway, chunked
@@ -26,6 +25,7 @@ from drs_orchestration.errors import (
     JobTimeoutError,
     ServiceQuotaExceededError,
     TerminationRefusedError,
+    ValidationError,
 )
 from drs_orchestration.events import EventSink, InstancesTerminated, emit
 from drs_orchestration.models import (
@@ -36,6 +36,7 @@ from drs_orchestration.models import (
     TerminationReport,
     TerminationStatus,
 )
+from drs_orchestration.models.base import Clock, check_duration
 
 if TYPE_CHECKING:
     from drs_orchestration.aws.clients import ClientFactory
@@ -45,7 +46,6 @@ __all__ = ["TerminationLimits", "Terminator"]
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 AccountResolver = Callable[[str | None], AccountContext | None]
 
 
@@ -63,8 +63,12 @@ class TerminationLimits:
             account and region (DRS allows 500 servers across jobs in progress).
         poll_interval_s: Seconds between polls of running jobs (and between
             attempts while DRS answers that a quota is full).
-        timeout_s: Give up waiting after this long; instances whose jobs have
-            not finished are reported failed and keep their records.
+        timeout_s: Give up waiting after this long (at most a week); instances
+            whose jobs have not finished are reported failed and keep their records.
+
+    Raises:
+        ValidationError: naming the field and value that is out of range
+            (intervals and timeouts must be positive and finite).
     """
 
     chunk_size: int = 100
@@ -75,16 +79,21 @@ class TerminationLimits:
 
     def __post_init__(self) -> None:
         if not 1 <= self.chunk_size <= MAX_SERVERS_PER_CALL:
-            raise ValueError(
-                f"chunk_size must be between 1 and {MAX_SERVERS_PER_CALL} (got {self.chunk_size})"
+            raise ValidationError.for_field(
+                "chunk_size", self.chunk_size, f"must be between 1 and {MAX_SERVERS_PER_CALL}"
             )
-        if self.max_jobs_in_flight < 1 or self.max_servers_in_flight < self.chunk_size:
-            raise ValueError(
-                "max_jobs_in_flight must be at least 1 and max_servers_in_flight at least "
-                f"chunk_size (got {self.max_jobs_in_flight} and {self.max_servers_in_flight})"
+        if self.max_jobs_in_flight < 1:
+            raise ValidationError.for_field(
+                "max_jobs_in_flight", self.max_jobs_in_flight, "must be at least 1"
             )
-        if self.poll_interval_s < 0 or self.timeout_s <= 0:
-            raise ValueError("poll_interval_s must be non-negative and timeout_s positive")
+        if self.max_servers_in_flight < self.chunk_size:
+            raise ValidationError.for_field(
+                "max_servers_in_flight",
+                self.max_servers_in_flight,
+                f"must be at least chunk_size ({self.chunk_size})",
+            )
+        check_duration(self.poll_interval_s, "poll_interval_s")
+        check_duration(self.timeout_s, "timeout_s")
 
 
 @dataclass(frozen=True)
@@ -602,7 +611,7 @@ class Terminator:
                 o.recovery_instance_id,
             ),
         )
-        report.finished_at = self._clock()
+        finished = report.finished_at = self._clock()
         counts = {status: len(report.with_status(status)) for status in TerminationStatus}
         logger.info(
             "terminated the recovery instances of an execution"
@@ -618,6 +627,7 @@ class Terminator:
         emit(
             self._events,
             InstancesTerminated(
+                at=finished,
                 execution_id=report.execution_id,
                 dry_run=report.dry_run,
                 terminated=counts[TerminationStatus.TERMINATED],

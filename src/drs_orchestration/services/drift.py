@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -26,7 +27,6 @@ from drs_orchestration.models import (
     DrsModel,
     LaunchSettings,
     ProtectionGroup,
-    utc_now,
 )
 from drs_orchestration.models.base import Timestamp
 from drs_orchestration.services.launch_templates import read_template_settings
@@ -52,11 +52,12 @@ class DriftReport(DrsModel):
             (pending, failed, or new to the group).
         differences: For a remote check, each drifted server's differing fields.
         errors: For a remote check, servers whose configuration could not be read.
+        checked_at: When the check started, by the checking service's clock.
     """
 
     group_id: str
     remote: bool = False
-    checked_at: Timestamp = Field(default_factory=utc_now)
+    checked_at: Timestamp
     drifted: dict[str, list[str]] = Field(default_factory=dict)
     not_applied: list[str] = Field(default_factory=list)
     differences: dict[str, list[FieldDifference]] = Field(default_factory=dict)
@@ -81,8 +82,13 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def local_drift(group: ProtectionGroup, desired: Mapping[str, str]) -> DriftReport:
-    """Compare each server's desired hash with the hash recorded when it was applied."""
+def local_drift(
+    group: ProtectionGroup, desired: Mapping[str, str], *, checked_at: datetime
+) -> DriftReport:
+    """Compare each server's desired hash with the hash recorded when it was applied.
+
+    ``checked_at`` is the caller's clock reading, recorded on the report.
+    """
     configs = group.launch_config_status.server_configs
     drifted: dict[str, list[str]] = {}
     not_applied: list[str] = []
@@ -92,7 +98,12 @@ def local_drift(group: ProtectionGroup, desired: Mapping[str, str]) -> DriftRepo
             not_applied.append(sid)
         elif cfg.config_hash != wanted:
             drifted[sid] = ["settings changed since they were applied"]
-    return DriftReport(group_id=group.group_id, drifted=drifted, not_applied=sorted(not_applied))
+    return DriftReport(
+        group_id=group.group_id,
+        checked_at=checked_at,
+        drifted=drifted,
+        not_applied=sorted(not_applied),
+    )
 
 
 def remote_drift(

@@ -6,19 +6,23 @@ a protection group is created or updated. The service records, per server,
 the hash of the effective settings it applied; a wave later starts on the
 fast path (no launch-configuration calls at all) when every hash still
 matches, and re-applies first otherwise.
+
+Servers are configured by a pool of worker threads; events are emitted
+from the caller's thread only, and no worker is left calling AWS once a
+method returns.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import datetime
 from typing import Any
 
-import pydantic
 from pydantic import Field
 
 from drs_orchestration.aws.clients import ClientFactory
@@ -49,9 +53,10 @@ from drs_orchestration.models import (
     ServerConfigStatus,
     utc_now,
 )
+from drs_orchestration.models.base import aware_clock, check_duration
 from drs_orchestration.services.config_hash import calculate_config_hash
 from drs_orchestration.services.drift import DriftReport, describe_error, local_drift, remote_drift
-from drs_orchestration.services.launch_templates import merge_template_data
+from drs_orchestration.services.launch_templates import merge_template_data, request_template_data
 from drs_orchestration.storage.base import Storage
 
 __all__ = ["EnsureReadyResult", "LaunchConfigService"]
@@ -66,6 +71,10 @@ class EnsureReadyResult(DrsModel):
     path: ConfigPath
     status: LaunchConfigStatus
     applied_servers: list[str] = Field(default_factory=list)
+
+
+class _Stopped(Exception):  # noqa: N818 - control flow inside a worker, never raised to callers
+    """The apply run's time is up: a worker stops before its next AWS call."""
 
 
 def _overall_status(configs: dict[str, ServerConfigStatus]) -> ConfigStatus:
@@ -89,7 +98,11 @@ class LaunchConfigService:
         events: Optional event sink (server applied, group applied, drift).
         retry: Retry policy for every AWS call.
         applied_by: Recorded as ``applied_by`` unless a call names someone else.
-        clock: Source of timestamps.
+        clock: Source of timestamps (status times and event times); it must
+            return timezone-aware datetimes.
+
+    Raises:
+        ValidationError: ``concurrency`` is below 1.
 
     Example:
         >>> configs = LaunchConfigService(storage, clients)
@@ -108,15 +121,15 @@ class LaunchConfigService:
         applied_by: str | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1 (got {concurrency})")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValidationError.for_field("concurrency", concurrency, "must be at least 1")
         self._storage = storage
         self._clients = clients
         self._concurrency = concurrency
         self._events = events
         self._retry = retry or RetryPolicy()
         self._applied_by = applied_by
-        self._clock = clock
+        self._clock = aware_clock(clock)
 
     # ---- hashing and validation ---------------------------------------------------
 
@@ -130,19 +143,35 @@ class LaunchConfigService:
 
         Raises:
             LaunchConfigValidationError: naming the server and field of every
-                invalid effective setting (nothing is written or applied).
+                invalid effective setting (nothing is written or applied),
+                e.g. an ``instanceType`` that right-sizing would overwrite.
         """
         return {sid: calculate_config_hash(s) for sid, s in self._effective(group).items()}
 
     def _effective(self, group: ProtectionGroup) -> dict[str, LaunchSettings]:
         effective: dict[str, LaunchSettings] = {}
         problems: list[dict[str, Any]] = []
+        reported: set[str] = set()
         for sid in group.source_server_ids:
             try:
-                effective[sid] = group.effective_settings(sid)
-            except pydantic.ValidationError as exc:
-                wrapped = ValidationError.from_pydantic(exc, prefix=f"serverOverrides.{sid}")
-                problems.extend(wrapped.problems)
+                settings = group.effective_settings(sid)
+            except LaunchConfigValidationError as exc:
+                # The override is what made the merge contradict itself.
+                problems.extend(
+                    {**p, "field": f"serverOverrides.{sid}.{p['field']}"} for p in exc.problems
+                )
+                continue
+            effective[sid] = settings
+            override = group.server_overrides.get(sid)
+            for field, message, value in settings.effective_problems():
+                # Name the part of the group the user wrote the field in, once.
+                if override is not None and field in override.to_wire():
+                    path = f"serverOverrides.{sid}.{field}"
+                else:
+                    path = f"launchSettings.{field}"
+                if path not in reported:
+                    reported.add(path)
+                    problems.append({"field": path, "message": message, "value": value})
         if not problems and any(s.recovery_mode is not None for s in effective.values()):
             problems.extend(self._unsupported_fields(group))
         if problems:
@@ -199,12 +228,24 @@ class LaunchConfigService:
         Without ``force`` only servers that are not ready or whose settings
         changed since they were applied are touched.
 
+        When ``timeout_s`` passes, servers not yet started are left pending
+        and each running worker stops before its next AWS call. The method
+        returns once every worker has stopped, so it can outlast
+        ``timeout_s`` by the AWS call each worker had in flight (with its
+        retries); after it returns, no worker calls AWS or emits events.
+        Events (:class:`~drs_orchestration.events.ServerConfigApplied`,
+        :class:`~drs_orchestration.events.ConfigApplied`) are emitted from
+        the caller's thread.
+
         Raises:
+            ValidationError: ``timeout_s`` is not a positive number of seconds
+                up to a week.
             NotFoundError: if the group does not exist.
             LaunchConfigValidationError: if any effective settings are invalid.
             ConcurrentModificationError: if another writer changed the group
                 (e.g. a concurrent apply); this run's results are not recorded.
         """
+        check_duration(timeout_s, "timeout_s")
         group = self._storage.protection_groups.get(group_id)
         effective = self._effective(group)
         desired = {sid: calculate_config_hash(s) for sid, s in effective.items()}
@@ -267,6 +308,7 @@ class LaunchConfigService:
         emit(
             self._events,
             ConfigApplied(
+                at=self._clock(),
                 group_id=group_id,
                 status=overall.value,
                 applied=counts[ConfigStatus.READY],
@@ -314,53 +356,51 @@ class LaunchConfigService:
     ) -> dict[str, ServerConfigStatus]:
         if not targets:
             return {}
+        stop = threading.Event()
         pool = ThreadPoolExecutor(
             max_workers=min(self._concurrency, len(targets)),
             thread_name_prefix="drs-launch-config",
         )
         futures: dict[Future[ServerConfigStatus], str] = {
-            pool.submit(self._apply_one, group, sid, effective[sid], desired[sid]): sid
+            pool.submit(self._apply_one, group, sid, effective[sid], desired[sid], stop): sid
             for sid in targets
         }
-        try:
-            done, _ = wait(futures, timeout=timeout_s, return_when=ALL_COMPLETED)
-        finally:
-            # Unstarted servers are dropped; running ones finish in the background
-            # and their results are ignored (they stay pending for the next apply).
-            pool.shutdown(wait=False, cancel_futures=True)
         results: dict[str, ServerConfigStatus] = {}
+        try:
+            for future in as_completed(futures, timeout=timeout_s):
+                sid = futures[future]
+                results[sid] = self._settled(group, sid, future.result())
+        except TimeoutError:
+            pass
+        finally:
+            # Unstarted servers are dropped; running workers stop before their
+            # next AWS call, and are waited for, so none outlives this call.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+        timed_out = ServerConfigStatus(
+            status=ConfigStatus.PENDING,
+            errors=[f"not applied within the {timeout_s:g} s timeout"],
+        )
         for future, sid in futures.items():
-            if future in done:
-                results[sid] = future.result()
-            else:
-                results[sid] = ServerConfigStatus(
-                    status=ConfigStatus.PENDING,
-                    errors=[f"not applied within the {timeout_s:g} s timeout"],
-                )
+            if sid in results:
+                continue
+            if future.cancelled() or future.exception() is not None:
+                results[sid] = timed_out
+                continue
+            # Finished while the pool was stopping: its outcome is as real as any other.
+            results[sid] = self._settled(group, sid, future.result())
         return results
 
-    def _apply_one(
-        self, group: ProtectionGroup, sid: str, settings: LaunchSettings, config_hash: str
+    def _settled(
+        self, group: ProtectionGroup, sid: str, result: ServerConfigStatus
     ) -> ServerConfigStatus:
-        try:
-            template_version = self._write_settings(group, sid, settings, config_hash)
-            result = ServerConfigStatus(
-                status=ConfigStatus.READY,
-                last_applied=self._clock(),
-                config_hash=config_hash,
-                launch_template_version=template_version,
-            )
-        except Exception as exc:
-            if not isinstance(exc, DrsOrchestrationError):
-                logger.exception(
-                    "unexpected error applying launch settings", extra={"sourceServerId": sid}
-                )
-            result = ServerConfigStatus(
-                status=ConfigStatus.FAILED, last_applied=self._clock(), errors=[describe_error(exc)]
-            )
+        """Report one server's outcome (from the caller's thread) and return it."""
+        if result.status is ConfigStatus.PENDING:
+            return result
         emit(
             self._events,
             ServerConfigApplied(
+                at=self._clock(),
                 group_id=group.group_id,
                 source_server_id=sid,
                 status=result.status.value,
@@ -370,16 +410,56 @@ class LaunchConfigService:
         )
         return result
 
+    def _apply_one(
+        self,
+        group: ProtectionGroup,
+        sid: str,
+        settings: LaunchSettings,
+        config_hash: str,
+        stop: threading.Event,
+    ) -> ServerConfigStatus:
+        try:
+            template_version = self._write_settings(group, sid, settings, config_hash, stop)
+        except _Stopped as exc:
+            return ServerConfigStatus(status=ConfigStatus.PENDING, errors=[str(exc)])
+        except Exception as exc:
+            if not isinstance(exc, DrsOrchestrationError):
+                logger.exception(
+                    "unexpected error applying launch settings", extra={"sourceServerId": sid}
+                )
+            return ServerConfigStatus(
+                status=ConfigStatus.FAILED, last_applied=self._clock(), errors=[describe_error(exc)]
+            )
+        return ServerConfigStatus(
+            status=ConfigStatus.READY,
+            last_applied=self._clock(),
+            config_hash=config_hash,
+            launch_template_version=template_version,
+        )
+
     def _write_settings(
-        self, group: ProtectionGroup, sid: str, settings: LaunchSettings, config_hash: str
+        self,
+        group: ProtectionGroup,
+        sid: str,
+        settings: LaunchSettings,
+        config_hash: str,
+        stop: threading.Event,
     ) -> int | None:
+        def proceed(step: str) -> None:
+            if stop.is_set():
+                raise _Stopped(f"stopped at the timeout before {step}")
+
         drs = DrsGateway(self._clients, group.region, group.account, retry=self._retry)
         fields = settings.drs_fields()
-        configuration = drs.update_launch_configuration(sid, fields) if fields else None
+        configuration: dict[str, Any] | None = None
+        if fields:
+            proceed("UpdateLaunchConfiguration")
+            configuration = dict(drs.update_launch_configuration(sid, fields))
         if not settings.has_template_settings:
             return None
         if configuration is None:
-            configuration = drs.get_launch_configuration(sid)
+            proceed("GetLaunchConfiguration")
+            configuration = dict(drs.get_launch_configuration(sid))
         template_id = configuration.get("ec2LaunchTemplateID")
         if not template_id:
             raise LaunchConfigApplicationError(
@@ -387,17 +467,22 @@ class LaunchConfigService:
                 details={"sourceServerId": sid, "groupId": group.group_id},
             )
         ec2 = Ec2Gateway(self._clients, group.region, group.account, retry=self._retry)
+        proceed("DescribeLaunchTemplateVersions")
         default = ec2.default_template_version(template_id)
         current_data = dict(default.get("LaunchTemplateData", {}))
         data = merge_template_data(current_data, settings)
         if data == current_data:
             return int(default["VersionNumber"])
+        proceed("CreateLaunchTemplateVersion")
         version = ec2.create_template_version(
             template_id,
             source_version=int(default["VersionNumber"]),
-            data=data,
+            # What DescribeLaunchTemplateVersions answered holds read-only members
+            # that CreateLaunchTemplateVersion refuses.
+            data=request_template_data(data),
             description=f"drs-orchestration {config_hash[:23]}",
         )
+        proceed("ModifyLaunchTemplate")
         ec2.set_default_template_version(template_id, version)
         return version
 
@@ -411,18 +496,26 @@ class LaunchConfigService:
         Otherwise (fallback) the drifted and unapplied servers are applied first.
 
         Raises:
+            ValidationError: ``timeout_s`` is not a positive number of seconds
+                up to a week.
+            LaunchConfigValidationError: the group's effective settings are invalid.
             LaunchConfigApplicationError: naming the failed and pending servers
                 when the group is still not ready after applying.
         """
         group = self._storage.protection_groups.get(group_id)
-        report = local_drift(group, self.desired_hashes(group))
+        check_duration(timeout_s, "timeout_s")
+        report = local_drift(group, self.desired_hashes(group), checked_at=self._clock())
         status = group.launch_config_status
         if status.status is ConfigStatus.READY and not report.has_drift:
             return EnsureReadyResult(group_id=group_id, path=ConfigPath.FAST, status=status)
         if report.drifted:
             emit(
                 self._events,
-                DriftDetected(group_id=group_id, source_server_ids=tuple(sorted(report.drifted))),
+                DriftDetected(
+                    at=self._clock(),
+                    group_id=group_id,
+                    source_server_ids=tuple(sorted(report.drifted)),
+                ),
             )
         status = self.apply_to_group(group_id, timeout_s=timeout_s)
         if status.status is not ConfigStatus.READY:
@@ -458,7 +551,11 @@ class LaunchConfigService:
         """
         group = self._storage.protection_groups.get(group_id)
         effective = self._effective(group)
-        report = local_drift(group, {sid: calculate_config_hash(s) for sid, s in effective.items()})
+        report = local_drift(
+            group,
+            {sid: calculate_config_hash(s) for sid, s in effective.items()},
+            checked_at=self._clock(),
+        )
         if remote:
             report = remote_drift(
                 group,
@@ -472,6 +569,7 @@ class LaunchConfigService:
             emit(
                 self._events,
                 DriftDetected(
+                    at=self._clock(),
                     group_id=group_id,
                     source_server_ids=tuple(sorted(report.drifted)),
                     remote=remote,

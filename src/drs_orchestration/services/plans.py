@@ -33,6 +33,8 @@ from drs_orchestration.models import (
     Wave,
     utc_now,
 )
+from drs_orchestration.models.base import aware_clock
+from drs_orchestration.models.plans import check_wave_inputs
 from drs_orchestration.models.readiness import ReadinessPolicy
 from drs_orchestration.storage.base import Storage
 
@@ -281,7 +283,7 @@ class RecoveryPlanService:
 
     def __init__(self, storage: Storage, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._storage = storage
-        self._clock = clock
+        self._clock = aware_clock(clock)
 
     def get(self, plan_id: str) -> RecoveryPlan:
         """Return a plan.
@@ -432,11 +434,8 @@ class RecoveryPlanService:
 
     # ---- helpers ----------------------------------------------------------------------
 
-    def _build(self, fields: Mapping[str, Any], waves: object) -> RecoveryPlan:
-        if not isinstance(waves, Sequence) or isinstance(waves, (str, bytes)):
-            raise ValidationError.for_field(
-                "waves", waves, "give a list of waves (each a name and protection groups)"
-            )
+    def _build(self, fields: Mapping[str, Any], given: object) -> RecoveryPlan:
+        waves = check_wave_inputs(given)
         parsed = [_wave(w, i) for i, w in enumerate(waves)]
         groups = self._storage.protection_groups.get_many(
             gid for w in parsed for gid in w.protection_group_ids

@@ -38,7 +38,7 @@ from drs_orchestration.models import (
     WaveStatus,
     utc_now,
 )
-from drs_orchestration.models.base import aware, seconds_arg
+from drs_orchestration.models.base import aware_now, check_duration
 from drs_orchestration.models.executions import EXECUTION_RETENTION
 from drs_orchestration.models.readiness import PlanReadiness, ReadinessPolicy, WaveReadiness
 from drs_orchestration.services.launch_config import LaunchConfigService
@@ -145,11 +145,11 @@ class WaveExecutor:
             raise ValidationError.for_field(
                 "max_start_attempts", max_start_attempts, "must be between 1 and 100"
             )
-        seconds_arg("start_lease_s", start_lease_s)
+        check_duration(start_lease_s, "start_lease_s")
         for name, window in (("quota_window", quota_window), ("search_skew", search_skew)):
             if not isinstance(window, timedelta):
                 raise ValidationError.for_field(name, window, "must be a timedelta")
-            seconds_arg(name, window.total_seconds())
+            check_duration(window.total_seconds(), name)
         self._storage = storage
         self._clients = clients
         self._events = events
@@ -169,7 +169,7 @@ class WaveExecutor:
         self._stepper = WaveStepper(self.settings, self._gateway, launch_configs, all_hooks)
 
     def _now(self) -> datetime:
-        return _ms(aware("clock()", self._clock()))
+        return _ms(aware_now(self._clock))
 
     def _gateway(self, run: WaveRun) -> DrsGateway:
         # A gateway holds no connection (the factory caches the clients), so one per use.
@@ -376,7 +376,7 @@ class WaveExecutor:
             poll_interval: Seconds to wait when a step made no progress.
             max_steps: Stop after this many steps (the execution stays resumable).
         """
-        seconds_arg("poll_interval", poll_interval)
+        check_duration(poll_interval, "poll_interval")
         if max_steps is not None and (isinstance(max_steps, bool) or max_steps < 1):
             raise ValidationError.for_field("max_steps", max_steps, "must be at least 1")
         steps = 0
