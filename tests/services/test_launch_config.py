@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -15,7 +15,6 @@ from drs_orchestration.errors import (
 from drs_orchestration.models import ConfigPath, ConfigStatus, LaunchSettings
 from drs_orchestration.services import RecoveryPlanService, calculate_config_hash
 from drs_orchestration.services.plans import resolve_waves
-from tests.http_faults import json_error
 from tests.ids import server_id
 from tests.services.conftest import Env
 
@@ -38,18 +37,17 @@ def _config_calls(env: Env) -> int:
 def _throttle_server(
     env: Env, victim: str, operation: str = "UpdateLaunchConfiguration"
 ) -> Callable[[], None]:
-    """Throttle every call of ``operation`` about one server, at the HTTP seam; returns the undo."""
+    """Throttle every call of ``operation`` about one server; returns the undo.
 
-    def answer(request: Any, **_: Any) -> Any:
-        body = request.body.decode() if isinstance(request.body, bytes) else request.body
-        if victim in (body or ""):
-            return json_error("ThrottlingException", 429, "Rate exceeded")
-        return None
-
-    event = f"before-send.drs.{operation}"
-    events = env.drs().meta.events
-    events.register(event, answer, unique_id=f"throttle-{victim}-{operation}")
-    return lambda: events.unregister(event, unique_id=f"throttle-{victim}-{operation}")
+    A throttled call never reaches the simulated DRS, as on AWS.
+    """
+    healed = threading.Event()
+    env.sim.faults.throttle(
+        1.0,
+        operation,
+        where=lambda params: not healed.is_set() and params.get("sourceServerID") == victim,
+    )
+    return healed.set
 
 
 class TestCreateAndApply:
@@ -367,6 +365,22 @@ class TestDriftAndEnsureReady:
         report = env.launch_configs.detect_drift(group.group_id, remote=True)
         diff = report.differences[ids[0]][0]
         assert (diff.field, diff.desired, diff.actual) == ("instanceType", "r6i.large", "t3.nano")
+
+    def test_remote_drift_sees_what_drs_writes_into_the_template(self, env: Env) -> None:
+        ids = env.servers(1, cpus=4, ram_bytes=16 * 2**30)
+        group = env.groups.create("g", "us-east-1", server_ids=ids, launch_settings=DB_SETTINGS)
+        assert not env.launch_configs.detect_drift(group.group_id, remote=True).has_drift
+        # Right sizing turned back on outside the library: DRS rewrites the template's type.
+        env.drs().update_launch_configuration(
+            sourceServerID=ids[0], targetInstanceTypeRightSizingMethod="BASIC"
+        )
+        assert env.template_data(ids[0])["InstanceType"] == "m5.xlarge"
+        report = env.launch_configs.detect_drift(group.group_id, remote=True)
+        found = {d.field: (d.desired, d.actual) for d in report.differences[ids[0]]}
+        assert found == {
+            "targetInstanceTypeRightSizingMethod": ("NONE", "BASIC"),
+            "instanceType": ("r6i.large", "m5.xlarge"),
+        }
 
     def test_unreadable_server_is_an_error_not_a_match(self, env: Env) -> None:
         ids = env.servers(2)

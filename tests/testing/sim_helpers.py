@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
 
 if TYPE_CHECKING:
     from mypy_boto3_drs import DrsClient
@@ -31,3 +34,36 @@ def log_events(drs: DrsClient, job_id: str) -> list[dict[str, Any]]:
     """Every log item of a job, through the paginator."""
     pages = drs.get_paginator("describe_job_log_items").paginate(jobID=job_id)
     return [item for page in pages for item in page["items"]]
+
+
+def simulated_state(sim: DrsSimulator) -> tuple[Any, ...]:
+    """Everything a DRS call could change: DRS state, scheduled transitions, RNGs, EC2 in moto.
+
+    Compare two of these to prove a call changed nothing (the call log aside).
+    """
+    ec2: list[Any] = []
+    if sim.ec2_available:
+        for region in sorted({state.region for state in sim.regions()}):
+            client = SimulatedClientFactory(sim).client("ec2", region)
+            reservations = client.describe_instances()["Reservations"]
+            templates = client.describe_launch_templates()["LaunchTemplates"]
+            ec2.append(
+                (
+                    sorted(
+                        (i["InstanceId"], i["State"]["Name"])
+                        for r in reservations
+                        for i in r["Instances"]
+                    ),
+                    sorted(
+                        (t["LaunchTemplateId"], t["LatestVersionNumber"], t["DefaultVersionNumber"])
+                        for t in templates
+                    ),
+                )
+            )
+    return (
+        copy.deepcopy(sim.regions()),
+        sim.engine.pending,
+        sim.engine.next_due(),
+        sim.rng.getstate(),
+        ec2,
+    )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from sim_helpers import REGION, START, run_drill
 
 from drs_orchestration.testing import SimulatedClock, mock_drs
@@ -64,3 +67,27 @@ def test_a_drill_finishes_in_real_time_mode_without_advancing() -> None:
             status = drs.describe_jobs()["items"][0]["status"]
         assert status == "COMPLETED"
         assert sim.now() > START + timedelta(minutes=4)
+
+
+def test_every_answer_carries_a_date_header_from_the_simulated_clock() -> None:
+    with mock_drs(start=START) as sim:
+        one_attempt = Config(retries={"mode": "standard", "total_max_attempts": 1})
+        drs = boto3.client("drs", region_name=REGION, config=one_attempt)
+        first = drs.describe_jobs()["ResponseMetadata"]["HTTPHeaders"]["date"]
+        assert first == "Sat, 01 Mar 2025 12:00:00 GMT"
+        assert parsedate_to_datetime(first) == START
+        sim.advance(3661)
+        later = drs.describe_source_servers()["ResponseMetadata"]["HTTPHeaders"]["date"]
+        assert parsedate_to_datetime(later) == START + timedelta(seconds=3661)
+
+        sim.faults.throttle_next(1, "DescribeJobs")
+        with pytest.raises(drs.exceptions.ThrottlingException) as throttled:
+            drs.describe_jobs()
+        assert throttled.value.response["ResponseMetadata"]["HTTPHeaders"]["date"] == later
+        with pytest.raises(drs.exceptions.ResourceNotFoundException) as refused:
+            drs.get_launch_configuration(sourceServerID="s-00000000000000000")
+        assert refused.value.response["ResponseMetadata"]["HTTPHeaders"]["date"] == later
+        sim.faults.server_error(status=503, times=1)
+        with pytest.raises(ClientError) as unavailable:
+            drs.describe_jobs()
+        assert unavailable.value.response["ResponseMetadata"]["HTTPHeaders"]["date"] == later

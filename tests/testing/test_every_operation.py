@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
-from sim_helpers import START, run_drill
+from sim_helpers import START, run_drill, simulated_state
 
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
 from drs_orchestration.testing.service import operation_model
@@ -144,3 +145,22 @@ def test_response_validates_against_the_model(world: World, operation: str) -> N
     record = world.sim.calls.of(operation)[-1]
     assert record.succeeded
     assert record.params == params
+
+
+@pytest.mark.parametrize("fault", ["throttle", "server_error"])
+@pytest.mark.parametrize("operation", sorted(CASES))
+def test_an_injected_fault_answers_before_the_operation_runs(
+    world: World, operation: str, fault: str
+) -> None:
+    params = CASES[operation](world)
+    before = simulated_state(world.sim)
+    if fault == "throttle":
+        world.sim.faults.throttle_next(1, operation)
+    else:
+        world.sim.faults.server_error(operations=operation, times=1)
+    with pytest.raises(ClientError) as caught:
+        getattr(world.drs, _method(operation))(**params)
+    expected = "ThrottlingException" if fault == "throttle" else "InternalServerException"
+    assert caught.value.response["Error"]["Code"] == expected
+    assert simulated_state(world.sim) == before
+    assert world.sim.calls.of(operation)[-1].injected

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
-from sim_helpers import REGION, START, run_drill
+from sim_helpers import REGION, START, run_drill, simulated_state
 
 from drs_orchestration.aws import RetryPolicy
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
@@ -164,3 +164,37 @@ def test_fail_launch_can_be_limited_to_a_number_of_launches(
         bare_sim.advance_until_idle()
         latest = bare_drs.describe_jobs(maxResults=1)["items"][0]
         assert latest["participatingServers"][0]["launchStatus"] == expected
+
+
+@pytest.mark.parametrize(
+    "operation", ["StartRecovery", "UpdateLaunchConfiguration", "TerminateRecoveryInstances"]
+)
+def test_a_throttled_call_leaves_the_simulator_unchanged(
+    sim: DrsSimulator, drs: DrsClient, operation: str
+) -> None:
+    launched, running, idle = (sim.add_source_server(hostname=f"s{n}") for n in range(3))
+    run_drill(drs, [launched])
+    sim.advance_until_idle()
+    instance = drs.describe_recovery_instances()["items"][0]["recoveryInstanceID"]
+    run_drill(drs, [running])
+    sim.clock.advance(3600)  # transitions fall due, to be applied by the next call that runs
+    calls = {
+        "StartRecovery": lambda: run_drill(drs, [idle], is_drill=False, tags={"k": "v"}),
+        "UpdateLaunchConfiguration": lambda: drs.update_launch_configuration(
+            sourceServerID=idle, copyPrivateIp=True, targetInstanceTypeRightSizingMethod="NONE"
+        ),
+        "TerminateRecoveryInstances": lambda: drs.terminate_recovery_instances(
+            recoveryInstanceIDs=[instance]
+        ),
+    }
+    before = simulated_state(sim)
+    sim.faults.throttle(1.0, operation)
+    for _ in range(3):
+        with pytest.raises(drs.exceptions.ThrottlingException):
+            calls[operation]()
+    assert simulated_state(sim) == before
+    assert sim.calls.count(operation, injected=True) == 3
+
+    sim.faults.clear()
+    calls[operation]()
+    assert simulated_state(sim) != before  # the same call, let through, does change it

@@ -251,3 +251,70 @@ def test_launch_into_refuses_copy_private_ip_and_copy_tags(
     )
     drs.update_launch_configuration(sourceServerID=server, launchIntoInstanceProperties={})
     assert "launchIntoInstanceProperties" not in drs.get_launch_configuration(sourceServerID=server)
+
+
+def _versions(ec2: EC2Client, template_id: str) -> int:
+    return len(
+        ec2.describe_launch_template_versions(LaunchTemplateId=template_id)[
+            "LaunchTemplateVersions"
+        ]
+    )
+
+
+def test_right_sizing_writes_the_recommended_type_into_the_template(
+    sim: DrsSimulator, drs: DrsClient, ec2: EC2Client
+) -> None:
+    server = sim.add_source_server(hostname="db", cpus=4, ram_bytes=16 * 2**30)
+    template_id = sim.launch_template_id(server)
+    assert _default_data(ec2, template_id)["InstanceType"] == "m5.xlarge"
+    _set_template(ec2, template_id, InstanceType="c5.large")  # a change DRS overwrites
+    assert _versions(ec2, template_id) == 2
+
+    drs.update_launch_configuration(sourceServerID=server, copyTags=True)
+    data = _default_data(ec2, template_id)
+    assert data["InstanceType"] == "m5.xlarge"
+    assert _versions(ec2, template_id) == 3  # a new version from the default, made default
+    assert data["TagSpecifications"]  # DRS's own fields survive
+    drs.update_launch_configuration(sourceServerID=server, copyTags=False)
+    assert _versions(ec2, template_id) == 3  # nothing to write: no new version
+
+    drs.update_launch_configuration(
+        sourceServerID=server, targetInstanceTypeRightSizingMethod="NONE"
+    )
+    _set_template(ec2, template_id, InstanceType="r6i.large")
+    drs.update_launch_configuration(sourceServerID=server, copyTags=True)
+    assert _default_data(ec2, template_id)["InstanceType"] == "r6i.large"
+
+
+def test_right_sizing_in_aws_writes_the_source_instance_type(
+    sim: DrsSimulator, drs: DrsClient, ec2: EC2Client
+) -> None:
+    server = sim.add_source_server(
+        hostname="ec2", source_instance_id="i-0123456789abcdef0", source_instance_type="c6i.2xlarge"
+    )
+    drs.update_launch_configuration(
+        sourceServerID=server, targetInstanceTypeRightSizingMethod="IN_AWS"
+    )
+    assert _default_data(ec2, sim.launch_template_id(server))["InstanceType"] == "c6i.2xlarge"
+
+
+def test_copy_private_ip_writes_the_source_ip_into_the_template(
+    sim: DrsSimulator, drs: DrsClient, ec2: EC2Client
+) -> None:
+    server = sim.add_source_server(hostname="db", private_ip="172.31.5.30")
+    template_id = sim.launch_template_id(server)
+    assert "PrivateIpAddress" not in _default_data(ec2, template_id)["NetworkInterfaces"][0]
+    drs.update_launch_configuration(sourceServerID=server, copyPrivateIp=True)
+    interface = _default_data(ec2, template_id)["NetworkInterfaces"][0]
+    assert interface["PrivateIpAddress"] == "172.31.5.30"
+    assert interface["SubnetId"].startswith("subnet-")
+    drs.update_launch_configuration(sourceServerID=server, copyPrivateIp=False)
+    assert "PrivateIpAddress" not in _default_data(ec2, template_id)["NetworkInterfaces"][0]
+
+
+def test_template_writes_work_without_moto_too(bare_sim: DrsSimulator, bare_drs: DrsClient) -> None:
+    server = bare_sim.add_source_server(hostname="db", private_ip="172.31.5.31")
+    bare_drs.update_launch_configuration(sourceServerID=server, copyPrivateIp=True)
+    found = bare_sim.find_server(server)
+    data = bare_sim.ec2.template_data(found.account_id, found.region, "detached", found.template_id)
+    assert data["NetworkInterfaces"][0]["PrivateIpAddress"] == "172.31.5.31"

@@ -1,4 +1,4 @@
-"""DRS's job quotas, busy servers, and servers that are not ready for recovery."""
+"""DRS's job quotas, busy servers, and servers that have nothing to recover from."""
 
 from __future__ import annotations
 
@@ -63,13 +63,19 @@ def test_a_server_in_a_job_in_progress_refuses_a_second_job(
     assert run_drill(bare_drs, [free, busy])["status"] == "PENDING"
 
 
-@pytest.mark.parametrize("state", ["STALLED", "DISCONNECTED", "PAUSED", "STOPPED", "INITIAL_SYNC"])
-def test_servers_that_do_not_replicate_continuously_are_refused(
+@pytest.mark.parametrize("state", ["STOPPED", "DISCONNECTED", "INITIATING", "INITIAL_SYNC"])
+def test_servers_without_a_recovery_point_are_refused_for_drills_and_recoveries(
     bare_sim: DrsSimulator, bare_drs: DrsClient, state: str
 ) -> None:
-    server = bare_sim.add_source_server(hostname="db", replication_state=state)
-    with pytest.raises(bare_drs.exceptions.ConflictException, match=state):
-        run_drill(bare_drs, [server])
+    server = bare_sim.add_source_server(hostname="db", replication_state=state, stuck=True)
+    for is_drill in (True, False):
+        with pytest.raises(bare_drs.exceptions.ConflictException, match=state) as caught:
+            run_drill(bare_drs, [server], is_drill=is_drill)
+        response = caught.value.response
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 409
+        assert response["resourceId"] == server  # type: ignore[typeddict-item]
+        assert response["resourceType"] == "SOURCE_SERVER"  # type: ignore[typeddict-item]
+        assert server in response["Error"]["Message"]
     assert bare_drs.describe_jobs()["items"] == []
 
 
@@ -109,12 +115,6 @@ def test_set_replication_state_stalls_a_server_and_its_lag_grows(
     assert info["dataReplicationError"] == {"error": "UNSTABLE_NETWORK"}
     with pytest.raises(ValueError, match="DataReplicationState"):
         bare_sim.set_replication_state(server, "BROKEN")
-
-
-def test_ready_states_are_configurable(bare_sim: DrsSimulator, bare_drs: DrsClient) -> None:
-    server = bare_sim.add_source_server(hostname="db", replication_state="BACKLOG", stuck=True)
-    bare_sim.ready_states = frozenset({"CONTINUOUS", "BACKLOG"})
-    assert run_drill(bare_drs, [server])["status"] == "PENDING"
 
 
 def test_unknown_or_duplicate_servers_are_validation_errors(

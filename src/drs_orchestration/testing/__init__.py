@@ -16,6 +16,19 @@ Example:
     ...     drs.start_recovery(sourceServers=[{"sourceServerID": server_id}], isDrill=True)
     ...     sim.advance(600)
 
+The simulator refuses what DRS refuses and allows what DRS allows — in a
+real disaster too (``sim.outage``: stalled servers launch from their latest
+recovery snapshot). Where AWS documents a behaviour the simulator follows
+the documents; where it is silent the simulator assumes, and says so in the
+module that models it: :mod:`~drs_orchestration.testing.replication` (what a
+launch uses, snapshots, outages), :mod:`~drs_orchestration.testing.launch`
+(launch settings, DRS's writes into the launch template, one recovery
+instance per source server), :mod:`~drs_orchestration.testing.operations.jobs`
+(refusals and their error codes), :mod:`~drs_orchestration.testing.operations.tags`
+(tag rules), :func:`~drs_orchestration.testing.service.date_window` (dates),
+:mod:`~drs_orchestration.testing.handler` (faults change nothing; the
+``Date`` header).
+
 The public API is exactly ``__all__``; see ``docs/testing.md``.
 """
 

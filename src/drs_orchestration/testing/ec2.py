@@ -16,6 +16,7 @@ recorded with it (:data:`~drs_orchestration.testing.state.Ec2Home`).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import threading
@@ -24,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.loaders
+import botocore.model
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.model import ListShape, Shape, StructureShape
 
 from drs_orchestration.testing.service import DEFAULT_ACCOUNT_ID, IdFactory, stable_id
 from drs_orchestration.testing.state import Ec2Home
@@ -277,6 +280,39 @@ class Ec2Bridge:
             versions_data = self._detached_region(account_id, region).templates.get(template_id)
             return dict(versions_data[-1]) if versions_data else {}
 
+    def write_template(
+        self, account_id: str, region: str, home: Ec2Home, template_id: str, data: dict[str, Any]
+    ) -> None:
+        """Make ``data`` the template's default, as a new version created from the current default.
+
+        This is how DRS writes into the template itself (see
+        :mod:`drs_orchestration.testing.launch`). moto does not merge the
+        source version's data, so ``data`` is the whole template data; members
+        only a response carries are left out of the request.
+        """
+        if home == "detached":
+            with self._lock:
+                versions = self._detached_region(account_id, region).templates
+                versions.setdefault(template_id, []).append(dict(data))
+            return
+        self._require_moto(f"launch template {template_id}")
+        client = self.ec2(account_id, region)
+        try:
+            default = client.describe_launch_template_versions(
+                LaunchTemplateId=template_id, Versions=["$Default"]
+            )["LaunchTemplateVersions"][0]
+            created = client.create_launch_template_version(
+                LaunchTemplateId=template_id,
+                SourceVersion=str(default["VersionNumber"]),
+                VersionDescription="AWS Elastic Disaster Recovery",
+                LaunchTemplateData=_request_members(data, _template_request_shape()),
+            )
+            version = created["LaunchTemplateVersion"]["VersionNumber"]
+            client.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion=str(version))
+        except (ClientError, BotoCoreError, IndexError) as exc:
+            reason = _describe(exc) if not isinstance(exc, IndexError) else "no default version"
+            raise Ec2LaunchError(f"launch template {template_id}: {reason}") from exc
+
     # -- instances -------------------------------------------------------------------
 
     def run_instance(
@@ -440,6 +476,25 @@ class Ec2Bridge:
         if info is None:
             raise Ec2LaunchError(f"The target instance {instance_id} does not exist")
         return info
+
+
+@functools.cache
+def _template_request_shape() -> Shape:
+    model = _SHARED_LOADER.load_service_model("ec2", "service-2")
+    return botocore.model.ServiceModel(model, "ec2").shape_for("RequestLaunchTemplateData")
+
+
+def _request_members(value: Any, shape: Shape) -> Any:
+    """``value`` with only the members ``shape`` (a request shape) has, recursively."""
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        return {
+            key: _request_members(item, shape.members[key])
+            for key, item in value.items()
+            if key in shape.members
+        }
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [_request_members(item, shape.member) for item in value]
+    return value
 
 
 def _info(raw: Any) -> InstanceInfo:

@@ -19,13 +19,27 @@ the ``Authorization`` header) and region, consult the fault plan (sleeping
 for injected latency *without* holding the simulator's lock), check the
 input strictly, dispatch, check the output strictly, serialise, record the
 call.
+
+The fault plan is consulted before anything touches simulated state, for
+every operation alike: an injected throttle or server error answers without
+dispatching, so, as AWS documents for throttling, the call has no effect
+(not even the job transitions that have fallen due are applied; the next
+call that gets through applies them, each stamped with its own time). Only
+the call log records it.
+
+Every answer — success, modelled error, injected fault, bare 503 — carries
+an HTTP ``Date`` header (RFC 7231 IMF-fixdate, as AWS sends it) read from
+the simulator's clock, so a client can measure the skew between its host
+clock and DRS's, as it would against the real service.
 """
 
 from __future__ import annotations
 
+import email.utils
 import re
 import threading
 import time
+from datetime import UTC
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
@@ -152,6 +166,12 @@ def _read_body(request: AWSPreparedRequest) -> bytes | str | None:
 
 def serve(sim: DrsSimulator, operation: str, request: AWSPreparedRequest) -> HttpReply:
     """Answer one DRS request (the whole pipeline described in the module docstring)."""
+    status, headers, body = _answer(sim, operation, request)
+    headers["date"] = email.utils.format_datetime(sim.now().astimezone(UTC), usegmt=True)
+    return status, headers, body
+
+
+def _answer(sim: DrsSimulator, operation: str, request: AWSPreparedRequest) -> HttpReply:
     account_id, region = _caller(sim, request)
     model = operation_model(operation)
     params: dict[str, Any] = {}

@@ -12,9 +12,11 @@ A launch job, per server::
     JOB_START → SNAPSHOT_START → SNAPSHOT_END → CONVERSION_START → CONVERSION_END
               → LAUNCH_START → (LAUNCHED | LAUNCH_FAILED) → … → JOB_END
 
-(``USING_PREVIOUS_SNAPSHOT`` replaces the snapshot steps when a recovery
-snapshot was named). Job status goes PENDING → STARTED → COMPLETED, and a
-COMPLETED job may hold FAILED servers. A terminate job logs
+(``USING_PREVIOUS_SNAPSHOT`` replaces the snapshot steps when the launch
+uses an existing recovery snapshot: a named one, or the latest one of a
+server whose data no longer flows; see
+:mod:`drs_orchestration.testing.operations.jobs`). Job status goes
+PENDING → STARTED → COMPLETED, and a COMPLETED job may hold FAILED servers. A terminate job logs
 ``CLEANUP_START``/``CLEANUP_END`` per server.
 """
 

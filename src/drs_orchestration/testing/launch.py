@@ -1,9 +1,10 @@
 """How DRS turns a source server, its launch configuration and its launch template into a launch.
 
-The rules, as AWS documents them for DRS launch settings:
+The rules, as AWS documents them for DRS launch settings (user guide, "Default
+DRS launch settings" and "Key considerations for EC2 launch templates"):
 
 - instance type: right sizing ``BASIC`` picks a type from the server's CPUs
-  and RAM (and overrides the template); ``IN_AWS`` uses the source
+  and RAM and overrides the template; ``IN_AWS`` uses the source
   instance's type when the server runs in EC2; ``NONE`` takes the template's.
 - network: subnet and security groups from the template's first network
   interface; private IP is the source server's when ``copyPrivateIp``, else
@@ -13,10 +14,35 @@ The rules, as AWS documents them for DRS launch settings:
 - ``launchIntoInstanceProperties``: launch into that existing instance; it
   must exist, carry ``AWSDRS=AllowLaunchingIntoThisInstance`` and run the same
   OS platform, else the launch fails.
+
+DRS writes into the EC2 launch template itself. Documented: right sizing
+"automatically update[s] the instance type on the EC2 launch template ... any
+modification you make to the instance type in the EC2 launch template are
+overwritten by the service", and ``copyPrivateIp`` copies "the private IP ...
+from the source server's primary network interface to [the] EC2 launch
+template". Not documented, so assumed: *when* it writes. The simulator writes
+when the server is created and on every ``UpdateLaunchConfiguration``, as a
+new template version created from the current default and made the default
+(the way the library itself writes), and only when a field differs:
+``InstanceType`` (``BASIC``: the recommended type; ``IN_AWS``: the source
+instance's type) and the primary network interface's ``PrivateIpAddress``
+(the source's primary IP). Turning ``copyPrivateIp`` off removes that IP
+again if the template still holds the one DRS wrote (also assumed).
+
+One recovery instance per source server. Documented: the model gives a
+source server a single ``recoveryInstanceId``; DRS recovery plans "do not
+terminate the instances that a plan launches". Not found in DRS's documents:
+what a new launch does to the server's previous recovery instance. The
+simulator assumes DRS replaces it — terminates its EC2 instance and forgets
+it — as AWS MGN documents for test launches ("Each new test first deletes any
+previously launched test instance"), for drills and recoveries alike; an
+existing instance DRS launched into (``launchIntoInstanceProperties``) is the
+customer's and stays.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drs_orchestration.testing.ec2 import (
@@ -31,10 +57,12 @@ from drs_orchestration.testing.state import SourceServer
 __all__ = [
     "DRS_MANAGED_TAG",
     "default_launch_configuration",
+    "drs_template_data",
     "initial_template_data",
     "launch_recovery_instance",
     "recommended_instance_type",
     "target_instance_type",
+    "write_drs_template_fields",
 ]
 
 DRS_MANAGED_TAG = ("AWSElasticDisasterRecoveryManaged", "drs.amazonaws.com")
@@ -92,7 +120,7 @@ def initial_template_data(server: SourceServer, subnet_id: str) -> dict[str, Any
         {"Key": "AWSElasticDisasterRecoverySourceServerID", "Value": server.server_id},
         {"Key": "Name", "Value": server.hostname},
     ]
-    return {
+    data = {
         "InstanceType": recommended_instance_type(server.cpus, server.ram_bytes),
         "InstanceInitiatedShutdownBehavior": "stop",
         "NetworkInterfaces": [
@@ -108,6 +136,47 @@ def initial_template_data(server: SourceServer, subnet_id: str) -> dict[str, Any
             {"ResourceType": "volume", "Tags": drs_tags},
         ],
     }
+    return drs_template_data(server, data)
+
+
+def drs_template_data(server: SourceServer, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a launch template's) with the fields DRS writes there itself (module docstring)."""
+    updated = copy.deepcopy(data)
+    config = server.launch_config
+    method = config.get("targetInstanceTypeRightSizingMethod", "BASIC")
+    if method == "BASIC":
+        updated["InstanceType"] = recommended_instance_type(server.cpus, server.ram_bytes)
+    elif method == "IN_AWS" and server.origin is not None and server.origin.instance_type:
+        updated["InstanceType"] = server.origin.instance_type
+    interfaces = [dict(i) for i in updated.get("NetworkInterfaces") or []]
+    primary = next((i for i in interfaces if int(i.get("DeviceIndex", 0)) == 0), None)
+    source_ip = server.primary_ip
+    if config.get("copyPrivateIp") and source_ip:
+        if primary is None:
+            primary = {"DeviceIndex": 0}
+            interfaces.insert(0, primary)
+        primary["PrivateIpAddress"] = source_ip
+        primary.pop("PrivateIpAddresses", None)
+    elif primary is not None and source_ip and primary.get("PrivateIpAddress") == source_ip:
+        del primary["PrivateIpAddress"]
+    if interfaces:
+        updated["NetworkInterfaces"] = interfaces
+    return updated
+
+
+def write_drs_template_fields(bridge: Ec2Bridge, server: SourceServer) -> bool:
+    """Write DRS's fields into the server's launch template if they differ; return whether it did.
+
+    Raises:
+        Ec2LaunchError: if the template cannot be read or written.
+    """
+    account, region, home = server.account_id, server.region, server.template_home
+    current = bridge.template_data(account, region, home, server.template_id)
+    wanted = drs_template_data(server, current)
+    if wanted == current:
+        return False
+    bridge.write_template(account, region, home, server.template_id, wanted)
+    return True
 
 
 def target_instance_type(server: SourceServer, template: dict[str, Any]) -> str:

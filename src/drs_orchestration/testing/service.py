@@ -11,14 +11,18 @@ import hashlib
 import random
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, StructureShape
+
+from drs_orchestration.testing.errors import FieldProblem, validation_failed
 
 __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "IdFactory",
     "arn",
+    "date_window",
     "format_datetime",
     "format_duration",
     "has_member",
@@ -84,6 +88,46 @@ def parse_datetime(text: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def date_window(
+    filters: dict[str, Any], low_name: str, high_name: str
+) -> tuple[datetime | None, datetime | None]:
+    """The ``[low, high]`` time window a request's ``filters`` ask for (either end optional).
+
+    The model's date pattern lets impossible dates through (``2026-02-30``), so
+    each value is parsed here and a bad one is answered, like a window whose
+    start is after its end, with a ``ValidationException`` naming the field —
+    never a Python error. (DRS documents neither refusal; answering them as
+    validation errors is the simulator's assumption.)
+
+    Raises:
+        DrsServiceError: ``ValidationException`` naming ``filters.<field>``.
+    """
+    bounds: list[datetime | None] = []
+    for name in (low_name, high_name):
+        text = filters.get(name)
+        if not text:
+            bounds.append(None)
+            continue
+        try:
+            bounds.append(parse_datetime(str(text)))
+        except ValueError as exc:
+            raise validation_failed(
+                [FieldProblem(f"filters.{name}", f"Member must be a valid date-time ({exc})", text)]
+            ) from exc
+    low, high = bounds
+    if low is not None and high is not None and low > high:
+        raise validation_failed(
+            [
+                FieldProblem(
+                    f"filters.{low_name}",
+                    f"Member must not be later than filters.{high_name} ({filters[high_name]})",
+                    filters[low_name],
+                )
+            ]
+        )
+    return low, high
 
 
 def format_duration(seconds: float | timedelta) -> str:

@@ -29,6 +29,7 @@ from drs_orchestration.testing.errors import uninitialized
 from drs_orchestration.testing.faults import FaultPlan
 from drs_orchestration.testing.jobs import JobEngine, JobTimings
 from drs_orchestration.testing.operations import OPERATIONS, OpContext
+from drs_orchestration.testing.replication import change_replication, replication_view
 from drs_orchestration.testing.seeding import DEFAULT_DISKS, register_server
 from drs_orchestration.testing.service import (
     DEFAULT_ACCOUNT_ID,
@@ -111,8 +112,6 @@ class DrsSimulator:
         self.engine = JobEngine(self)
         self.page_size = 100
         """Page size when a request gives no ``maxResults``."""
-        self.ready_states: frozenset[str] = frozenset({"CONTINUOUS"})
-        """Replication states ``StartRecovery`` accepts."""
         self.default_region = "us-east-1"
         self._lock = threading.RLock()
         self._regions: dict[tuple[str, str], RegionState] = {}
@@ -331,7 +330,12 @@ class DrsSimulator:
             tags: The source server's tags.
             replication_state: A ``DataReplicationState``; progressing states
                 (``INITIAL_SYNC``...) reach ``CONTINUOUS`` after
-                ``timings.replication_catch_up`` unless ``stuck``.
+                ``timings.replication_catch_up`` unless ``stuck``. ``BACKLOG``,
+                ``RESCAN``, ``CREATING_SNAPSHOT``, ``PAUSED`` and ``STALLED``
+                servers replicated continuously from ``replicating_since``
+                until now, so they have recovery snapshots (none with
+                ``replicating_since=sim.now()``); ``INITIATING``,
+                ``INITIAL_SYNC``, ``STOPPED`` and ``DISCONNECTED`` ones have none.
             account_id: Account (default ``123456789012``).
             os: ``"LINUX"`` or ``"WINDOWS"``.
             os_full_string: The OS description DRS reports (default: one per ``os``).
@@ -353,7 +357,7 @@ class DrsSimulator:
             fqdn: Fully qualified name (default: the host name).
             hardware_id: Hardware ID (for the ``hardwareId`` filter).
             vmware_uuid: VMware UUID hint.
-            replicating_since: When replication started (default: seven days ago).
+            replicating_since: When continuous replication started (default: seven days ago).
             recovery_snapshots: Extra point-in-time snapshots to seed, by time.
 
         Returns:
@@ -400,6 +404,8 @@ class DrsSimulator:
                 added_at=since,
                 origin=origin,
             )
+            if replication_state in _CAUGHT_UP_BEFORE and since < now:
+                server.continuous_history.append((since, now))
             server.staging_account_id = staging_account_id
             server.fqdn, server.hardware_id, server.vmware_uuid = fqdn, hardware_id, vmware_uuid
             for moment in recovery_snapshots:
@@ -444,15 +450,84 @@ class DrsSimulator:
             raise ValueError(f"not a DataReplicationErrorString: {error}")
         with self._lock:
             server = self.find_server(server_id)
+            now = self.clock.now()
             previous = server.replication
-            server.replication = Replication(
+            replication = Replication(
                 state,
-                self.clock.now(),
+                now,
                 lag_seconds=previous.lag_seconds if lag is None else _seconds(lag),
                 stuck=stuck,
                 error=error,
                 catch_up_seconds=self.timings.replication_catch_up,
             )
+            change_replication(server, replication, now)
+
+    def outage(
+        self,
+        *,
+        region: str | None = None,
+        server_ids: Iterable[str] | None = None,
+        account_id: str | None = None,
+        error: str = "AGENT_NOT_SEEN",
+    ) -> list[str]:
+        """Lose the source site: stall every matching server the way DRS shows a site loss.
+
+        Each matching server goes ``STALLED`` with ``error`` as its
+        ``dataReplicationError``, its lag grows from now on (from the lag it
+        had), ``lastSeenByServiceDateTime`` stays at now, and no new recovery
+        snapshot is taken, so a launch uses the latest snapshot from before
+        the outage. Servers already ``STALLED``, ``STOPPED`` or
+        ``DISCONNECTED`` are left as they are. With no filter, every server
+        in the simulator is hit.
+
+        Args:
+            region: Only servers replicating into this region.
+            server_ids: Only these servers.
+            account_id: Only servers of this account.
+            error: A ``DataReplicationErrorString`` (default ``AGENT_NOT_SEEN``).
+
+        Returns:
+            The IDs of the servers the outage stalled, in the order they were added.
+
+        Raises:
+            KeyError: naming server IDs the simulator does not have.
+            ValueError: if ``error`` is not a ``DataReplicationErrorString``.
+        """
+        if error not in _enum("DataReplicationErrorString"):
+            raise ValueError(f"not a DataReplicationErrorString: {error}")
+        wanted = None if server_ids is None else set(server_ids)
+        with self._lock:
+            now = self.clock.now()
+            candidates = [
+                server
+                for state in self._regions.values()
+                if (region is None or state.region == region)
+                and (account_id is None or state.account_id == account_id)
+                for server in state.servers.values()
+                if wanted is None or server.server_id in wanted
+            ]
+            if wanted is not None:
+                unknown = sorted(wanted - self._all_ids())
+                if unknown:
+                    raise KeyError(f"no source servers {unknown} in the simulator")
+            stalled = []
+            for server in candidates:
+                view = replication_view(server.replication, now)
+                if view.state in _OUTAGE_UNAFFECTED:
+                    continue
+                replication = Replication(
+                    "STALLED",
+                    now,
+                    lag_seconds=view.lag_seconds or 0.0,
+                    error=error,
+                    catch_up_seconds=self.timings.replication_catch_up,
+                )
+                change_replication(server, replication, now)
+                stalled.append(server.server_id)
+            return stalled
+
+    def _all_ids(self) -> set[str]:
+        return {sid for state in self._regions.values() for sid in state.servers}
 
     def retire_recovery_instance(self, state: RegionState, server: SourceServer) -> None:
         """Drop the server's current recovery instance before a new launch replaces it.
@@ -466,6 +541,13 @@ class DrsSimulator:
             self.ec2.terminate(
                 state.account_id, state.region, previous.ec2_home, previous.ec2_instance_id
             )
+
+
+_CAUGHT_UP_BEFORE = frozenset({"BACKLOG", "RESCAN", "CREATING_SNAPSHOT", "PAUSED", "STALLED"})
+"""Seeded states that follow a completed initial sync: the server replicated continuously before."""
+
+_OUTAGE_UNAFFECTED = frozenset({"STALLED", "STOPPED", "DISCONNECTED"})
+"""States an outage leaves alone (already stalled, or no longer replicating at all)."""
 
 
 def _enum(shape_name: str) -> list[str]:

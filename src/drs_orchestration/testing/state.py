@@ -81,7 +81,7 @@ class Replication:
 
 @dataclass
 class RecoverySnapshot:
-    """A point-in-time snapshot seeded explicitly (the regular PIT schedule is derived)."""
+    """A point-in-time snapshot: seeded explicitly, or derived from the PIT schedule."""
 
     snapshot_id: str
     expected: datetime
@@ -132,7 +132,12 @@ class SourceServer:
     snapshots: list[RecoverySnapshot] = field(default_factory=list)
     direction: Literal["FAILOVER", "FAILBACK"] = "FAILOVER"
     reversed_arn: str | None = None
-    pit_since: datetime | None = None
+    continuous_history: list[tuple[datetime, datetime]] = field(default_factory=list)
+    """Past periods of continuous replication (start, end), during which DRS took snapshots.
+
+    The current replication's period is derived from :attr:`replication`; see
+    :func:`~drs_orchestration.testing.replication.continuous_periods`.
+    """
 
     @property
     def primary_ip(self) -> str | None:

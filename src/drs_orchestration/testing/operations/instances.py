@@ -26,12 +26,13 @@ from drs_orchestration.testing.errors import (
 from drs_orchestration.testing.operations import OpContext, operation
 from drs_orchestration.testing.operations.jobs import check_ids, check_quotas, new_job
 from drs_orchestration.testing.operations.paging import paginate
+from drs_orchestration.testing.operations.tags import check_tags
 from drs_orchestration.testing.render import (
     render_failback_configuration,
     render_job,
     render_recovery_instance,
 )
-from drs_orchestration.testing.replication import replication_view
+from drs_orchestration.testing.replication import change_replication, replication_view
 from drs_orchestration.testing.seeding import reversed_server
 from drs_orchestration.testing.service import format_datetime
 from drs_orchestration.testing.state import (
@@ -190,7 +191,7 @@ def describe_recovery_instances(ctx: OpContext, params: dict[str, Any]) -> dict[
 def _stop_reverse_replication(ctx: OpContext, instance: RecoveryInstance, now: datetime) -> None:
     twin = _twin_of(ctx, instance)
     if twin is not None:
-        twin.replication = Replication("STOPPED", now, stuck=True)
+        change_replication(twin, Replication("STOPPED", now, stuck=True), now)
 
 
 @operation("DisconnectRecoveryInstance")
@@ -294,6 +295,7 @@ def stop_failback(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
 @operation("StartFailbackLaunch")
 def start_failback_launch(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Start a FAILBACK job for instances whose failback is ready for launch."""
+    check_tags(params.get("tags") or {})
     ids = list(params["recoveryInstanceIDs"])
     check_ids(ids, ctx.state.instances, "recoveryInstanceIDs.{}.member", "Recovery instance")
     instances = [ctx.state.instances[i] for i in ids]

@@ -1,20 +1,32 @@
 """Jobs: start recovery (drills too), terminate recovery instances, failback launch, describe.
 
-Refusals, and why these codes (the model lists the errors per operation):
+Which servers ``StartRecovery`` launches, and from what, is the model in
+:mod:`drs_orchestration.testing.replication`: a ``CONTINUOUS`` server from
+an on-demand snapshot (``SNAPSHOT_START``/``SNAPSHOT_END``), a server whose
+data no longer flows from its latest recovery snapshot
+(``USING_PREVIOUS_SNAPSHOT``; the recovery instance's
+``pointInTimeSnapshotDateTime`` is that snapshot's time), a named
+``recoverySnapshotID`` from that snapshot. Drills and recoveries follow the
+same rule.
 
-- a server already in a job in progress, a server whose replication is not
-  ``CONTINUOUS``, an instance not ready for failback → ``ConflictException``
-  (the only state error ``StartRecovery`` models);
+Refusals, and why these codes (the model lists the errors per operation;
+DRS documents no message texts, so the messages are the simulator's):
+
+- a server already in a job in progress, a ``STOPPED``/``DISCONNECTED``
+  server, a server with no recovery snapshot that is not ``CONTINUOUS``, an
+  instance not ready for failback → ``ConflictException`` naming the server
+  and its state (the only state error ``StartRecovery`` models);
 - job quotas (servers per job, jobs in progress, servers in jobs in
   progress) → ``ServiceQuotaExceededException``;
 - IDs the caller's account does not have, a duplicate in one request, an
-  unknown recovery snapshot → ``ValidationException`` naming the field.
+  unknown recovery snapshot, tags AWS's tag rules refuse, an impossible date
+  or a reversed window in ``DescribeJobs`` → ``ValidationException`` naming
+  the field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container, Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 from drs_orchestration.testing.errors import (
@@ -26,10 +38,15 @@ from drs_orchestration.testing.errors import (
 )
 from drs_orchestration.testing.operations import OpContext, operation
 from drs_orchestration.testing.operations.paging import paginate
-from drs_orchestration.testing.operations.servers import pit_since
+from drs_orchestration.testing.operations.tags import check_tags
 from drs_orchestration.testing.render import render_job, render_log_item
-from drs_orchestration.testing.replication import current_state, point_in_time_snapshots
-from drs_orchestration.testing.service import arn, parse_datetime
+from drs_orchestration.testing.replication import (
+    NO_SNAPSHOT_STATES,
+    current_state,
+    latest_snapshot,
+    point_in_time_snapshots,
+)
+from drs_orchestration.testing.service import arn, date_window
 from drs_orchestration.testing.state import Job, LastLaunch, ParticipatingServer, SourceServer
 
 __all__ = ["check_ids", "check_quotas", "new_job"]
@@ -118,47 +135,63 @@ def new_job(
     return job
 
 
-def _snapshot_time(ctx: OpContext, server: SourceServer, snapshot_id: str, index: int) -> datetime:
-    since = pit_since(server, ctx.now)
-    snapshots = point_in_time_snapshots(server, ctx.now, since=since) if since else server.snapshots
-    for snapshot in snapshots:
-        if snapshot.snapshot_id == snapshot_id:
-            return snapshot.taken
-    raise validation_failed(
-        [
-            FieldProblem(
-                f"sourceServers.{index + 1}.member.recoverySnapshotID",
-                f"Recovery snapshot not found for source server {server.server_id}",
-                snapshot_id,
-            )
-        ]
+def _launch_point(
+    ctx: OpContext, server: SourceServer, snapshot_id: str | None, index: int
+) -> ParticipatingServer:
+    """What the server launches from, or the refusal DRS answers (see the module docstring)."""
+    state = current_state(server.replication, ctx.now)
+    if state in NO_SNAPSHOT_STATES:
+        raise conflict(
+            f"Source server {server.server_id} is not ready for recovery: data replication "
+            f"state is {state}, and its replication resources and recovery snapshots are gone",
+            resource_id=server.server_id,
+            resource_type="SOURCE_SERVER",
+        )
+    if snapshot_id:
+        for snapshot in point_in_time_snapshots(server, ctx.now):
+            if snapshot.snapshot_id == snapshot_id:
+                return ParticipatingServer(
+                    server.server_id, snapshot_id=snapshot_id, point_in_time=snapshot.taken
+                )
+        raise validation_failed(
+            [
+                FieldProblem(
+                    f"sourceServers.{index + 1}.member.recoverySnapshotID",
+                    f"Recovery snapshot not found for source server {server.server_id}",
+                    snapshot_id,
+                )
+            ]
+        )
+    if state == "CONTINUOUS":
+        return ParticipatingServer(server.server_id)  # an on-demand snapshot
+    latest = latest_snapshot(server, ctx.now)
+    if latest is None:
+        raise conflict(
+            f"Source server {server.server_id} is not ready for recovery: data replication "
+            f"state is {state} and it has no recovery snapshot yet",
+            resource_id=server.server_id,
+            resource_type="SOURCE_SERVER",
+        )
+    return ParticipatingServer(
+        server.server_id, snapshot_id=latest.snapshot_id, point_in_time=latest.taken
     )
 
 
 @operation("StartRecovery")
 def start_recovery(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Start a drill (``isDrill``) or a recovery of up to the per-job quota of servers."""
+    check_tags(params.get("tags") or {})
     requested = params["sourceServers"]
     ids = [entry["sourceServerID"] for entry in requested]
     check_ids(ids, ctx.state.servers, "sourceServers.{}.member.sourceServerID", "Source server")
     check_quotas(ctx, len(ids))
     _check_not_busy(ctx, ids)
-    entries = []
-    for index, entry in enumerate(requested):
-        server = ctx.state.servers[entry["sourceServerID"]]
-        state = current_state(server.replication, ctx.now)
-        if state not in ctx.sim.ready_states:
-            raise conflict(
-                f"Source server {server.server_id} is not ready for recovery: data "
-                f"replication state is {state}",
-                resource_id=server.server_id,
-                resource_type="SOURCE_SERVER",
-            )
-        snapshot_id = entry.get("recoverySnapshotID")
-        participating = ParticipatingServer(server.server_id, snapshot_id=snapshot_id)
-        if snapshot_id:
-            participating.point_in_time = _snapshot_time(ctx, server, snapshot_id, index)
-        entries.append(participating)
+    entries = [
+        _launch_point(
+            ctx, ctx.state.servers[entry["sourceServerID"]], entry.get("recoverySnapshotID"), index
+        )
+        for index, entry in enumerate(requested)
+    ]
     is_drill = bool(params.get("isDrill", False))
     job = new_job(
         ctx,
@@ -210,8 +243,7 @@ def describe_jobs(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """Jobs, latest first, filtered by ID and creation time."""
     filters = params.get("filters") or {}
     ids = set(filters.get("jobIDs") or [])
-    low = parse_datetime(filters["fromDate"]) if filters.get("fromDate") else None
-    high = parse_datetime(filters["toDate"]) if filters.get("toDate") else None
+    low, high = date_window(filters, "fromDate", "toDate")
     jobs = [
         job
         for job in ctx.state.jobs.values()

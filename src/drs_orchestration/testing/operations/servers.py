@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
+from drs_orchestration.testing.ec2 import Ec2LaunchError
 from drs_orchestration.testing.errors import (
     FieldProblem,
     conflict,
+    internal_error,
     not_found,
     validation_failed,
 )
-from drs_orchestration.testing.launch import recommended_instance_type
+from drs_orchestration.testing.launch import recommended_instance_type, write_drs_template_fields
 from drs_orchestration.testing.operations import OpContext, operation
 from drs_orchestration.testing.operations.paging import paginate
 from drs_orchestration.testing.render import (
@@ -19,11 +20,11 @@ from drs_orchestration.testing.render import (
     render_snapshot,
     render_source_server,
 )
-from drs_orchestration.testing.replication import current_state, point_in_time_snapshots
-from drs_orchestration.testing.service import parse_datetime
+from drs_orchestration.testing.replication import point_in_time_snapshots
+from drs_orchestration.testing.service import date_window
 from drs_orchestration.testing.state import SourceServer
 
-__all__ = ["pit_since", "require_server"]
+__all__ = ["require_server"]
 
 _LAUNCH_CONFIGURATION_FIELDS = (
     "name",
@@ -47,16 +48,6 @@ def require_server(ctx: OpContext, server_id: str) -> SourceServer:
             resource_type="SOURCE_SERVER",
         )
     return server
-
-
-def pit_since(server: SourceServer, now: datetime) -> datetime | None:
-    """Since when the server has point-in-time snapshots (when it first replicated continuously)."""
-    if server.pit_since is None and current_state(server.replication, now) == "CONTINUOUS":
-        replication = server.replication
-        server.pit_since = replication.since + timedelta(seconds=replication.catch_up_seconds)
-        if replication.state == "CONTINUOUS":
-            server.pit_since = replication.since
-    return server.pit_since
 
 
 @operation("DescribeSourceServers")
@@ -118,28 +109,28 @@ def update_launch_configuration(ctx: OpContext, params: dict[str, Any]) -> dict[
         ]
         if problems:
             raise validation_failed(problems)
-    server.launch_config = merged
+    previous, server.launch_config = server.launch_config, merged
+    try:
+        write_drs_template_fields(ctx.sim.ec2, server)
+    except Ec2LaunchError as exc:
+        server.launch_config = previous  # a failed call changes nothing
+        raise internal_error(
+            f"Could not update the EC2 launch template of source server {server.server_id}: {exc}"
+        ) from exc
     return render_launch_configuration(server)
 
 
 @operation("DescribeRecoverySnapshots")
 def describe_recovery_snapshots(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
     """A server's point-in-time snapshots, ``ASC`` or ``DESC``, optionally within a time range."""
+    low, high = date_window(params.get("filters") or {}, "fromDateTime", "toDateTime")
     server = ctx.state.servers.get(params["sourceServerID"])
     if server is None:
         return {"items": []}
-    since = pit_since(server, ctx.now)
-    snapshots = (
-        point_in_time_snapshots(server, ctx.now, since=since)
-        if since is not None
-        else [s for s in server.snapshots if s.taken <= ctx.now]
-    )
-    filters = params.get("filters") or {}
-    if filters.get("fromDateTime"):
-        low = parse_datetime(filters["fromDateTime"])
+    snapshots = point_in_time_snapshots(server, ctx.now)
+    if low is not None:
         snapshots = [s for s in snapshots if s.taken >= low]
-    if filters.get("toDateTime"):
-        high = parse_datetime(filters["toDateTime"])
+    if high is not None:
         snapshots = [s for s in snapshots if s.taken <= high]
     if params.get("order") == "DESC":
         snapshots.reverse()
