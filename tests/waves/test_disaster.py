@@ -30,6 +30,7 @@ def test_a_lost_site_recovers_every_server_with_a_recovery_point() -> None:
             hostname="web-late",
             tags={"Tier": "web"},
             replication_state="INITIAL_SYNC",
+            stuck=True,
         )
         web = drill.orch.groups.get(drill.plan.waves[2].protection_group_ids[0])
         drill.orch.groups.update(web.group_id)  # tag selection picks the late server up

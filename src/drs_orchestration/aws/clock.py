@@ -31,8 +31,8 @@ class ServiceClock:
 
     def observe(self, http_response: Any = None, **_: Any) -> None:
         """A botocore ``after-call`` handler: keep the response's ``Date`` header."""
-        headers = getattr(http_response, "headers", None)
-        value = headers.get("Date") if headers is not None else None
+        headers = getattr(http_response, "headers", None) or {}
+        value = headers.get("Date") or headers.get("date")
         if not value:
             return
         try:

@@ -109,7 +109,14 @@ class DrsGateway(ServiceGateway):
     @property
     def client(self) -> DrsClient:
         """The underlying boto3 DRS client (cached by the factory)."""
-        return self._clients.client("drs", self.region, self.account)
+        client = self._clients.client("drs", self.region, self.account)
+        # Every answer feeds DRS's clock from the first call on, so the time is known
+        # by the time a claim needs it.
+        service_clock(client)
+        return client
+
+    def _client(self) -> Any:
+        return self.client
 
     @property
     def clock(self) -> ServiceClock:
