@@ -21,7 +21,7 @@ from drs_orchestration.aws import (
 from drs_orchestration.errors import CrossAccountError, ValidationError
 from drs_orchestration.models import AccountContext
 from drs_orchestration.testing import SimulatedClientFactory
-from tests.http_faults import query_error
+from tests.http_faults import HttpFaults, query_error
 
 CALLER = "123456789012"  # moto's default account for the fake credentials
 OTHER = "111122223333"
@@ -190,6 +190,19 @@ class TestAssumeRoleClientFactory:
         assert "secret-ext" not in message
         assert err.value.details["externalIdSet"] is True
         assert err.value.http_status == 403
+
+    def test_throttled_assume_role_is_retried_by_the_factorys_policy(self, aws: None) -> None:
+        session = boto3.Session(region_name="us-east-1")
+        faults = HttpFaults(session.events, "sts", "AssumeRole").then(
+            query_error("Throttling", 400, "Rate exceeded")
+        )
+        sleeps: list[float] = []
+        factory = AssumeRoleClientFactory(session, retry=RetryPolicy(sleep=sleeps.append))
+        ctx = AccountContext(account_id=OTHER, role_name="R")
+        sts = factory.client("sts", "us-east-1", ctx)
+        assert sts.get_caller_identity()["Account"] == OTHER
+        assert faults.attempts == 2
+        assert len(sleeps) == 1
 
     def test_duration_is_validated(self) -> None:
         with pytest.raises(ValueError, match="duration_s"):

@@ -18,6 +18,7 @@ from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredent
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drs_orchestration._version import __version__
+from drs_orchestration.aws.retry import RetryPolicy
 from drs_orchestration.errors import CrossAccountError, ValidationError
 from drs_orchestration.models.account import AccountContext
 
@@ -99,16 +100,19 @@ def _botocore_attempts(config: Config) -> int:
 def request_timeout_bound_s(config: Config) -> float:
     """The longest one client call under ``config`` can keep a request in flight.
 
-    Each botocore attempt takes at most ``connect_timeout + read_timeout``
-    (DRS and EC2 answers are small: the read timeout bounds the whole
-    answer), and botocore's own retries (off in :func:`default_config`) add
-    attempts and waits of up to 20 s. With the defaults this is 70 s. A
-    logical call retried by a :class:`~drs_orchestration.aws.retry.RetryPolicy`
-    lasts at most ``policy.call_timeout_bound_s(request_timeout_bound_s(config))``.
+    Each botocore attempt waits at most ``connect_timeout`` to connect and
+    ``read_timeout`` for the answer (botocore applies it to each read; DRS
+    and EC2 answers are small enough to arrive at once), and botocore's own
+    retries (off in :func:`default_config`) add attempts and waits of up to
+    20 s. With the defaults this is 70 s. A logical call retried by a
+    :class:`~drs_orchestration.aws.retry.RetryPolicy` lasts at most
+    ``policy.call_timeout_bound_s(request_timeout_bound_s(config))``.
 
-    The executor uses this to bound its claim lease from below: a chunk's
-    ``StartRecovery`` may land in DRS until then, so the chunk is not taken
-    over (and started again) before.
+    The executor bounds its claim lease from below with this: until then a
+    chunk's ``StartRecovery`` may still reach DRS, so the chunk must not be
+    taken over (and started again) before. It bounds how long this host
+    waits, not how long AWS may take to act on a request it received; the
+    search for a chunk's job by its tags covers that.
 
     Args:
         config: The botocore config of the client (``factory.config``).
@@ -183,11 +187,20 @@ class SessionClientFactory:
         config: botocore config merged over the defaults (user agent
             ``drs-orchestration/<version>``, botocore retries off, timeouts;
             see :func:`default_config`).
+        retry: Retries of the factory's own STS calls (``GetCallerIdentity``,
+            ``AssumeRole``), botocore's being off (default: :class:`RetryPolicy`).
     """
 
-    def __init__(self, session: boto3.Session | None = None, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        config: Config | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self._session = session
         self._config = default_config(config)
+        self._retry = retry or RetryPolicy()
         self._clients: dict[_ClientKey, Any] = {}
         self._lock = threading.RLock()
         self._caller_account: str | None = None
@@ -263,7 +276,7 @@ class SessionClientFactory:
             if self._caller_account is None:
                 sts = self.session.client("sts", region_name=region, config=self._config)
                 try:
-                    self._caller_account = str(sts.get_caller_identity()["Account"])
+                    self._caller_account = str(self._retry.call(sts.get_caller_identity)["Account"])
                 except (ClientError, BotoCoreError) as exc:
                     raise CrossAccountError(
                         f"could not determine the caller's account: {type(exc).__name__}",
@@ -285,6 +298,7 @@ class AssumeRoleClientFactory(SessionClientFactory):
     Args:
         session: The source session whose credentials assume the roles.
         config: botocore config merged over the defaults.
+        retry: Retries of the factory's own STS calls.
         duration_s: Requested lifetime of assumed-role credentials.
         sts_region: Region of the STS endpoint used for AssumeRole (default:
             the region of the first client requested).
@@ -299,10 +313,11 @@ class AssumeRoleClientFactory(SessionClientFactory):
         session: boto3.Session | None = None,
         config: Config | None = None,
         *,
+        retry: RetryPolicy | None = None,
         duration_s: int = 3600,
         sts_region: str | None = None,
     ) -> None:
-        super().__init__(session, config)
+        super().__init__(session, config, retry=retry)
         if not 900 <= duration_s <= 43200:
             raise ValueError(f"duration_s must be between 900 and 43200 (got {duration_s})")
         self._duration_s = duration_s
@@ -351,7 +366,7 @@ class AssumeRoleClientFactory(SessionClientFactory):
         try:
             # Fetch now rather than on the first DRS call, so a bad role fails here,
             # named as a cross-account problem, instead of inside some later operation.
-            metadata = fetcher.fetch_credentials()
+            metadata = self._retry.call(fetcher.fetch_credentials)
         except (ClientError, BotoCoreError) as exc:
             code = (
                 exc.response.get("Error", {}).get("Code", "")
