@@ -215,19 +215,30 @@ def test_call_timeout_bound_is_the_smaller_of_attempts_and_total_time() -> None:
         policy.call_timeout_bound_s(-1)
 
 
-def test_no_attempt_starts_after_the_total_time() -> None:
+def test_no_attempt_starts_after_the_total_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fake monotonic clock (tenacity measures elapsed time with time.monotonic):
+    # each attempt takes 2 s and each wait lasts what the policy asks.
+    now = [1000.0]
     starts: list[float] = []
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
 
     def slow_and_throttled() -> None:
-        starts.append(time.monotonic())
-        time.sleep(0.02)
+        starts.append(now[0])
+        now[0] += 2.0
         raise ClientError({"Error": {"Code": "ThrottlingException"}}, "X")
 
-    policy = RetryPolicy(max_attempts=100, initial_wait_s=0.01, max_wait_s=0.01, max_total_s=0.1)
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    policy = RetryPolicy(
+        max_attempts=100, initial_wait_s=1, max_wait_s=1, max_total_s=10, sleep=sleep
+    )
     with pytest.raises(ClientError):
         policy.call(slow_and_throttled)
-    assert 2 <= len(starts) < 100
-    assert starts[-1] - starts[0] < 0.1
+    # attempts every 3-4 s (2 s of work, a wait of 1 s plus up to 1 s of jitter)
+    assert 3 <= len(starts) <= 4
+    assert starts[-1] - starts[0] < 10
+    assert now[0] - starts[0] <= policy.call_timeout_bound_s(2.0)
 
 
 def test_not_implemented_is_not_retried() -> None:

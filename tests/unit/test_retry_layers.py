@@ -70,12 +70,10 @@ class TestRequestsPerLogicalCall:
     ) -> None:
         sim.faults.throttle_next(2, "DescribeJobs")
         sleeps: list[float] = []
-        began = time.monotonic()
         assert _gateway(factory, sleeps).describe_jobs() == []
         assert sim.calls.count("DescribeJobs") == 3
+        # every wait went through the injected sleep: botocore retried nothing itself
         assert len(sleeps) == 2
-        # botocore's own backoff would sleep for real; the injected sleep records instead
-        assert time.monotonic() - began < 0.5 + 1.0
 
     def test_fully_throttled_call_makes_exactly_max_attempts_requests(
         self, factory: ClientFactory, sim: DrsSimulator
