@@ -66,6 +66,7 @@ EXPECTED: dict[str, set[str]] = {
         "__version__",
     },
     "drs_orchestration.aws": {
+        "NON_IDEMPOTENT_OPERATIONS",
         "RETRYABLE_ERROR_CODES",
         "AssumeRoleClientFactory",
         "ClientFactory",
@@ -73,6 +74,8 @@ EXPECTED: dict[str, set[str]] = {
         "SessionClientFactory",
         "default_config",
         "is_retryable",
+        "may_have_applied",
+        "request_timeout_bound_s",
         "translate_aws_errors",
     },
     "drs_orchestration.storage": {

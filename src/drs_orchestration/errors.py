@@ -78,10 +78,14 @@ class DrsOrchestrationError(Exception):
         message: Human-readable explanation.
         details: Structured context (IDs, fields, AWS error data).
         http_status: The status code an API adapter should answer with.
+        retryable: Whether the same request may succeed if made again later
+            (throttling, a 5xx answer, a lost connection). Decided once, where
+            the error is raised; retry loops read it instead of re-classifying.
     """
 
     code: ClassVar[str] = "DrsOrchestrationError"
     http_status: ClassVar[int] = 500
+    retryable: bool = False
 
     def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -398,6 +402,13 @@ class AwsApiError(DrsOrchestrationError):
         account_id: The account the call was made in, when known.
         region: The region the call was made in.
         resource_ids: IDs the call was about (source servers, jobs, ...).
+        retryable: Worth retrying later (throttling, 5xx except 501, 429,
+            connection errors); set by
+            :func:`~drs_orchestration.aws.errors.translate_aws_errors`.
+        maybe_applied: The request may have reached AWS and taken effect (a 5xx
+            answer, a read timeout, a connection lost mid-request). A
+            non-idempotent call (``StartRecovery``...) failing this way is not
+            re-sent: look for its effect (the job, by its tags) instead.
     """
 
     code = "AwsApiError"
@@ -415,7 +426,12 @@ class AwsApiError(DrsOrchestrationError):
         account_id: str | None = None,
         region: str | None = None,
         resource_ids: Sequence[str] = (),
+        retryable: bool | None = None,
+        maybe_applied: bool = False,
     ) -> None:
+        if retryable is not None:
+            self.retryable = retryable
+        self.maybe_applied = maybe_applied
         self.aws_code = aws_code
         self.operation = operation
         self.service = service
@@ -435,6 +451,8 @@ class AwsApiError(DrsOrchestrationError):
                 "accountId": account_id,
                 "region": region,
                 "resourceIds": self.resource_ids,
+                "retryable": self.retryable,
+                "maybeApplied": maybe_applied,
             },
         )
 
@@ -444,6 +462,7 @@ class ThrottledError(AwsApiError):
 
     code = "Throttled"
     http_status = 429
+    retryable = True
 
 
 class AwsAccessDeniedError(AwsApiError):

@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 from sim_helpers import REGION, START, run_drill
 
+from drs_orchestration.errors import CrossAccountError
 from drs_orchestration.models import AccountContext
 from drs_orchestration.testing import (
     DrsSimulator,
@@ -66,7 +67,7 @@ def test_cross_account_without_moto_uses_simulator_issued_keys(bare_sim: DrsSimu
 def test_the_factory_needs_a_simulator_for_other_accounts_without_moto() -> None:
     factory = SimulatedClientFactory()
     assert active_simulator() is None
-    with pytest.raises(RuntimeError, match="222222222222"):
+    with pytest.raises(CrossAccountError, match="222222222222"):
         factory.client("drs", REGION, OTHER)
 
 

@@ -6,13 +6,22 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from moto import mock_aws
 
 from drs_orchestration import __version__
-from drs_orchestration.aws import AssumeRoleClientFactory, ClientFactory, SessionClientFactory
-from drs_orchestration.errors import CrossAccountError
+from drs_orchestration.aws import (
+    AssumeRoleClientFactory,
+    ClientFactory,
+    RetryPolicy,
+    SessionClientFactory,
+    default_config,
+    request_timeout_bound_s,
+)
+from drs_orchestration.errors import CrossAccountError, ValidationError
 from drs_orchestration.models import AccountContext
-from tests.http_faults import query_error
+from drs_orchestration.testing import SimulatedClientFactory
+from tests.http_faults import HttpFaults, query_error
 
 CALLER = "123456789012"  # moto's default account for the fake credentials
 OTHER = "111122223333"
@@ -42,14 +51,19 @@ class TestSessionClientFactory:
         own = AccountContext(account_id=CALLER)
         assert factory.client("ec2", "us-east-1", own) is factory.client("ec2", "us-east-1", own)
 
-    def test_user_agent_and_standard_retries(self, aws: None) -> None:
+    def test_user_agent_and_botocore_retries_off(self, aws: None) -> None:
         client = SessionClientFactory().client("drs", "us-east-1")
         assert client.meta.config.user_agent_extra == f"drs-orchestration/{__version__}"
-        assert client.meta.config.retries["mode"] == "standard"
+        assert client.meta.config.retries["total_max_attempts"] == 1
+
+    @pytest.mark.parametrize("region", ["", "  "])
+    def test_an_empty_region_is_refused_by_name(self, region: str) -> None:
+        for factory in (SessionClientFactory(), AssumeRoleClientFactory()):
+            with pytest.raises(ValidationError) as err:
+                factory.client("drs", region)
+            assert err.value.problems[0]["field"] == "region"
 
     def test_caller_config_is_merged_over_defaults(self, aws: None) -> None:
-        from botocore.config import Config
-
         client = SessionClientFactory(config=Config(connect_timeout=3)).client("drs", "us-east-1")
         assert client.meta.config.connect_timeout == 3
         assert client.meta.config.user_agent_extra == f"drs-orchestration/{__version__}"
@@ -177,6 +191,59 @@ class TestAssumeRoleClientFactory:
         assert err.value.details["externalIdSet"] is True
         assert err.value.http_status == 403
 
+    def test_throttled_assume_role_is_retried_by_the_factorys_policy(self, aws: None) -> None:
+        session = boto3.Session(region_name="us-east-1")
+        faults = HttpFaults(session.events, "sts", "AssumeRole").then(
+            query_error("Throttling", 400, "Rate exceeded")
+        )
+        sleeps: list[float] = []
+        factory = AssumeRoleClientFactory(session, retry=RetryPolicy(sleep=sleeps.append))
+        ctx = AccountContext(account_id=OTHER, role_name="R")
+        sts = factory.client("sts", "us-east-1", ctx)
+        assert sts.get_caller_identity()["Account"] == OTHER
+        assert faults.attempts == 2
+        assert len(sleeps) == 1
+
     def test_duration_is_validated(self) -> None:
         with pytest.raises(ValueError, match="duration_s"):
             AssumeRoleClientFactory(duration_s=60)
+
+
+class TestRequestTimeoutBound:
+    def test_defaults_bound_one_request_by_connect_plus_read_timeout(self) -> None:
+        config = default_config()
+        assert request_timeout_bound_s(config) == 10 + 60
+
+    def test_botocore_retries_if_reenabled_are_counted_with_their_waits(self) -> None:
+        config = default_config(
+            Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})
+        )
+        # max_attempts counts retries: 3 requests, 2 waits of at most 20 s
+        assert request_timeout_bound_s(config) == 3 * (5 + 10) + 2 * 20
+        total = default_config(Config(retries={"total_max_attempts": 2}))
+        assert request_timeout_bound_s(total) == 2 * 70 + 20
+
+    def test_unset_timeouts_use_botocores_sixty_seconds(self) -> None:
+        assert request_timeout_bound_s(Config(retries={"total_max_attempts": 1})) == 120
+
+    def test_default_start_recovery_call_bound(self) -> None:
+        bound = RetryPolicy().call_timeout_bound_s(request_timeout_bound_s(default_config()))
+        assert bound == 120 + 70
+
+
+class TestSimulatedClientFactory:
+    def test_is_configured_like_the_production_factory(self) -> None:
+        simulated = SimulatedClientFactory().config
+        production = SessionClientFactory().config
+        for option in ("retries", "connect_timeout", "read_timeout", "tcp_keepalive"):
+            assert getattr(simulated, option) == getattr(production, option), option
+
+    def test_caller_config_is_merged_over_defaults(self) -> None:
+        config = SimulatedClientFactory(config=Config(read_timeout=5)).config
+        assert config.read_timeout == 5
+        assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+
+    def test_another_account_without_simulator_or_moto_is_a_cross_account_error(self) -> None:
+        ctx = AccountContext(account_id=OTHER, role_name="R")
+        with pytest.raises(CrossAccountError, match=OTHER):
+            SimulatedClientFactory().client("drs", "us-east-1", ctx)

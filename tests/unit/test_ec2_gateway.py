@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.exceptions import ReadTimeoutError
 from moto import mock_aws
 
 from drs_orchestration.aws import RetryPolicy, SessionClientFactory
@@ -75,3 +79,30 @@ def test_helpers() -> None:
     assert parse_drs_timestamp("2026-11-23T10:00:00+00:00") == parse_drs_timestamp(
         "2026-11-23T10:00:00Z"
     )
+
+
+def test_a_retried_version_creation_keeps_one_idempotency_token() -> None:
+    tokens: list[str] = []
+
+    def lose_first_answer(request: AWSPreparedRequest, **_: Any) -> None:
+        body = request.body
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        tokens.extend(parse_qs(text)["ClientToken"])
+        if len(tokens) == 1:
+            # raised before moto sees the request; what matters is what was sent
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    with mock_aws():
+        sleeps: list[float] = []
+        gateway = Ec2Gateway(
+            SessionClientFactory(), "us-east-1", retry=RetryPolicy(sleep=sleeps.append)
+        )
+        template_id = _template(gateway)
+        gateway.client.meta.events.register(
+            "before-send.ec2.CreateLaunchTemplateVersion", lose_first_answer
+        )
+        data = gateway.default_template_version(template_id)["LaunchTemplateData"]
+        assert gateway.create_template_version(template_id, source_version=1, data=data) == 2
+    assert len(tokens) == 2
+    assert tokens[0] == tokens[1]
+    assert len(sleeps) == 1

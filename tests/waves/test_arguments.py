@@ -22,6 +22,7 @@ from tests.waves.helpers import make_drill, simulated
         ("start_lease_s", {"start_lease_s": math.nan}),
         ("start_lease_s", {"start_lease_s": math.inf}),
         ("start_lease_s", {"start_lease_s": 10**12}),
+        ("start_lease_s", {"start_lease_s": 60}),  # shorter than a StartRecovery can take
         ("max_start_attempts", {"max_start_attempts": 0}),
         ("max_start_attempts", {"max_start_attempts": 2.5}),
         ("quota_window", {"quota_window": timedelta(seconds=-5)}),

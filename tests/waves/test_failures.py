@@ -193,8 +193,9 @@ def test_a_chunk_drs_refuses_on_every_attempt_fails_its_servers() -> None:
         assert all(o.status is ServerLaunchStatus.FAILED for o in wave.servers.values())
         assert wave.status is WaveStatus.FAILED
         assert execution.status is ExecutionStatus.FAILED
-        # Before each new attempt the executor looked for a job DRS might have created.
-        assert sim.calls.count("StartRecovery", injected=True) == 3 * 8
+        # Before each new attempt the executor looked for a job DRS might have created;
+        # the gateway never re-sends a StartRecovery a 500 left ambiguous.
+        assert sim.calls.count("StartRecovery", injected=True) == 3
 
 
 def test_wave_in_another_account_is_checked_in_that_account() -> None:

@@ -10,8 +10,10 @@ from drs_orchestration.errors import (
     AwsAccessDeniedError,
     AwsApiError,
     ConcurrentModificationError,
+    DrsOrchestrationError,
     ServiceQuotaExceededError,
     ThrottledError,
+    ValidationError,
 )
 from drs_orchestration.models import (
     ErrorRecord,
@@ -21,9 +23,11 @@ from drs_orchestration.models import (
     ServerLaunchStatus,
     ServerOutcome,
     WaveRun,
+    WaveStatus,
 )
 from drs_orchestration.models.ids import new_plan_id
-from drs_orchestration.services.waves.context import is_transient
+from drs_orchestration.services.waves import WaveExecutor
+from drs_orchestration.services.waves.context import StepContext
 from drs_orchestration.services.waves.launcher import (
     DrsQuotas,
     QuotaUsage,
@@ -33,6 +37,9 @@ from drs_orchestration.services.waves.launcher import (
 )
 from drs_orchestration.services.waves.monitor import JobView, read_job_log
 from drs_orchestration.services.waves.preflight import replication_state
+from drs_orchestration.services.waves.stepper import WaveStepper
+from drs_orchestration.storage import MemoryStorage
+from drs_orchestration.testing import SimulatedClientFactory
 from tests.ids import job_id, server_id
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -42,8 +49,17 @@ def _at(seconds: int) -> str:
     return (T0 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _aws(cls: type[AwsApiError], status: int | None = 400) -> AwsApiError:
-    return cls("x", aws_code="X", operation="Op", service="drs", aws_http_status=status)
+def _aws(
+    cls: type[AwsApiError], status: int | None = 400, *, retryable: bool | None = None
+) -> AwsApiError:
+    return cls(
+        "x",
+        aws_code="X",
+        operation="Op",
+        service="drs",
+        aws_http_status=status,
+        retryable=retryable,
+    )
 
 
 def test_job_log_becomes_phase_times_and_failure_reasons() -> None:
@@ -184,18 +200,33 @@ def test_replication_state_fails_closed(server: dict[str, object], state: str) -
     ("error", "transient"),
     [
         (_aws(ThrottledError, 400), True),
-        (_aws(AwsApiError, 503), True),
-        (_aws(AwsApiError, None), True),
-        (_aws(AwsApiError, 400), False),
+        (_aws(AwsApiError, 503, retryable=True), True),
+        (_aws(AwsApiError, None, retryable=True), True),
+        (_aws(AwsApiError, 500, retryable=False), False),
         (_aws(AwsAccessDeniedError, 403), False),
         (_aws(ServiceQuotaExceededError, 402), False),
         (ConcurrentModificationError("group", "g", expected_version=1, actual_version=2), True),
+        (ValidationError("bad"), False),
     ],
 )
-def test_transient_errors_are_throttling_5xx_and_connection(
-    error: Exception, transient: bool
+def test_a_step_retries_later_on_retryable_errors_and_lost_races(
+    error: DrsOrchestrationError, transient: bool
 ) -> None:
-    assert is_transient(error) is transient
+    execution, run = _execution()
+    run.status = WaveStatus.PREFLIGHT
+    settings = WaveExecutor(MemoryStorage(), SimulatedClientFactory(), None).settings  # type: ignore[arg-type]
+    stepper = WaveStepper(settings, lambda _: None, None)  # type: ignore[arg-type]
+    step = StepContext(execution=execution, now=T0, save=lambda _: None)
+    with stepper._guard(step, run):
+        raise error
+    if transient:
+        assert run.transient_error is not None
+        assert run.transient_error.code == error.code
+        assert run.status is WaveStatus.PREFLIGHT
+    else:
+        assert run.status is WaveStatus.FAILED
+        assert run.error is not None
+        assert run.error.code == error.code
 
 
 def test_execution_with_every_executor_field_round_trips() -> None:

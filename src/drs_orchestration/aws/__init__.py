@@ -8,11 +8,18 @@ from drs_orchestration.aws.clients import (
     ClientFactory,
     SessionClientFactory,
     default_config,
+    request_timeout_bound_s,
 )
-from drs_orchestration.aws.errors import translate_aws_errors
-from drs_orchestration.aws.retry import RETRYABLE_ERROR_CODES, RetryPolicy, is_retryable
+from drs_orchestration.aws.errors import (
+    RETRYABLE_ERROR_CODES,
+    is_retryable,
+    may_have_applied,
+    translate_aws_errors,
+)
+from drs_orchestration.aws.retry import NON_IDEMPOTENT_OPERATIONS, RetryPolicy
 
 __all__ = [
+    "NON_IDEMPOTENT_OPERATIONS",
     "RETRYABLE_ERROR_CODES",
     "AssumeRoleClientFactory",
     "ClientFactory",
@@ -20,5 +27,7 @@ __all__ = [
     "SessionClientFactory",
     "default_config",
     "is_retryable",
+    "may_have_applied",
+    "request_timeout_bound_s",
     "translate_aws_errors",
 ]

@@ -18,7 +18,8 @@ from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredent
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drs_orchestration._version import __version__
-from drs_orchestration.errors import CrossAccountError
+from drs_orchestration.aws.retry import RetryPolicy
+from drs_orchestration.errors import CrossAccountError, ValidationError
 from drs_orchestration.models.account import AccountContext
 
 if TYPE_CHECKING:
@@ -33,7 +34,9 @@ __all__ = [
     "AssumeRoleClientFactory",
     "ClientFactory",
     "SessionClientFactory",
+    "check_region",
     "default_config",
+    "request_timeout_bound_s",
 ]
 
 logger = logging.getLogger(__name__)
@@ -41,12 +44,98 @@ logger = logging.getLogger(__name__)
 USER_AGENT_EXTRA = f"drs-orchestration/{__version__}"
 
 
+CONNECT_TIMEOUT_S = 10.0
+"""Default seconds to open a connection (TCP and TLS) to an AWS endpoint."""
+READ_TIMEOUT_S = 60.0
+"""Default seconds to wait for (each read of) an AWS answer once the request is sent."""
+
+# botocore's own defaults, for a config that leaves a timeout unset.
+_BOTOCORE_TIMEOUT_S = 60.0
+# botocore's longest wait between its own retries (standard mode caps at 20 s).
+_BOTOCORE_MAX_BACKOFF_S = 20.0
+# botocore's attempts when no retry configuration is given (legacy mode: 4 retries).
+_BOTOCORE_DEFAULT_ATTEMPTS = 5
+
+
 def default_config(config: Config | None = None) -> Config:
-    """Botocore config with our user-agent suffix and standard retries, merged under ``config``."""
+    """Botocore config for every client the library makes, merged under ``config``.
+
+    - ``retries={"total_max_attempts": 1}``: botocore never retries, so the
+      library's :class:`~drs_orchestration.aws.retry.RetryPolicy` is the one
+      layer that does (its attempts are HTTP requests, its waits go through
+      its injectable ``sleep``).
+    - ``connect_timeout`` :data:`CONNECT_TIMEOUT_S` (10 s) and ``read_timeout``
+      :data:`READ_TIMEOUT_S` (60 s): DRS and EC2 answer in seconds; these bound
+      how long one request can stay in flight
+      (:func:`request_timeout_bound_s`).
+    - ``tcp_keepalive``: a connection silently dropped by a NAT or firewall
+      during a long poll is noticed instead of hanging.
+    - the user-agent suffix ``drs-orchestration/<version>``.
+
+    Keys set in ``config`` win (``retries`` as a whole, when given).
+    """
     base = Config(
-        user_agent_extra=USER_AGENT_EXTRA, retries={"mode": "standard", "max_attempts": 3}
+        user_agent_extra=USER_AGENT_EXTRA,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+        tcp_keepalive=True,
     )
     return base.merge(config) if config is not None else base
+
+
+def _botocore_attempts(config: Config) -> int:
+    # botocore's Config sets its options as attributes the stubs do not declare.
+    retries: dict[str, Any] | None = getattr(config, "retries", None)
+    if not retries:
+        return _BOTOCORE_DEFAULT_ATTEMPTS
+    if "total_max_attempts" in retries:
+        return max(1, int(retries["total_max_attempts"]))
+    if "max_attempts" in retries:
+        # botocore's ``max_attempts`` counts retries, not the first attempt.
+        return max(1, int(retries["max_attempts"]) + 1)
+    return _BOTOCORE_DEFAULT_ATTEMPTS
+
+
+def request_timeout_bound_s(config: Config) -> float:
+    """The longest one client call under ``config`` can keep a request in flight.
+
+    Each botocore attempt waits at most ``connect_timeout`` to connect and
+    ``read_timeout`` for the answer (botocore applies it to each read; DRS
+    and EC2 answers are small enough to arrive at once), and botocore's own
+    retries (off in :func:`default_config`) add attempts and waits of up to
+    20 s. With the defaults this is 70 s. A logical call retried by a
+    :class:`~drs_orchestration.aws.retry.RetryPolicy` lasts at most
+    ``policy.call_timeout_bound_s(request_timeout_bound_s(config))``.
+
+    The executor bounds its claim lease from below with this: until then a
+    chunk's ``StartRecovery`` may still reach DRS, so the chunk must not be
+    taken over (and started again) before. It bounds how long this host
+    waits, not how long AWS may take to act on a request it received; the
+    search for a chunk's job by its tags covers that.
+
+    Args:
+        config: The botocore config of the client (``factory.config``).
+    """
+    connect = float(getattr(config, "connect_timeout", None) or _BOTOCORE_TIMEOUT_S)
+    read = float(getattr(config, "read_timeout", None) or _BOTOCORE_TIMEOUT_S)
+    attempts = _botocore_attempts(config)
+    return attempts * (connect + read) + (attempts - 1) * _BOTOCORE_MAX_BACKOFF_S
+
+
+def check_region(region: str) -> str:
+    """Return ``region`` if it names one, else raise ``ValidationError`` naming the field.
+
+    An empty region would make botocore fall back to the environment's
+    region silently (or fail with ``NoRegionError`` deep inside a call).
+    """
+    if not isinstance(region, str) or not region.strip():
+        raise ValidationError.for_field(
+            "region",
+            region,
+            "must name an AWS region such as 'us-east-1' (or set AWS_REGION)",
+        )
+    return region
 
 
 @runtime_checkable
@@ -96,12 +185,22 @@ class SessionClientFactory:
         session: The boto3 session to use (default: a new ``boto3.Session()``,
             created on first use, never at import).
         config: botocore config merged over the defaults (user agent
-            ``drs-orchestration/<version>``, standard retry mode).
+            ``drs-orchestration/<version>``, botocore retries off, timeouts;
+            see :func:`default_config`).
+        retry: Retries of the factory's own STS calls (``GetCallerIdentity``,
+            ``AssumeRole``), botocore's being off (default: :class:`RetryPolicy`).
     """
 
-    def __init__(self, session: boto3.Session | None = None, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        config: Config | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self._session = session
         self._config = default_config(config)
+        self._retry = retry or RetryPolicy()
         self._clients: dict[_ClientKey, Any] = {}
         self._lock = threading.RLock()
         self._caller_account: str | None = None
@@ -139,8 +238,10 @@ class SessionClientFactory:
         """Return a cached client for ``service`` in ``region`` (and ``account``).
 
         Raises:
+            ValidationError: if ``region`` is empty.
             CrossAccountError: if ``account`` cannot be reached with this factory.
         """
+        check_region(region)
         key: _ClientKey = (service, region, account.cache_key() if account else None)
         with self._lock:
             cached = self._clients.get(key)
@@ -175,7 +276,7 @@ class SessionClientFactory:
             if self._caller_account is None:
                 sts = self.session.client("sts", region_name=region, config=self._config)
                 try:
-                    self._caller_account = str(sts.get_caller_identity()["Account"])
+                    self._caller_account = str(self._retry.call(sts.get_caller_identity)["Account"])
                 except (ClientError, BotoCoreError) as exc:
                     raise CrossAccountError(
                         f"could not determine the caller's account: {type(exc).__name__}",
@@ -197,6 +298,7 @@ class AssumeRoleClientFactory(SessionClientFactory):
     Args:
         session: The source session whose credentials assume the roles.
         config: botocore config merged over the defaults.
+        retry: Retries of the factory's own STS calls.
         duration_s: Requested lifetime of assumed-role credentials.
         sts_region: Region of the STS endpoint used for AssumeRole (default:
             the region of the first client requested).
@@ -211,10 +313,11 @@ class AssumeRoleClientFactory(SessionClientFactory):
         session: boto3.Session | None = None,
         config: Config | None = None,
         *,
+        retry: RetryPolicy | None = None,
         duration_s: int = 3600,
         sts_region: str | None = None,
     ) -> None:
-        super().__init__(session, config)
+        super().__init__(session, config, retry=retry)
         if not 900 <= duration_s <= 43200:
             raise ValueError(f"duration_s must be between 900 and 43200 (got {duration_s})")
         self._duration_s = duration_s
@@ -263,7 +366,7 @@ class AssumeRoleClientFactory(SessionClientFactory):
         try:
             # Fetch now rather than on the first DRS call, so a bad role fails here,
             # named as a cross-account problem, instead of inside some later operation.
-            metadata = fetcher.fetch_credentials()
+            metadata = self._retry.call(fetcher.fetch_credentials)
         except (ClientError, BotoCoreError) as exc:
             code = (
                 exc.response.get("Error", {}).get("Code", "")

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from drs_orchestration.aws.clients import request_timeout_bound_s
 from drs_orchestration.aws.clock import ServiceClock, service_clock
 from drs_orchestration.aws.gateway import ServiceGateway
 
@@ -124,17 +125,14 @@ class DrsGateway(ServiceGateway):
         return service_clock(self.client)
 
     def request_flight_bound_s(self) -> float:
-        """The longest a request of this client can be in flight: connect + read timeouts.
+        """The longest one call of this gateway can keep a request in flight.
 
-        A claim on a ``StartRecovery`` must outlast this, or another process
-        could start the chunk while the first request can still reach DRS.
+        The client's connect and read timeouts per attempt, over every attempt
+        and wait of the gateway's retry policy. A claim on a ``StartRecovery``
+        must outlast this, or another process could start the chunk while the
+        first request can still reach DRS.
         """
-        config: Any = self.client.meta.config
-        connect = float(getattr(config, "connect_timeout", None) or 60)
-        read = float(getattr(config, "read_timeout", None) or 60)
-        retries = getattr(config, "retries", None) or {}
-        attempts = int(retries.get("total_max_attempts") or (retries.get("max_attempts", 0) + 1))
-        return (connect + read) * max(attempts, 1)
+        return self.retry.call_timeout_bound_s(request_timeout_bound_s(self.client.meta.config))
 
     # ---- source servers and launch configuration ----------------------------------
 

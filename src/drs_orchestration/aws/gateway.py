@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from drs_orchestration.aws.errors import translate_aws_errors
-from drs_orchestration.aws.retry import RetryPolicy
+from drs_orchestration.aws.retry import RetryPolicy, is_idempotent
+from drs_orchestration.errors import AwsApiError
 
 if TYPE_CHECKING:
     from drs_orchestration.aws.clients import ClientFactory
     from drs_orchestration.models.account import AccountContext
 
 __all__ = ["ServiceGateway"]
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -27,9 +32,14 @@ def _fetch_page(paginator: Any, params: dict[str, Any], config: dict[str, Any]) 
 class ServiceGateway:
     """Base of the per-service gateways: calls in one region and account.
 
-    Every call is retried by :attr:`retry` and translated by
-    :func:`~drs_orchestration.aws.errors.translate_aws_errors` with the
-    account, region and resource IDs it concerned.
+    Every attempt is translated by
+    :func:`~drs_orchestration.aws.errors.translate_aws_errors` (with the
+    account, region and resource IDs it concerned) and the call is retried
+    by :attr:`retry` on the translated error's ``retryable``. A
+    non-idempotent operation
+    (:data:`~drs_orchestration.aws.retry.NON_IDEMPOTENT_OPERATIONS`) is
+    re-sent only after failures that prove it had no effect; otherwise its
+    error is raised at once with ``maybe_applied=True``.
     """
 
     service: str = ""
@@ -65,14 +75,65 @@ class ServiceGateway:
         resource_ids: Sequence[str] = (),
         **params: Any,
     ) -> T:
-        with translate_aws_errors(
-            self.service,
-            operation,
-            region=self.region,
-            account_id=self.account_id,
-            resource_ids=resource_ids,
-        ):
-            return self.retry.call(fn, **params)
+        """Call the client method ``fn`` with the API parameters ``params``, retried."""
+        return self._retried(
+            operation, fn, resource_ids, self._with_idempotency_tokens(operation, params)
+        )
+
+    def _retried(
+        self,
+        operation: str,
+        fn: Callable[..., T],
+        resource_ids: Sequence[str],
+        params: dict[str, Any],
+    ) -> T:
+        def attempt() -> T:
+            with translate_aws_errors(
+                self.service,
+                operation,
+                region=self.region,
+                account_id=self.account_id,
+                resource_ids=resource_ids,
+            ):
+                return fn(**params)
+
+        idempotent = is_idempotent(self.service, operation)
+        try:
+            return self.retry.retrying(idempotent=idempotent)(attempt)
+        except AwsApiError as exc:
+            if not idempotent and exc.retryable and exc.maybe_applied:
+                logger.warning(
+                    "%s %s may have taken effect; not sending it again",
+                    self.service,
+                    operation,
+                    extra={
+                        "awsService": self.service,
+                        "awsOperation": operation,
+                        "awsErrorCode": exc.aws_code,
+                        "region": self.region,
+                        "accountId": self.account_id,
+                        "resourceIds": list(resource_ids),
+                    },
+                )
+            raise
+
+    def _with_idempotency_tokens(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        # botocore fills an operation's idempotency token itself, but afresh on every
+        # client call: retried here, each attempt would be a new request to AWS. One
+        # token per logical call keeps the retries of, e.g., CreateLaunchTemplateVersion
+        # from creating a version per attempt.
+        model = self._client().meta.service_model
+        if operation not in model.operation_names:
+            return params
+        shape = model.operation_model(operation).input_shape
+        if shape is None:
+            return params
+        tokens = {
+            name: str(uuid.uuid4())
+            for name, member in shape.members.items()
+            if member.metadata.get("idempotencyToken") and name not in params
+        }
+        return {**params, **tokens} if tokens else params
 
     def _paginate(
         self,
@@ -92,13 +153,11 @@ class ServiceGateway:
             config: dict[str, Any] = {"MaxItems": self.page_size, "PageSize": self.page_size}
             if token is not None:
                 config["StartingToken"] = token
-            page = self._call(
+            page = self._retried(
                 operation,
                 _fetch_page,
-                resource_ids=resource_ids,
-                paginator=paginator,
-                params=params,
-                config=config,
+                resource_ids,
+                {"paginator": paginator, "params": params, "config": config},
             )
             items.extend(page.get(result_key, []))
             token = page.get("NextToken")

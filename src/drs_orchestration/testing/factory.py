@@ -2,9 +2,11 @@
 
 It hands out real boto3 clients (``drs``, ``ec2``, ``sts``, ``dynamodb``...)
 with fake credentials, so DRS calls reach the simulator and the rest reach
-moto. botocore's own retries are off by default: the library's
-:class:`~drs_orchestration.aws.RetryPolicy` is what retries, and tests
-never sleep through botocore's backoff.
+moto. Clients are configured exactly as the production factories configure
+them (:func:`~drs_orchestration.aws.default_config`: botocore's own retries
+off, the library's :class:`~drs_orchestration.aws.RetryPolicy` the one
+layer that retries), so tests see what production does and never sleep
+through botocore's backoff.
 
 For an :class:`~drs_orchestration.models.AccountContext` of another
 account, the credentials are ones the simulator (and moto, when active)
@@ -19,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from botocore.config import Config
 
-from drs_orchestration.aws.clients import USER_AGENT_EXTRA
+from drs_orchestration.aws.clients import check_region, default_config
+from drs_orchestration.errors import CrossAccountError
 from drs_orchestration.models.account import AccountContext
 from drs_orchestration.testing.ec2 import DEFAULT_CREDENTIALS, Credentials, moto_active
 from drs_orchestration.testing.handler import active_simulator
@@ -43,8 +46,8 @@ class SimulatedClientFactory:
     Args:
         sim: The simulator that issues credentials for other accounts (default:
             the one active when a client is first requested).
-        retries: Keep botocore's standard retries (3 attempts, real sleeps).
-            Off by default: exactly one attempt per call.
+        config: botocore config merged over the defaults, as for
+            :class:`~drs_orchestration.aws.SessionClientFactory`.
 
     Example:
         >>> factory = SimulatedClientFactory(sim)
@@ -53,14 +56,9 @@ class SimulatedClientFactory:
         ...     account_id="222222222222", role_name="DRSOrchestrationRole"))
     """
 
-    def __init__(self, sim: DrsSimulator | None = None, *, retries: bool = False) -> None:
+    def __init__(self, sim: DrsSimulator | None = None, *, config: Config | None = None) -> None:
         self._sim = sim
-        retry = (
-            {"mode": "standard", "max_attempts": 3}
-            if retries
-            else {"mode": "standard", "total_max_attempts": 1}
-        )
-        self._config = Config(user_agent_extra=USER_AGENT_EXTRA, retries=retry)  # type: ignore[arg-type]
+        self._config = default_config(config)
         self._lock = threading.RLock()
         self._clients: dict[tuple[str, str, tuple[str, str | None, str | None] | None], Any] = {}
         self._credentials: dict[tuple[str, str | None, str | None], Credentials] = {}
@@ -89,7 +87,14 @@ class SimulatedClientFactory:
     def client(
         self, service: str, region: str, account: AccountContext | None = None
     ) -> BaseClient:
-        """Return a cached client for ``service`` in ``region``, acting in ``account``."""
+        """Return a cached client for ``service`` in ``region``, acting in ``account``.
+
+        Raises:
+            ValidationError: if ``region`` is empty.
+            CrossAccountError: for another account when neither a simulator nor
+                moto is active to issue its credentials.
+        """
+        check_region(region)
         key = (service, region, account.cache_key() if account else None)
         with self._lock:
             cached = self._clients.get(key)
@@ -114,9 +119,10 @@ class SimulatedClientFactory:
         else:
             sim = self._sim or active_simulator()
             if sim is None:
-                raise RuntimeError(
+                raise CrossAccountError(
                     f"cannot make credentials for account {account.account_id}: no DRS simulator "
-                    "is active and moto's mock_aws() is not either"
+                    "is active and moto's mock_aws() is not either",
+                    details={"accountId": account.account_id},
                 )
             fresh = sim.credentials_for(account.account_id)
         self._credentials[key] = fresh

@@ -7,16 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from drs_orchestration.errors import (
-    AwsAccessDeniedError,
-    AwsApiError,
-    AwsConflictError,
-    AwsResourceNotFoundError,
-    AwsValidationError,
-    ConcurrentModificationError,
-    ServiceQuotaExceededError,
-    ThrottledError,
-)
 from drs_orchestration.events import Event
 from drs_orchestration.models import (
     Execution,
@@ -41,7 +31,6 @@ __all__ = [
     "adopt_job",
     "apply_job",
     "duration_s",
-    "is_transient",
     "record_started_job",
 ]
 
@@ -57,25 +46,6 @@ NOT_LAUNCHED = frozenset({ServerLaunchStatus.FAILED, ServerLaunchStatus.TERMINAT
 """Launch statuses of a server whose launch ended without an instance to use."""
 FINAL_LAUNCH = NOT_LAUNCHED | {ServerLaunchStatus.LAUNCHED}
 """Launch statuses that do not change any more."""
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether an error is worth retrying on a later step (throttling, 5xx, connection)."""
-    if isinstance(error, ThrottledError | ConcurrentModificationError):
-        return True
-    if isinstance(
-        error,
-        AwsAccessDeniedError
-        | AwsResourceNotFoundError
-        | AwsValidationError
-        | AwsConflictError
-        | ServiceQuotaExceededError,
-    ):
-        return False
-    if isinstance(error, AwsApiError):
-        status = error.aws_http_status
-        return status is None or status >= 500 or status == 429
-    return False
 
 
 class LostRace(Exception):  # noqa: N818 - a signal between the stepper and the executor

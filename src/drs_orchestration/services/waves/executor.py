@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from drs_orchestration.aws.clients import ClientFactory
+from botocore.config import Config
+
+from drs_orchestration.aws.clients import ClientFactory, request_timeout_bound_s
 from drs_orchestration.aws.drs import DrsGateway
 from drs_orchestration.aws.retry import RetryPolicy
 from drs_orchestration.errors import (
@@ -104,7 +106,10 @@ class WaveExecutor:
         hooks: Called after each wave (errors recorded on the wave, never failing it).
         cache: A recovery-instance cache; its ``sync_servers`` runs after each wave.
         start_lease_s: How long a claimed chunk without a job is assumed to be in
-            the hands of another process before it is started again.
+            the hands of another process before it is started again; never less
+            than the longest time a ``StartRecovery`` of ``clients`` can be in
+            flight (checked here when the factory exposes its botocore config,
+            and on every takeover).
         max_start_attempts: ``StartRecovery`` refusals per chunk (errors DRS answered,
             quota refusals aside) before its servers are recorded as failed.
         quota_window: How far back jobs are counted as possibly in progress.
@@ -132,7 +137,7 @@ class WaveExecutor:
         quotas: DrsQuotas | None = None,
         hooks: Sequence[PostWaveHook] = (),
         cache: RecoveryInstanceSync | None = None,
-        start_lease_s: float = 120.0,
+        start_lease_s: float = 300.0,
         max_start_attempts: int = 3,
         quota_window: timedelta = timedelta(hours=24),
         search_skew: timedelta = timedelta(minutes=5),
@@ -156,6 +161,17 @@ class WaveExecutor:
         self._clock = clock
         self._sleep = sleep
         self._retry = retry or RetryPolicy()
+        config = getattr(clients, "config", None)
+        if isinstance(config, Config):
+            flight = self._retry.call_timeout_bound_s(request_timeout_bound_s(config))
+            if start_lease_s < flight:
+                raise ValidationError.for_field(
+                    "start_lease_s",
+                    start_lease_s,
+                    f"must be at least {flight:g} s: a StartRecovery of these clients can be in "
+                    "flight that long (connect and read timeouts over every retry), and a chunk "
+                    "taken over sooner could be started twice",
+                )
         self.settings = ExecutorSettings(
             quotas=quotas or DrsQuotas(),
             start_lease=timedelta(seconds=start_lease_s),

@@ -7,12 +7,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from drs_orchestration.aws.drs import DrsGateway
+from drs_orchestration.aws.errors import may_have_applied
 from drs_orchestration.errors import (
-    AwsAccessDeniedError,
-    AwsApiError,
     AwsConflictError,
-    AwsResourceNotFoundError,
-    AwsValidationError,
     DrsOrchestrationError,
     ServiceQuotaExceededError,
     ThrottledError,
@@ -66,33 +63,6 @@ if TYPE_CHECKING:
 __all__ = ["JobFollower"]
 
 logger = logging.getLogger(__name__)
-
-
-def _may_have_started(error: DrsOrchestrationError) -> bool:
-    """Whether a failed ``StartRecovery`` may still have created a job.
-
-    Answers that prove the request had no effect: throttling, quota, access,
-    validation, not-found and conflict refusals, and failures to connect.
-    Anything else (a 5xx, a timeout while reading, a dropped connection) may
-    have reached DRS.
-    """
-    if not isinstance(error, AwsApiError):
-        return False
-    if isinstance(
-        error,
-        ThrottledError
-        | ServiceQuotaExceededError
-        | AwsAccessDeniedError
-        | AwsValidationError
-        | AwsResourceNotFoundError
-        | AwsConflictError,
-    ):
-        return False
-    return error.aws_code not in _NOT_SENT
-
-
-_NOT_SENT = frozenset({"EndpointConnectionError", "ConnectTimeoutError", "NoCredentials"})
-"""Failures raised before a request left the host."""
 
 
 def record_recovery_point(
@@ -216,7 +186,7 @@ class JobFollower:
                 return
             self._start_refused(step, run, chunk, exc, counts=True, keep_claim=False)
         except DrsOrchestrationError as exc:
-            if _may_have_started(exc):
+            if may_have_applied(exc):
                 # The request may have reached DRS: keep the claim, so the next step
                 # waits out the lease and looks for the job before sending again.
                 self._start_refused(step, run, chunk, exc, counts=True, keep_claim=True)

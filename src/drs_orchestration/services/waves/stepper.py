@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from drs_orchestration.aws.drs import DrsGateway
 from drs_orchestration.errors import (
+    ConcurrentModificationError,
     DrsOrchestrationError,
     JobTimeoutError,
     RecoveryError,
@@ -41,7 +42,6 @@ from drs_orchestration.services.waves.context import (
     ExecutorSettings,
     StepContext,
     duration_s,
-    is_transient,
 )
 from drs_orchestration.services.waves.hooks import PostWaveHook
 from drs_orchestration.services.waves.jobs import JobFollower
@@ -137,9 +137,11 @@ class WaveStepper:
         try:
             yield
         except DrsOrchestrationError as exc:
-            if is_transient(exc) or any(c.job_id for c in run.jobs):
-                # With jobs in DRS the wave must keep following them: only its
-                # timeout ends it, so launched instances are never left unrecorded.
+            # A lost optimistic-locking race is transient here: the next step re-reads.
+            # With jobs in DRS the wave must keep following them: only its timeout
+            # ends it, so launched instances are never left unrecorded.
+            retry_later = exc.retryable or isinstance(exc, ConcurrentModificationError)
+            if retry_later or any(c.job_id for c in run.jobs):
                 self._transient(step, run, exc)
             else:
                 self._fail(step, run, exc)
