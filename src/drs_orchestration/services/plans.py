@@ -328,6 +328,7 @@ class RecoveryPlanService:
                 groups of one wave in different regions or accounts, a group or
                 server in two waves, unknown or cyclic dependencies, ...).
         """
+        now = self._clock()
         plan = self._build(
             {
                 "name": name,
@@ -335,6 +336,8 @@ class RecoveryPlanService:
                 "failure_policy": failure_policy,
                 "allow_concurrent_waves": allow_concurrent_waves,
                 "readiness": readiness if readiness is not None else ReadinessPolicy(),
+                "created_at": now,
+                "updated_at": now,
             },
             waves,
         )
