@@ -23,6 +23,7 @@ from drs_orchestration.aws import RetryPolicy
 from drs_orchestration.errors import (
     AwsResourceNotFoundError,
     ConcurrentModificationError,
+    StorageUnavailableError,
     ThrottledError,
     ValidationError,
 )
@@ -232,10 +233,11 @@ def test_items_still_unprocessed_raise_naming_every_item_not_written(
     attempts = _nothing_processed(moto_seam, "BatchWriteItem", times=100, after=1)
     records = [_record(n) for n in range(80)]
 
-    with pytest.raises(ThrottledError) as caught:
+    with pytest.raises(StorageUnavailableError) as caught:
         storage.recovery_instances.put_many(records)
 
-    error = caught.value
+    assert isinstance(caught.value.__cause__, ThrottledError)
+    error = caught.value.__cause__
     assert attempts == [1 + 4]  # chunk 1, then chunk 2 until the policy gave up
     assert error.aws_code == "UnprocessedItems"
     assert error.operation == "BatchWriteItem"
@@ -254,11 +256,14 @@ def test_keys_still_unprocessed_raise_naming_them(
     _nothing_processed(moto_seam, "BatchGetItem", times=100)
     keys = [f"s-{n:017d}" for n in range(10)]
 
-    with pytest.raises(ThrottledError) as caught:
+    with pytest.raises(StorageUnavailableError) as caught:
         storage.recovery_instances.get_many(keys)
 
-    assert caught.value.aws_code == "UnprocessedKeys"
-    assert sorted(caught.value.resource_ids) == keys
+    throttled = caught.value.__cause__
+    assert isinstance(throttled, ThrottledError)
+    assert throttled.aws_code == "UnprocessedKeys"
+    assert sorted(throttled.resource_ids) == keys
+    assert caught.value.details["resourceIds"] == keys
     assert "not read after 4 attempts" in caught.value.message
 
 

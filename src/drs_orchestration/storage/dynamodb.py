@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import re
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -37,23 +38,35 @@ from decimal import (
     Rounded,
     Underflow,
 )
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import boto3
 import tenacity
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from drs_orchestration.aws.clients import default_config
 from drs_orchestration.aws.errors import translate_aws_errors
 from drs_orchestration.aws.retry import RetryPolicy, is_retryable
-from drs_orchestration.errors import AwsResourceNotFoundError, ThrottledError, ValidationError
-from drs_orchestration.storage.base import (
+from drs_orchestration.errors import (
+    AwsApiError,
+    AwsResourceNotFoundError,
+    StorageError,
+    StorageUnavailableError,
+    ThrottledError,
+    ValidationError,
+)
+from drs_orchestration.storage.backend import (
     COLLECTIONS,
-    BaseStorage,
     CollectionSpec,
     DocumentBackend,
+    RawRecord,
+    Row,
+    TransactionConflict,
     VersionConflict,
+    WriteOp,
 )
+from drs_orchestration.storage.base import BaseStorage
+from drs_orchestration.storage.transactions import MAX_TRANSACTION_ITEMS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -88,6 +101,14 @@ _MAX_ITEM_BYTES = 400 * 1024
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
+_CONDITIONAL_CHECK_FAILED_REASON = "ConditionalCheckFailed"
+_TRANSACTION_CANCELED = "TransactionCanceledException"
+# Cancellation reasons that say "another request was in the way", not "your request is wrong".
+_CONTENTION_CODES = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+
+T = TypeVar("T")
 
 # DynamoDB numbers: 38 significant digits, magnitude 1E-130 to 1E+126. Any
 # conversion that would round or overflow raises instead of storing another number.
@@ -301,7 +322,39 @@ def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield values[start : start + size]
 
 
+def _raw(spec: CollectionSpec, item: Mapping[str, Any]) -> RawRecord:
+    """An item as a raw record; an item this module cannot decode is reported, not raised."""
+    key_attribute = item.get(spec.key) or {}
+    key = str(key_attribute.get("S", key_attribute)) if isinstance(key_attribute, dict) else "?"
+    try:
+        return RawRecord(key, _from_item(spec, item))
+    except (ValueError, TypeError, KeyError, EOFError, OSError, zlib.error) as exc:
+        return RawRecord(key, None, f"cannot be decoded ({type(exc).__name__}: {exc})")
+
+
+def _contended(error: BaseException | None) -> bool:
+    """Whether a cancelled transaction lost only to contention or throttling (worth retrying)."""
+    if not isinstance(error, ClientError):
+        return False
+    reasons = cast(dict[str, Any], error.response).get("CancellationReasons") or []
+    codes = {str(reason.get("Code")) for reason in reasons}
+    return bool(codes & _CONTENTION_CODES) and not codes - _CONTENTION_CODES - {"None"}
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether a failed DynamoDB call is worth making again."""
+    flag = getattr(error, "retryable", None)
+    if isinstance(flag, bool) and flag:
+        return True
+    cause = error.__cause__
+    if isinstance(error, AwsApiError) and error.aws_code == _TRANSACTION_CANCELED:
+        return _contended(cause)
+    return is_retryable(error) or (cause is not None and is_retryable(cause))
+
+
 class _DynamoDBBackend(DocumentBackend):
+    max_transaction_items = MAX_TRANSACTION_ITEMS
+
     def __init__(
         self, client: DynamoDBClient, prefix: str, retry: RetryPolicy, *, owns_client: bool
     ) -> None:
@@ -311,11 +364,17 @@ class _DynamoDBBackend(DocumentBackend):
         self._owns_client = owns_client
         self._region: str = client.meta.region_name
 
+    @property
+    def location(self) -> str:
+        return f"DynamoDB tables {self.prefix}* in {self._region}"
+
     def table(self, spec: CollectionSpec) -> str:
         return self.prefix + spec.name
 
     def _key(self, spec: CollectionSpec, key: str) -> dict[str, Any]:
         return {spec.key: {"S": key}}
+
+    # ---- errors and retries: the one place this backend translates ---------------------
 
     @contextmanager
     def _aws(self, operation: str, table: str, keys: Sequence[str] = ()) -> Iterator[None]:
@@ -331,6 +390,54 @@ class _DynamoDBBackend(DocumentBackend):
             )
             raise
 
+    def _retrying(self, operation: str, table: str, *, unprocessed: bool = False) -> tenacity.Retrying:
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            logger.warning(
+                "retrying DynamoDB %s on %s: %s",
+                operation,
+                table,
+                "items left unprocessed" if error is None else error,
+                extra={
+                    "service": "dynamodb",
+                    "operation": operation,
+                    "table": table,
+                    "attempt": state.attempt_number,
+                    "sleepSeconds": round(state.upcoming_sleep, 3),
+                },
+            )
+
+        retry: tenacity.retry_base = tenacity.retry_if_exception(_transient)
+        if unprocessed:
+            retry = tenacity.retry_if_result(bool) | retry
+        # The library's retry policy (backoff, bounds, sleep) with this backend's
+        # notion of transient, so single-item, batch and transaction calls agree.
+        return self._retry.retrying().copy(retry=retry, before_sleep=log_retry)
+
+    def _unavailable(self, operation: str, table: str, error: AwsApiError) -> StorageUnavailableError:
+        return StorageUnavailableError(
+            f"DynamoDB {operation} on {table} still failing after the retry policy gave up "
+            f"({self._retry.max_attempts} attempts at most): {error.message}",
+            location=table,
+            details={"operation": operation, "awsCode": error.aws_code},
+        )
+
+    def _call(
+        self, operation: str, table: str, send: Callable[[], T], keys: Sequence[str] = ()
+    ) -> T:
+        """``send()`` with transient errors retried, translated into library errors."""
+
+        def attempt() -> T:
+            with self._aws(operation, table, keys):
+                return send()
+
+        try:
+            return self._retrying(operation, table)(attempt)
+        except AwsApiError as error:
+            if _transient(error):
+                raise self._unavailable(operation, table, error) from error
+            raise
+
     @staticmethod
     def _condition(spec: CollectionSpec, expected_version: int) -> dict[str, Any]:
         if expected_version == 0:
@@ -344,38 +451,94 @@ class _DynamoDBBackend(DocumentBackend):
             "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
         }
 
-    def get(self, spec: CollectionSpec, key: str) -> dict[str, Any] | None:
-        with self._aws("GetItem", self.table(spec), [key]):
-            response = self.client.get_item(
-                TableName=self.table(spec), Key=self._key(spec, key), ConsistentRead=True
-            )
+    def _conditional(self, spec: CollectionSpec, expected_version: int | None) -> dict[str, Any]:
+        if expected_version is None:
+            return {}
+        return self._condition(spec, expected_version) | {
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"
+        }
+
+    # ---- reads ------------------------------------------------------------------------
+
+    def read(self, spec: CollectionSpec, key: str) -> RawRecord | None:
+        table = self.table(spec)
+        response = self._call(
+            "GetItem",
+            table,
+            lambda: self.client.get_item(
+                TableName=table, Key=self._key(spec, key), ConsistentRead=True
+            ),
+            [key],
+        )
         item = response.get("Item")
-        return None if item is None else _from_item(spec, item)
+        return None if item is None else _raw(spec, item)
 
     def get_version(self, spec: CollectionSpec, key: str) -> int | None:
-        with self._aws("GetItem", self.table(spec), [key]):
-            response = self.client.get_item(
-                TableName=self.table(spec),
+        table = self.table(spec)
+        response = self._call(
+            "GetItem",
+            table,
+            lambda: self.client.get_item(
+                TableName=table,
                 Key=self._key(spec, key),
                 ConsistentRead=True,
                 ProjectionExpression="#key, #version",
                 ExpressionAttributeNames={"#key": spec.key, "#version": "version"},
-            )
+            ),
+            [key],
+        )
         return _stored_version(response.get("Item"))
 
-    def put(
-        self,
-        spec: CollectionSpec,
-        key: str,
-        document: dict[str, Any],
-        *,
-        expected_version: int | None,
-    ) -> None:
-        request: dict[str, Any] = {"TableName": self.table(spec), "Item": _to_item(spec, document)}
-        if expected_version is not None:
-            request |= self._condition(spec, expected_version)
-            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        with self._aws("PutItem", self.table(spec), [key]):
+    def _pages(
+        self, operation: str, table: str, request: dict[str, Any], keys: Sequence[str] = ()
+    ) -> Iterator[dict[str, Any]]:
+        # Pages are fetched one call at a time (not with a botocore paginator) so
+        # each page is retried on its own.
+        send = self.client.scan if operation == "Scan" else self.client.query
+        start: dict[str, Any] | None = None
+        while True:
+            page_request = request if start is None else {**request, "ExclusiveStartKey": start}
+            page = cast(
+                dict[str, Any],
+                self._call(operation, table, lambda r=page_request: send(**r), keys),  # type: ignore[misc]
+            )
+            yield page
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def scan(self, spec: CollectionSpec) -> Iterator[RawRecord]:
+        table = self.table(spec)
+        for page in self._pages("Scan", table, {"TableName": table, "ConsistentRead": True}):
+            for item in page.get("Items", []):
+                yield _raw(spec, item)
+
+    def query(self, spec: CollectionSpec, value: str) -> list[RawRecord]:
+        gsi = index_name(spec)
+        if spec.index is None or gsi is None:
+            raise ValueError(f"collection {spec.name} has no index")
+        table = self.table(spec)
+        request = {
+            "TableName": table,
+            "IndexName": gsi,
+            "KeyConditionExpression": "#index = :value",
+            "ExpressionAttributeNames": {"#index": spec.index},
+            "ExpressionAttributeValues": {":value": {"S": value}},
+        }
+        return [
+            _raw(spec, item)
+            for page in self._pages("Query", table, request, [value])
+            for item in page.get("Items", [])
+        ]
+
+    # ---- conditional writes -------------------------------------------------------------
+
+    def write(self, spec: CollectionSpec, row: Row, *, expected_version: int | None) -> None:
+        table = self.table(spec)
+        request: dict[str, Any] = {"TableName": table, "Item": _to_item(spec, _document(row))}
+        request |= self._conditional(spec, expected_version)
+
+        def send() -> None:
             try:
                 self.client.put_item(**request)
             except ClientError as exc:
@@ -384,16 +547,18 @@ class _DynamoDBBackend(DocumentBackend):
                     raise VersionConflict(_stored_version(old)) from None
                 raise
 
+        self._call("PutItem", table, send, [row.key])
+
     def delete(self, spec: CollectionSpec, key: str, *, expected_version: int | None) -> bool:
+        table = self.table(spec)
         request: dict[str, Any] = {
-            "TableName": self.table(spec),
+            "TableName": table,
             "Key": self._key(spec, key),
             "ReturnValues": "ALL_OLD",
         }
-        if expected_version is not None:
-            request |= self._condition(spec, expected_version)
-            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        with self._aws("DeleteItem", self.table(spec), [key]):
+        request |= self._conditional(spec, expected_version)
+
+        def send() -> bool:
             try:
                 response = self.client.delete_item(**request)
             except ClientError as exc:
@@ -403,11 +568,48 @@ class _DynamoDBBackend(DocumentBackend):
                 if not old:
                     return False  # absent: the caller reports "not found"
                 raise VersionConflict(_stored_version(old)) from None
-        return bool(response.get("Attributes"))
+            return bool(response.get("Attributes"))
+
+        return self._call("DeleteItem", table, send, [key])
+
+    def transact(self, operations: Sequence[WriteOp]) -> None:
+        items = [self._transact_item(op) for op in operations]
+        tables = sorted({self.table(op.spec) for op in operations})
+
+        def send() -> None:
+            try:
+                self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != _TRANSACTION_CANCELED:
+                    raise
+                reasons = cast(dict[str, Any], exc.response).get("CancellationReasons") or []
+                for index, reason in enumerate(reasons):
+                    if reason.get("Code") == _CONDITIONAL_CHECK_FAILED_REASON:
+                        actual = _stored_version(reason.get("Item"))
+                        raise TransactionConflict(index, actual) from None
+                raise
+
+        self._call(
+            "TransactWriteItems", ", ".join(tables), send, [f"{op.spec.kind} {op.key}" for op in operations]
+        )
+
+    def _transact_item(self, op: WriteOp) -> dict[str, Any]:
+        table = self.table(op.spec)
+        if op.action == "put" and op.row is not None:
+            item = _to_item(op.spec, _document(op.row))
+            return {"Put": {"TableName": table, "Item": item} | self._conditional(op.spec, op.expected_version)}
+        key = self._key(op.spec, op.key)
+        if op.action == "delete":
+            return {"Delete": {"TableName": table, "Key": key} | self._conditional(op.spec, op.expected_version)}
+        condition = self._conditional(op.spec, op.expected_version or 0)
+        return {"ConditionCheck": {"TableName": table, "Key": key} | condition}
+
+    # ---- batches ------------------------------------------------------------------------
 
     def _until_processed(
         self,
         operation: str,
+        table: str,
         request: dict[str, Any],
         send: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> dict[str, Any]:
@@ -420,36 +622,25 @@ class _DynamoDBBackend(DocumentBackend):
 
         def attempt() -> dict[str, Any]:
             nonlocal pending
-            pending = send(pending)
+            with self._aws(operation, table):
+                pending = send(pending)
             return pending
 
-        def log_retry(state: tenacity.RetryCallState) -> None:
-            logger.warning(
-                "retrying unprocessed DynamoDB batch items",
-                extra={
-                    "operation": operation,
-                    "attempt": state.attempt_number,
-                    "sleepSeconds": round(state.upcoming_sleep, 3),
-                },
-            )
-
-        # The library's retry policy (backoff, bounds, sleep), also retrying while
-        # DynamoDB leaves items unprocessed.
-        retrying = self._retry.retrying().copy(
-            retry=tenacity.retry_if_result(bool) | tenacity.retry_if_exception(is_retryable),
-            before_sleep=log_retry,
-        )
         try:
-            retrying(attempt)
+            self._retrying(operation, table, unprocessed=True)(attempt)
         except tenacity.RetryError:
             return pending
+        except AwsApiError as error:
+            if _transient(error):
+                raise self._unavailable(operation, table, error) from error
+            raise
         return {}
 
     def _unprocessed(
         self, spec: CollectionSpec, operation: str, keys: Sequence[str], verb: str
-    ) -> ThrottledError:
+    ) -> StorageUnavailableError:
         shown = ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
-        return ThrottledError(
+        throttled = ThrottledError(
             f"dynamodb {operation}: {len(keys)} item(s) of table {self.table(spec)} were not "
             f"{verb} after {self._retry.max_attempts} attempts (DynamoDB kept returning them "
             f"unprocessed): {shown}",
@@ -459,23 +650,26 @@ class _DynamoDBBackend(DocumentBackend):
             region=self._region,
             resource_ids=keys,
         )
+        unavailable = self._unavailable(operation, self.table(spec), throttled)
+        unavailable.details["resourceIds"] = list(keys)
+        unavailable.__cause__ = throttled  # raised by the caller, keeping this cause
+        return unavailable
 
-    def batch_get(self, spec: CollectionSpec, keys: Sequence[str]) -> list[dict[str, Any]]:
+    def read_many(self, spec: CollectionSpec, keys: Sequence[str]) -> list[RawRecord]:
         table = self.table(spec)
         unique = list(dict.fromkeys(keys))  # BatchGetItem rejects duplicate keys
-        found: list[dict[str, Any]] = []
+        found: list[RawRecord] = []
 
         def send(request: dict[str, Any]) -> dict[str, Any]:
             # Unprocessed keys come back without our read options; ask for them again.
             request = {t: {**keys, "ConsistentRead": True} for t, keys in request.items()}
             response = self.client.batch_get_item(RequestItems=request)
-            found.extend(_from_item(spec, item) for item in response["Responses"].get(table, []))
+            found.extend(_raw(spec, item) for item in response["Responses"].get(table, []))
             return dict(response.get("UnprocessedKeys") or {})
 
         for chunk in _chunks(unique, BATCH_GET_LIMIT):
             request = {table: {"Keys": [self._key(spec, k) for k in chunk], "ConsistentRead": True}}
-            with self._aws("BatchGetItem", table):
-                left = self._until_processed("BatchGetItem", request, send)
+            left = self._until_processed("BatchGetItem", table, request, send)
             if left:
                 missing = [k[spec.key]["S"] for k in left[table]["Keys"]]
                 raise self._unprocessed(spec, "BatchGetItem", missing, "read")
@@ -492,10 +686,9 @@ class _DynamoDBBackend(DocumentBackend):
 
         for start in range(0, len(requests), BATCH_WRITE_LIMIT):
             chunk = requests[start : start + BATCH_WRITE_LIMIT]
-            with self._aws("BatchWriteItem", table):
-                left = self._until_processed(
-                    "BatchWriteItem", {table: [request for _, request in chunk]}, send
-                )
+            left = self._until_processed(
+                "BatchWriteItem", table, {table: [request for _, request in chunk]}, send
+            )
             if left:
                 # Name every item not written: the leftovers and the chunks never sent.
                 done = {key for key, _ in chunk} - {self._request_key(spec, r) for r in left[table]}
@@ -508,45 +701,49 @@ class _DynamoDBBackend(DocumentBackend):
             return str(request["PutRequest"]["Item"][spec.key]["S"])
         return str(request["DeleteRequest"]["Key"][spec.key]["S"])
 
-    def batch_put(self, spec: CollectionSpec, documents: Sequence[dict[str, Any]]) -> None:
+    def write_many(self, spec: CollectionSpec, rows: Sequence[Row]) -> None:
         # BatchWriteItem rejects two requests for one key; the last document wins.
-        latest = {str(d[spec.key]): d for d in documents}
-        requests = [(k, {"PutRequest": {"Item": _to_item(spec, d)}}) for k, d in latest.items()]
+        latest = {row.key: row for row in rows}
+        requests = [
+            (k, {"PutRequest": {"Item": _to_item(spec, _document(row))}})
+            for k, row in latest.items()
+        ]
         self._batch_write(spec, requests, "written")
 
-    def batch_delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
+    def delete_many(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
         requests = [
             (k, {"DeleteRequest": {"Key": self._key(spec, k)}}) for k in dict.fromkeys(keys)
         ]
         self._batch_write(spec, requests, "deleted")
 
-    def scan(self, spec: CollectionSpec) -> Iterator[dict[str, Any]]:
-        paginator = self.client.get_paginator("scan")
-        with self._aws("Scan", self.table(spec)):
-            for page in paginator.paginate(TableName=self.table(spec), ConsistentRead=True):
-                for item in page.get("Items", []):
-                    yield _from_item(spec, item)
-
-    def query(self, spec: CollectionSpec, value: str) -> list[dict[str, Any]]:
-        gsi = index_name(spec)
-        if spec.index is None or gsi is None:
-            raise ValueError(f"collection {spec.name} has no index")
-        paginator = self.client.get_paginator("query")
-        found: list[dict[str, Any]] = []
-        with self._aws("Query", self.table(spec), [value]):
-            for page in paginator.paginate(
-                TableName=self.table(spec),
-                IndexName=gsi,
-                KeyConditionExpression="#index = :value",
-                ExpressionAttributeNames={"#index": spec.index},
-                ExpressionAttributeValues={":value": {"S": value}},
-            ):
-                found.extend(_from_item(spec, item) for item in page.get("Items", []))
-        return found
-
     def close(self) -> None:
         if self._owns_client:
             self.client.close()
+
+
+def _document(row: Row) -> dict[str, Any]:
+    if isinstance(row.body, dict):
+        return row.body
+    document: dict[str, Any] = json.loads(row.body)
+    return document
+
+
+def _make_client(region: str | None) -> DynamoDBClient:
+    try:
+        # A session of our own: creating clients from boto3's shared default
+        # session is not thread-safe.
+        return boto3.session.Session().client(
+            "dynamodb", region_name=region, config=default_config()
+        )
+    except NoRegionError as exc:
+        raise ValidationError.for_field(
+            "region",
+            region,
+            "no AWS region given and none configured: pass region=... (or a client), "
+            "or set AWS_DEFAULT_REGION",
+        ) from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"cannot create a DynamoDB client: {exc}") from exc
 
 
 class DynamoDBStorage(BaseStorage):
@@ -562,12 +759,17 @@ class DynamoDBStorage(BaseStorage):
             apply); by default one is created from the default credential
             chain when the storage is constructed.
         region: Region for the client created by default.
-        retry: Backoff for unprocessed batch items and transient errors in
-            batch calls (default: :class:`~drs_orchestration.aws.RetryPolicy`).
+        retry: Backoff for transient errors (throttling, 5xx, connection
+            errors, transactions cancelled by contention) of every call, and
+            for unprocessed batch items (default:
+            :class:`~drs_orchestration.aws.RetryPolicy`). When it gives up,
+            the call raises
+            :class:`~drs_orchestration.errors.StorageUnavailableError` with the
+            last AWS error as its cause.
 
     Raises:
-        ValidationError: the prefix makes an invalid table name, or
-            ``region`` contradicts the given client's region.
+        ValidationError: the prefix makes an invalid table name, no region is
+            given or configured, or ``region`` contradicts the given client's region.
 
     Example:
         >>> storage = DynamoDBStorage(table_prefix="drs-orch-", region="eu-west-1")
@@ -586,11 +788,7 @@ class DynamoDBStorage(BaseStorage):
         _check_prefix(table_prefix)
         owns_client = client is None
         if client is None:
-            # A session of our own: creating clients from boto3's shared default
-            # session is not thread-safe.
-            client = boto3.session.Session().client(
-                "dynamodb", region_name=region, config=default_config()
-            )
+            client = _make_client(region)
         elif region is not None and region != client.meta.region_name:
             raise ValidationError.for_field(
                 "region", region, f"contradicts the client's region {client.meta.region_name}"
