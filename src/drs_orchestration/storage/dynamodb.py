@@ -327,9 +327,12 @@ def _raw(spec: CollectionSpec, item: Mapping[str, Any]) -> RawRecord:
     key_attribute = item.get(spec.key) or {}
     key = str(key_attribute.get("S", key_attribute)) if isinstance(key_attribute, dict) else "?"
     try:
-        return RawRecord(key, _from_item(spec, item))
+        document = _from_item(spec, item)
     except (ValueError, TypeError, KeyError, EOFError, OSError, zlib.error) as exc:
         return RawRecord(key, None, f"cannot be decoded ({type(exc).__name__}: {exc})")
+    if not isinstance(document, dict):
+        return RawRecord(key, None, f"not a JSON object but {type(document).__name__}")
+    return RawRecord(key, document)
 
 
 def _contended(error: BaseException | None) -> bool:
