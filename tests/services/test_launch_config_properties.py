@@ -250,9 +250,7 @@ def test_property_11_every_status_change_is_a_legal_transition(
         # Group writes that move server claims are transactions.
         stored = original_transact(operations)
         seen.extend(
-            item.launch_config_status.status
-            for item in stored
-            if isinstance(item, ProtectionGroup)
+            item.launch_config_status.status for item in stored if isinstance(item, ProtectionGroup)
         )
         return stored
 

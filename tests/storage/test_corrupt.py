@@ -103,8 +103,14 @@ def test_recovery_instance_reads_skip_corrupt_records(storage: BaseStorage) -> N
     )
     storage.recovery_instances.put_many([good])
     bad = "s-" + "2" * 17
-    plant(storage, "recovery-instances", bad, '{"sourceServerId": 3}', version=None,
-          index_value=execution)
+    plant(
+        storage,
+        "recovery-instances",
+        bad,
+        '{"sourceServerId": 3}',
+        version=None,
+        index_value=execution,
+    )
 
     assert storage.recovery_instances.get_many([good.source_server_id, bad]) == {
         good.source_server_id: good

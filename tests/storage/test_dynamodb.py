@@ -651,7 +651,9 @@ def single_try_seam(_moto: None) -> MotoSeam:
     from botocore.config import Config
 
     return MotoSeam(
-        boto3.client("dynamodb", region_name=REGION, config=Config(retries={"total_max_attempts": 1}))
+        boto3.client(
+            "dynamodb", region_name=REGION, config=Config(retries={"total_max_attempts": 1})
+        )
     )
 
 
@@ -674,7 +676,10 @@ def test_a_throttled_get_is_retried_with_the_policy(
 ) -> None:
     stored = single_try.protection_groups.put(ProtectionGroup(name="web", region=REGION))
     calls = _failing(
-        single_try_seam, "GetItem", lambda r: _error(r, "ProvisionedThroughputExceededException"), times=2
+        single_try_seam,
+        "GetItem",
+        lambda r: _error(r, "ProvisionedThroughputExceededException"),
+        times=2,
     )
 
     assert single_try.protection_groups.get(stored.group_id) == stored
@@ -686,7 +691,9 @@ def test_a_throttled_get_is_retried_with_the_policy(
 def test_a_put_throttled_past_the_policy_is_storage_unavailable(
     single_try: DynamoDBStorage, single_try_seam: MotoSeam
 ) -> None:
-    calls = _failing(single_try_seam, "PutItem", lambda r: _error(r, "ThrottlingException"), times=99)
+    calls = _failing(
+        single_try_seam, "PutItem", lambda r: _error(r, "ThrottlingException"), times=99
+    )
     group = ProtectionGroup(name="web", region=REGION)
 
     with pytest.raises(StorageUnavailableError) as caught:

@@ -93,7 +93,10 @@ def test_a_stale_delete_fails_the_whole_transaction(storage: BaseStorage) -> Non
 
     with pytest.raises(ConcurrentModificationError) as caught:
         storage.transact(
-            [Put(first.model_copy(update={"name": "x"})), Delete(ProtectionGroup, second.group_id, 1)]
+            [
+                Put(first.model_copy(update={"name": "x"})),
+                Delete(ProtectionGroup, second.group_id, 1),
+            ]
         )
 
     assert (caught.value.key, caught.value.expected_version, caught.value.actual_version) == (
@@ -160,7 +163,7 @@ def test_only_versioned_collections_take_part(storage: BaseStorage) -> None:
     class Stranger(ProtectionGroup):
         pass
 
-    with pytest.raises(ValidationError, match="operations.0"):
+    with pytest.raises(ValidationError, match=r"operations\.0"):
         storage.transact([Check(Stranger, "x")])
 
 
@@ -193,9 +196,7 @@ def test_concurrent_transactions_on_one_claim_have_one_winner(
         start.wait()
         execution = Execution(plan_id=PLAN, plan_name=f"run {n}")
         try:
-            storages[n].transact(
-                [Put(execution, 0), Put(_claim(PLAN, execution.execution_id), 0)]
-            )
+            storages[n].transact([Put(execution, 0), Put(_claim(PLAN, execution.execution_id), 0)])
         except ConcurrentModificationError:
             return "lost"
         return execution.execution_id

@@ -143,8 +143,8 @@ class GroupMembership:
         clock: Callable[[], datetime],
         transaction_items: int = MAX_TRANSACTION_ITEMS,
     ) -> None:
-        if transaction_items < 3:
-            raise ValueError(f"transaction_items must be at least 3 (got {transaction_items})")
+        if transaction_items < 2:
+            raise ValueError(f"transaction_items must be at least 2 (got {transaction_items})")
         self._storage = storage
         self._clock = clock
         self._limit = transaction_items
@@ -349,9 +349,7 @@ class GroupMembership:
             listed = set() if group is None else set(group.source_server_ids)
             current = self._storage.claims.get_many(sorted(pending))
             mine = [
-                c
-                for c in current.values()
-                if c.owner_id == gid and _server_of(c) not in listed
+                c for c in current.values() if c.owner_id == gid and _server_of(c) not in listed
             ]
             pending = {c.claim_id for c in mine}
             condition = Check(ProtectionGroup, gid, None if group is None else group.version)

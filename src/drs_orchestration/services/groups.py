@@ -200,6 +200,15 @@ class ProtectionGroupService:
         otherwise an unchanged group keeps its launch-configuration status.
 
         Args:
+            group_id: The group to change.
+            name: A new name.
+            description: A new description.
+            server_ids: Explicit servers (replaces a tag selection).
+            tags: A tag selection (replaces explicit servers), resolved now.
+            launch_settings: New group-wide launch settings.
+            server_overrides: New per-server overrides (replacing all of them).
+            force: Re-apply launch settings to every server even if unchanged.
+            timeout_s: How long applying launch settings may take.
             expected_version: The version of the group the change was based
                 on (``group.version`` of the copy the caller read): a group
                 changed since then is not overwritten. Without it, a concurrent
@@ -220,7 +229,9 @@ class ProtectionGroupService:
 
         def resolve(current: ProtectionGroup, tags: dict[str, str] | None) -> builtins.list[str]:
             # DRS is asked once per selection, not once per attempt.
-            key = ("ids", *wanted) if wanted is not None else ("tags", *sorted((tags or {}).items()))
+            key = (
+                ("ids", *wanted) if wanted is not None else ("tags", *sorted((tags or {}).items()))
+            )
             if key not in resolved:
                 resolved[key] = self._resolve(current, wanted, tags)
             return resolved[key]
@@ -255,7 +266,9 @@ class ProtectionGroupService:
                 servers = list(current.source_server_ids)
             data["source_server_ids"] = servers
             overrides = data["server_overrides"]
-            data["server_overrides"] = {sid: o for sid, o in overrides.items() if sid in set(servers)}
+            data["server_overrides"] = {
+                sid: o for sid, o in overrides.items() if sid in set(servers)
+            }
             data["updated_at"] = self._clock()
             updated = self._build(data)
             desired = self._launch_configs.desired_hashes(updated)
@@ -288,6 +301,7 @@ class ProtectionGroupService:
         """Delete a group that no recovery plan references, releasing its servers.
 
         Args:
+            group_id: The group to delete.
             expected_version: Delete only the group at this version (without
                 it, whatever version is stored when the plans were checked).
 

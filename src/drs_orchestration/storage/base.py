@@ -53,7 +53,7 @@ from drs_orchestration.storage.repositories import (
     VersionedRepository,
     to_document,
 )
-from drs_orchestration.storage.transactions import Check, Delete, Operation, Put
+from drs_orchestration.storage.transactions import Delete, Operation, Put
 
 __all__ = [
     "COLLECTIONS",
@@ -218,8 +218,7 @@ class BaseStorage:
         self._failback_states = VersionedRepository(backend, FAILBACK_STATES, FailbackState)
         self._claims = ClaimRepository(backend, CLAIMS, ClaimRecord)
         self._by_model: dict[type[VersionedModel], VersionedRepository[VersionedModel]] = {
-            repository.model: repository
-            for repository in self._versioned()
+            repository.model: repository for repository in self._versioned()
         }
 
     def _versioned(self) -> builtins.list[VersionedRepository[VersionedModel]]:
@@ -339,7 +338,9 @@ class BaseStorage:
             else:
                 repository = self._repository(operation.model, position)
                 ops.append(
-                    WriteOp("check", repository.spec, operation.key, operation.expected_version or 0)
+                    WriteOp(
+                        "check", repository.spec, operation.key, operation.expected_version or 0
+                    )
                 )
         self._check_transaction(ops)
         if not ops:

@@ -39,7 +39,12 @@ _ACQUIRE_ATTEMPTS = 5
 
 
 def claim_id(namespace: str, key: str) -> str:
-    """The ID of the claim on ``key`` in ``namespace``: ``claim_id("server", sid)`` → ``server:s-…``."""
+    """The ID of the claim on ``key`` in ``namespace``.
+
+    Example:
+        >>> claim_id("server", "s-1234567890abcdef0")
+        'server:s-1234567890abcdef0'
+    """
     return f"{namespace}:{key}"
 
 

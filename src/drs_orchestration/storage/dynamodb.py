@@ -327,7 +327,7 @@ def _raw(spec: CollectionSpec, item: Mapping[str, Any]) -> RawRecord:
     key_attribute = item.get(spec.key) or {}
     key = str(key_attribute.get("S", key_attribute)) if isinstance(key_attribute, dict) else "?"
     try:
-        document = _from_item(spec, item)
+        document: Any = _from_item(spec, item)
     except (ValueError, TypeError, KeyError, EOFError, OSError, zlib.error) as exc:
         return RawRecord(key, None, f"cannot be decoded ({type(exc).__name__}: {exc})")
     if not isinstance(document, dict):
@@ -393,7 +393,9 @@ class _DynamoDBBackend(DocumentBackend):
             )
             raise
 
-    def _retrying(self, operation: str, table: str, *, unprocessed: bool = False) -> tenacity.Retrying:
+    def _retrying(
+        self, operation: str, table: str, *, unprocessed: bool = False
+    ) -> tenacity.Retrying:
         def log_retry(state: tenacity.RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             logger.warning(
@@ -417,7 +419,9 @@ class _DynamoDBBackend(DocumentBackend):
         # notion of transient, so single-item, batch and transaction calls agree.
         return self._retry.retrying().copy(retry=retry, before_sleep=log_retry)
 
-    def _unavailable(self, operation: str, table: str, error: AwsApiError) -> StorageUnavailableError:
+    def _unavailable(
+        self, operation: str, table: str, error: AwsApiError
+    ) -> StorageUnavailableError:
         return StorageUnavailableError(
             f"DynamoDB {operation} on {table} still failing after the retry policy gave up "
             f"({self._retry.max_attempts} attempts at most): {error.message}",
@@ -593,17 +597,26 @@ class _DynamoDBBackend(DocumentBackend):
                 raise
 
         self._call(
-            "TransactWriteItems", ", ".join(tables), send, [f"{op.spec.kind} {op.key}" for op in operations]
+            "TransactWriteItems",
+            ", ".join(tables),
+            send,
+            [f"{op.spec.kind} {op.key}" for op in operations],
         )
 
     def _transact_item(self, op: WriteOp) -> dict[str, Any]:
         table = self.table(op.spec)
         if op.action == "put" and op.row is not None:
             item = _to_item(op.spec, _document(op.row))
-            return {"Put": {"TableName": table, "Item": item} | self._conditional(op.spec, op.expected_version)}
+            return {
+                "Put": {"TableName": table, "Item": item}
+                | self._conditional(op.spec, op.expected_version)
+            }
         key = self._key(op.spec, op.key)
         if op.action == "delete":
-            return {"Delete": {"TableName": table, "Key": key} | self._conditional(op.spec, op.expected_version)}
+            return {
+                "Delete": {"TableName": table, "Key": key}
+                | self._conditional(op.spec, op.expected_version)
+            }
         condition = self._conditional(op.spec, op.expected_version or 0)
         return {"ConditionCheck": {"TableName": table, "Key": key} | condition}
 

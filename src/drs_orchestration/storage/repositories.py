@@ -80,7 +80,9 @@ def _describe(error: pydantic.ValidationError) -> str:
         f"{'.'.join(str(part) for part in p['loc']) or '(root)'}: {p['msg']}"
         for p in problems[:_PROBLEMS_SHOWN]
     )
-    more = f" (and {len(problems) - _PROBLEMS_SHOWN} more)" if len(problems) > _PROBLEMS_SHOWN else ""
+    more = (
+        f" (and {len(problems) - _PROBLEMS_SHOWN} more)" if len(problems) > _PROBLEMS_SHOWN else ""
+    )
     return f"does not validate as a {error.title}: {shown}{more}"
 
 
@@ -105,9 +107,7 @@ class _Codec(Generic[M]):
         return self._skipped
 
     def corrupt(self, key: str, problem: str) -> CorruptRecordError:
-        return CorruptRecordError(
-            self._spec.name, key, problem, location=self._backend.location
-        )
+        return CorruptRecordError(self._spec.name, key, problem, location=self._backend.location)
 
     def document(self, raw: RawRecord) -> dict[str, Any]:
         """The document in ``raw`` as a dict.

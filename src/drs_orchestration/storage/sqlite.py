@@ -20,6 +20,7 @@ ExternalIds. Every ``sqlite3`` and file-system error is translated in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -227,10 +228,9 @@ class _SqliteBackend(DocumentBackend):
         if path.exists():
             return
         _make_directories(path.parent)
-        try:
+        # Another process may make it first; it is then checked like any existing file.
+        with contextlib.suppress(FileExistsError):
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
-        except FileExistsError:
-            pass  # another process made it first; it is checked like any existing file
 
     def _refuse_foreign(self) -> None:
         """Raise StorageError unless the file is empty, marked as ours, or of our schema."""
