@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Sequence
-from typing import Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from drs_orchestration.errors import (
     ConcurrentModificationError,
@@ -217,18 +217,18 @@ class BaseStorage:
         self._instance_pairs = VersionedRepository(backend, INSTANCE_PAIRS, InstancePair)
         self._failback_states = VersionedRepository(backend, FAILBACK_STATES, FailbackState)
         self._claims = ClaimRepository(backend, CLAIMS, ClaimRecord)
-        self._by_model: dict[type[VersionedModel], VersionedRepository[VersionedModel]] = {
+        self._by_model: dict[type[VersionedModel], VersionedRepository[Any]] = {
             repository.model: repository for repository in self._versioned()
         }
 
-    def _versioned(self) -> builtins.list[VersionedRepository[VersionedModel]]:
+    def _versioned(self) -> builtins.list[VersionedRepository[Any]]:
         return [
-            self._protection_groups,  # type: ignore[list-item]
-            self._recovery_plans,  # type: ignore[list-item]
-            self._executions,  # type: ignore[list-item]
-            self._instance_pairs,  # type: ignore[list-item]
-            self._failback_states,  # type: ignore[list-item]
-            self._claims,  # type: ignore[list-item]
+            self._protection_groups,
+            self._recovery_plans,
+            self._executions,
+            self._instance_pairs,
+            self._failback_states,
+            self._claims,
         ]
 
     @property
@@ -357,9 +357,7 @@ class BaseStorage:
             ) from None
         return stored
 
-    def _repository(
-        self, model: type[VersionedModel], position: int
-    ) -> VersionedRepository[VersionedModel]:
+    def _repository(self, model: type[VersionedModel], position: int) -> VersionedRepository[Any]:
         repository = self._by_model.get(model)
         if repository is None:
             known = ", ".join(sorted(m.__name__ for m in self._by_model))
