@@ -1,43 +1,31 @@
 """DynamoDB storage: one table per collection, for Lambdas and multi-host use.
 
-Items carry the documents' camelCase attributes natively (numbers as ``N``,
-maps as ``M``), so the tables read well in the console and can be queried by
-other tools. Versioned writes are conditional on ``version``; batch reads
-and writes retry DynamoDB's unprocessed keys with backoff; indexed lookups
-use a global secondary index; executions get a numeric TTL attribute.
+Items carry the documents' camelCase attributes natively, so the tables read
+well in the console and can be queried by other tools
+(:mod:`~drs_orchestration.storage.dynamodb_items`). Versioned writes are
+conditional on ``version``; several items change together in one
+``TransactWriteItems``; batch reads and writes retry DynamoDB's unprocessed
+keys with backoff; indexed lookups use a global secondary index; executions
+get a numeric TTL attribute.
 
-A document too big for one DynamoDB item (400 KB; an execution of several
-hundred servers gets there) is stored gzip-compressed in one binary
-attribute, ``compressedDocument``, beside its key, ``version`` and indexed
-and TTL attributes, so conditional writes, indexes and TTL work the same.
+Every call goes through :meth:`_DynamoDBBackend._call`, the one place this
+backend retries (with its :class:`~drs_orchestration.aws.RetryPolicy`) and
+translates errors: AWS errors become the library's ``AwsApiError`` family,
+and transient ones that outlast the policy become
+:class:`~drs_orchestration.errors.StorageUnavailableError`.
 
-The table definitions are data (:func:`table_definitions`,
-:func:`cloudformation_template`), so they can go into your own
-infrastructure code; :meth:`DynamoDBStorage.create_tables` applies the same
-definitions directly.
+The table definitions are data (:mod:`~drs_orchestration.storage.dynamodb_tables`:
+:func:`table_definitions`, :func:`cloudformation_template`), so they can go
+into your own infrastructure code; :meth:`DynamoDBStorage.create_tables`
+applies the same definitions directly.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
-import math
-import re
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
-from decimal import (
-    Clamped,
-    Context,
-    Decimal,
-    DecimalException,
-    Inexact,
-    Overflow,
-    Rounded,
-    Underflow,
-)
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import boto3
@@ -56,7 +44,6 @@ from drs_orchestration.errors import (
     ValidationError,
 )
 from drs_orchestration.storage.backend import (
-    COLLECTIONS,
     CollectionSpec,
     DocumentBackend,
     RawRecord,
@@ -66,40 +53,48 @@ from drs_orchestration.storage.backend import (
     WriteOp,
 )
 from drs_orchestration.storage.base import BaseStorage
+from drs_orchestration.storage.dynamodb_items import (
+    COMPRESS_ABOVE_BYTES,
+    COMPRESSED_ATTRIBUTE,
+    raw_record,
+    stored_version,
+    to_item,
+)
+from drs_orchestration.storage.dynamodb_tables import (
+    DEFAULT_TABLE_PREFIX,
+    TTL_ATTRIBUTE_SUFFIX,
+    check_prefix,
+    cloudformation_template,
+    index_name,
+    table_definitions,
+    ttl_attribute,
+    ttl_attributes,
+)
 from drs_orchestration.storage.transactions import MAX_TRANSACTION_ITEMS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef
 
 __all__ = [
+    "COMPRESSED_ATTRIBUTE",
+    "COMPRESS_ABOVE_BYTES",
     "DEFAULT_TABLE_PREFIX",
+    "TTL_ATTRIBUTE_SUFFIX",
     "DynamoDBStorage",
     "cloudformation_template",
+    "index_name",
     "table_definitions",
+    "ttl_attribute",
     "ttl_attributes",
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_TABLE_PREFIX = "drs-orchestration-"
-"""Prefix of the table names when none is given (``drs-orchestration-executions``, ...)."""
-
-TTL_ATTRIBUTE_SUFFIX = "Epoch"
-"""A collection's TTL attribute is its timestamp attribute plus this (``expiresAtEpoch``)."""
 
 BATCH_GET_LIMIT = 100
 """Keys per ``BatchGetItem`` call (the DynamoDB maximum)."""
 BATCH_WRITE_LIMIT = 25
 """Requests per ``BatchWriteItem`` call (the DynamoDB maximum)."""
 
-COMPRESSED_ATTRIBUTE = "compressedDocument"
-"""The binary attribute holding a gzip-compressed document too big for a native item."""
-COMPRESS_ABOVE_BYTES = 300_000
-"""Documents whose JSON is larger than this are stored compressed (DynamoDB items max 400 KB)."""
-_MAX_ITEM_BYTES = 400 * 1024
-
-_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
 _CONDITIONAL_CHECK_FAILED_REASON = "ConditionalCheckFailed"
 _TRANSACTION_CANCELED = "TransactionCanceledException"
@@ -110,229 +105,10 @@ _CONTENTION_CODES = frozenset(
 
 T = TypeVar("T")
 
-# DynamoDB numbers: 38 significant digits, magnitude 1E-130 to 1E+126. Any
-# conversion that would round or overflow raises instead of storing another number.
-_NUMBERS = Context(
-    Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow]
-)
-
-
-def index_name(spec: CollectionSpec) -> str | None:
-    """The name of the GSI on ``spec.index`` (``planId-index``), if the collection has one."""
-    return None if spec.index is None else f"{spec.index}-index"
-
-
-def ttl_attribute(spec: CollectionSpec) -> str | None:
-    """The numeric TTL attribute derived from ``spec.ttl`` (``expiresAtEpoch``), if any."""
-    return None if spec.ttl is None else spec.ttl + TTL_ATTRIBUTE_SUFFIX
-
-
-def _check_prefix(prefix: str) -> None:
-    for spec in COLLECTIONS:
-        if not _TABLE_NAME.fullmatch(prefix + spec.name):
-            raise ValidationError.for_field(
-                "table_prefix",
-                prefix,
-                f"makes the invalid table name {prefix + spec.name!r}: table names are 3-255 "
-                "characters of letters, digits, '_', '-' and '.'",
-            )
-
-
-def table_definitions(prefix: str = DEFAULT_TABLE_PREFIX) -> list[CreateTableInputTypeDef]:
-    """The tables :class:`DynamoDBStorage` needs, as ``CreateTable`` keyword arguments.
-
-    One table per collection, partition key the collection's key attribute
-    (a string), on-demand billing, and a GSI ``{attribute}-index``
-    (projection ``ALL``) where the collection is queried by an attribute.
-    TTL is not part of ``CreateTable``; see :func:`ttl_attributes`.
-
-    Example:
-        >>> for definition in table_definitions("drs-orch-"):
-        ...     client.create_table(**definition)
-    """
-    _check_prefix(prefix)
-    definitions: list[CreateTableInputTypeDef] = []
-    for spec in COLLECTIONS:
-        definition: CreateTableInputTypeDef = {
-            "TableName": prefix + spec.name,
-            "AttributeDefinitions": [{"AttributeName": spec.key, "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": spec.key, "KeyType": "HASH"}],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        gsi = index_name(spec)
-        if spec.index is not None and gsi is not None:
-            definition["AttributeDefinitions"] = [
-                {"AttributeName": spec.key, "AttributeType": "S"},
-                {"AttributeName": spec.index, "AttributeType": "S"},
-            ]
-            definition["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": gsi,
-                    "KeySchema": [{"AttributeName": spec.index, "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ]
-        definitions.append(definition)
-    return definitions
-
-
-def ttl_attributes(prefix: str = DEFAULT_TABLE_PREFIX) -> dict[str, str]:
-    """The tables that expire items, mapped to their numeric TTL attribute.
-
-    Example:
-        >>> ttl_attributes("drs-orch-")
-        {'drs-orch-executions': 'expiresAtEpoch'}
-    """
-    _check_prefix(prefix)
-    return {
-        prefix + spec.name: attribute
-        for spec in COLLECTIONS
-        if (attribute := ttl_attribute(spec)) is not None
-    }
-
-
-def cloudformation_template(prefix: str = DEFAULT_TABLE_PREFIX) -> dict[str, Any]:
-    """A CloudFormation template with every table (TTL included), as a JSON-ready dict.
-
-    The properties are :func:`table_definitions` plus ``TimeToLiveSpecification``;
-    the logical IDs are the collection names in PascalCase plus ``Table``.
-
-    Example:
-        >>> print(json.dumps(cloudformation_template("drs-orch-"), indent=2))
-    """
-    ttl = ttl_attributes(prefix)
-    resources: dict[str, Any] = {}
-    for spec, definition in zip(COLLECTIONS, table_definitions(prefix), strict=True):
-        properties: dict[str, Any] = dict(definition)
-        attribute = ttl.get(definition["TableName"])
-        if attribute is not None:
-            properties["TimeToLiveSpecification"] = {"AttributeName": attribute, "Enabled": True}
-        logical_id = "".join(part.capitalize() for part in spec.name.split("-")) + "Table"
-        resources[logical_id] = {"Type": "AWS::DynamoDB::Table", "Properties": properties}
-    return {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "drs-orchestration storage tables",
-        "Resources": resources,
-    }
-
-
-def _unstorable(path: str, value: Any, reason: str) -> ValidationError:
-    return ValidationError.for_field(path, value, f"cannot be stored in DynamoDB: {reason}")
-
-
-def _number(value: int | float, path: str) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _unstorable(path, value, "numbers must be finite")
-    try:
-        # repr() is the shortest text that reads back as the same float.
-        return str(_NUMBERS.create_decimal(repr(value) if isinstance(value, float) else value))
-    except DecimalException:
-        raise _unstorable(
-            path, value, "numbers have at most 38 digits and a magnitude of 1E-130 to 1E+126"
-        ) from None
-
-
-def _to_attribute(value: Any, path: str) -> dict[str, Any]:
-    """A JSON-compatible value as a DynamoDB ``AttributeValue``; ``path`` names it in errors."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, (int, float)):
-        return {"N": _number(value, path)}
-    if isinstance(value, (list, tuple)):
-        return {"L": [_to_attribute(v, f"{path}.{i}") for i, v in enumerate(value)]}
-    if isinstance(value, Mapping):
-        if "" in value:
-            raise _unstorable(path, dict(value), "map keys must not be empty")
-        return {"M": {str(k): _to_attribute(v, f"{path}.{k}") for k, v in value.items()}}
-    raise _unstorable(path, value, f"{type(value).__name__} is not a JSON value")
-
-
-def _from_attribute(attribute: Mapping[str, Any]) -> Any:
-    (kind, value), *_ = attribute.items()
-    if kind == "S":
-        return value
-    if kind == "N":
-        number = Decimal(value)
-        return int(number) if number == number.to_integral_value() else float(number)
-    if kind == "BOOL":
-        return bool(value)
-    if kind == "NULL":
-        return None
-    if kind == "L":
-        return [_from_attribute(v) for v in value]
-    if kind == "M":
-        return {k: _from_attribute(v) for k, v in value.items()}
-    raise ValueError(f"unexpected DynamoDB attribute type {kind!r} (this library writes no sets)")
-
-
-def _to_item(spec: CollectionSpec, document: Mapping[str, Any]) -> dict[str, Any]:
-    item = {name: _to_attribute(value, name) for name, value in document.items()}
-    encoded = json.dumps(document, separators=(",", ":")).encode()
-    if len(encoded) > COMPRESS_ABOVE_BYTES:
-        item = _compressed_item(spec, document, item, encoded)
-    attribute = ttl_attribute(spec)
-    if attribute is not None and spec.ttl is not None and spec.ttl in document:
-        expires = datetime.fromisoformat(str(document[spec.ttl]))
-        item[attribute] = {"N": str(math.floor(expires.timestamp()))}
-    return item
-
-
-def _compressed_item(
-    spec: CollectionSpec,
-    document: Mapping[str, Any],
-    native: Mapping[str, Any],
-    encoded: bytes,
-) -> dict[str, Any]:
-    # The key, version and indexed attribute stay native: conditions, GSIs and the
-    # console still see them.
-    kept = [spec.key, "version", *([spec.index] if spec.index else [])]
-    item = {name: native[name] for name in kept if name in native}
-    item[COMPRESSED_ATTRIBUTE] = {"B": gzip.compress(encoded, mtime=0)}
-    if len(item[COMPRESSED_ATTRIBUTE]["B"]) > _MAX_ITEM_BYTES - 10_000:
-        raise _unstorable(
-            spec.key,
-            document.get(spec.key),
-            f"the {spec.kind} is {len(encoded):,} bytes of JSON, too big for one DynamoDB "
-            "item even compressed; use SqliteStorage or split the plan into smaller ones",
-        )
-    return item
-
-
-def _from_item(spec: CollectionSpec, item: Mapping[str, Any]) -> dict[str, Any]:
-    compressed = item.get(COMPRESSED_ATTRIBUTE)
-    if compressed is not None:
-        document: dict[str, Any] = json.loads(gzip.decompress(compressed["B"]))
-        return document
-    attribute = ttl_attribute(spec)
-    return {name: _from_attribute(value) for name, value in item.items() if name != attribute}
-
-
-def _stored_version(item: Mapping[str, Any] | None) -> int | None:
-    if not item:
-        return None
-    return int(item["version"]["N"]) if "version" in item else 0
-
 
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def _raw(spec: CollectionSpec, item: Mapping[str, Any]) -> RawRecord:
-    """An item as a raw record; an item this module cannot decode is reported, not raised."""
-    key_attribute = item.get(spec.key) or {}
-    key = str(key_attribute.get("S", key_attribute)) if isinstance(key_attribute, dict) else "?"
-    try:
-        document: Any = _from_item(spec, item)
-    except (ValueError, TypeError, KeyError, EOFError, OSError, zlib.error) as exc:
-        return RawRecord(key, None, f"cannot be decoded ({type(exc).__name__}: {exc})")
-    if not isinstance(document, dict):
-        return RawRecord(key, None, f"not a JSON object but {type(document).__name__}")
-    return RawRecord(key, document)
 
 
 def _contended(error: BaseException | None) -> bool:
@@ -478,7 +254,7 @@ class _DynamoDBBackend(DocumentBackend):
             [key],
         )
         item = response.get("Item")
-        return None if item is None else _raw(spec, item)
+        return None if item is None else raw_record(spec, item)
 
     def get_version(self, spec: CollectionSpec, key: str) -> int | None:
         table = self.table(spec)
@@ -494,7 +270,7 @@ class _DynamoDBBackend(DocumentBackend):
             ),
             [key],
         )
-        return _stored_version(response.get("Item"))
+        return stored_version(response.get("Item"))
 
     def _pages(
         self, operation: str, table: str, request: dict[str, Any], keys: Sequence[str] = ()
@@ -518,7 +294,7 @@ class _DynamoDBBackend(DocumentBackend):
         table = self.table(spec)
         for page in self._pages("Scan", table, {"TableName": table, "ConsistentRead": True}):
             for item in page.get("Items", []):
-                yield _raw(spec, item)
+                yield raw_record(spec, item)
 
     def query(self, spec: CollectionSpec, value: str) -> list[RawRecord]:
         gsi = index_name(spec)
@@ -533,7 +309,7 @@ class _DynamoDBBackend(DocumentBackend):
             "ExpressionAttributeValues": {":value": {"S": value}},
         }
         return [
-            _raw(spec, item)
+            raw_record(spec, item)
             for page in self._pages("Query", table, request, [value])
             for item in page.get("Items", [])
         ]
@@ -542,7 +318,7 @@ class _DynamoDBBackend(DocumentBackend):
 
     def write(self, spec: CollectionSpec, row: Row, *, expected_version: int | None) -> None:
         table = self.table(spec)
-        request: dict[str, Any] = {"TableName": table, "Item": _to_item(spec, _document(row))}
+        request: dict[str, Any] = {"TableName": table, "Item": to_item(spec, _document(row))}
         request |= self._conditional(spec, expected_version)
 
         def send() -> None:
@@ -551,7 +327,7 @@ class _DynamoDBBackend(DocumentBackend):
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == _CONDITIONAL_CHECK_FAILED:
                     old = cast(dict[str, Any], exc.response).get("Item")
-                    raise VersionConflict(_stored_version(old)) from None
+                    raise VersionConflict(stored_version(old)) from None
                 raise
 
         self._call("PutItem", table, send, [row.key])
@@ -574,7 +350,7 @@ class _DynamoDBBackend(DocumentBackend):
                 old = cast(dict[str, Any], exc.response).get("Item")
                 if not old:
                     return False  # absent: the caller reports "not found"
-                raise VersionConflict(_stored_version(old)) from None
+                raise VersionConflict(stored_version(old)) from None
             return bool(response.get("Attributes"))
 
         return self._call("DeleteItem", table, send, [key])
@@ -592,7 +368,7 @@ class _DynamoDBBackend(DocumentBackend):
                 reasons = cast(dict[str, Any], exc.response).get("CancellationReasons") or []
                 for index, reason in enumerate(reasons):
                     if reason.get("Code") == _CONDITIONAL_CHECK_FAILED_REASON:
-                        actual = _stored_version(reason.get("Item"))
+                        actual = stored_version(reason.get("Item"))
                         raise TransactionConflict(index, actual) from None
                 raise
 
@@ -606,7 +382,7 @@ class _DynamoDBBackend(DocumentBackend):
     def _transact_item(self, op: WriteOp) -> dict[str, Any]:
         table = self.table(op.spec)
         if op.action == "put" and op.row is not None:
-            item = _to_item(op.spec, _document(op.row))
+            item = to_item(op.spec, _document(op.row))
             return {
                 "Put": {"TableName": table, "Item": item}
                 | self._conditional(op.spec, op.expected_version)
@@ -680,7 +456,7 @@ class _DynamoDBBackend(DocumentBackend):
             # Unprocessed keys come back without our read options; ask for them again.
             request = {t: {**keys, "ConsistentRead": True} for t, keys in request.items()}
             response = self.client.batch_get_item(RequestItems=request)
-            found.extend(_raw(spec, item) for item in response["Responses"].get(table, []))
+            found.extend(raw_record(spec, item) for item in response["Responses"].get(table, []))
             return dict(response.get("UnprocessedKeys") or {})
 
         for chunk in _chunks(unique, BATCH_GET_LIMIT):
@@ -721,7 +497,7 @@ class _DynamoDBBackend(DocumentBackend):
         # BatchWriteItem rejects two requests for one key; the last document wins.
         latest = {row.key: row for row in rows}
         requests = [
-            (k, {"PutRequest": {"Item": _to_item(spec, _document(row))}})
+            (k, {"PutRequest": {"Item": to_item(spec, _document(row))}})
             for k, row in latest.items()
         ]
         self._batch_write(spec, requests, "written")
@@ -801,7 +577,7 @@ class DynamoDBStorage(BaseStorage):
         region: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        _check_prefix(table_prefix)
+        check_prefix(table_prefix)
         owns_client = client is None
         if client is None:
             client = _make_client(region)
