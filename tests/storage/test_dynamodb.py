@@ -516,6 +516,9 @@ def test_cloudformation_template_declares_the_same_tables_with_ttl() -> None:
         else:
             assert ttl is None
     assert "ExecutionsTable" in resources
+    claims = resources["ClaimsTable"]["Properties"]
+    assert claims["TableName"] == "app-claims"
+    assert claims["KeySchema"] == [{"AttributeName": "claimId", "KeyType": "HASH"}]
 
 
 # --- construction and errors --------------------------------------------------------
