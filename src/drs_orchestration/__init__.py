@@ -19,6 +19,7 @@ from drs_orchestration.errors import (
     AgentInstallationError,
     AwsApiError,
     ConcurrentModificationError,
+    CorruptRecordError,
     CrossAccountError,
     DrsOrchestrationError,
     InstanceMatchingError,
@@ -30,6 +31,8 @@ from drs_orchestration.errors import (
     PrivateIPMismatchError,
     RecoveryError,
     ServersNotReadyError,
+    StorageError,
+    StorageUnavailableError,
     ValidationError,
 )
 from drs_orchestration.events import Event, EventSink
@@ -76,6 +79,7 @@ __all__ = [
     "ClientFactory",
     "ConcurrentModificationError",
     "ConfigStatus",
+    "CorruptRecordError",
     "CrossAccountError",
     "DrsOrchestrationError",
     "DrsQuotas",
@@ -115,6 +119,8 @@ __all__ = [
     "SessionClientFactory",
     "SqliteStorage",
     "Storage",
+    "StorageError",
+    "StorageUnavailableError",
     "SyncStatus",
     "ValidationError",
     "Wave",

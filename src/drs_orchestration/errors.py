@@ -3,8 +3,10 @@
 Every error carries a stable ``code``, a human ``message``, structured
 ``details`` and the HTTP status an adapter should answer with; ``to_dict()``
 gives the JSON body.  AWS ``ClientError`` is translated into these at one
-boundary (:func:`drs_orchestration.aws.errors.translate_aws_errors`), always
-with ``raise ... from`` so the original stays on ``__cause__``::
+boundary (:func:`drs_orchestration.aws.errors.translate_aws_errors`), and each
+storage backend translates its own failures (``sqlite3`` errors, undecodable
+records, DynamoDB throttling) in one place of its module, always with
+``raise ... from`` so the original stays on ``__cause__``::
 
     DrsOrchestrationError                       500
     ├── ValidationError                         400
@@ -23,6 +25,9 @@ with ``raise ... from`` so the original stays on ``__cause__``::
     ├── PrivateIPMismatchError                  409
     ├── AgentInstallationError                  502
     ├── CrossAccountError                       403
+    ├── StorageError                            500
+    │   ├── StorageUnavailableError             503 (retryable)
+    │   └── CorruptRecordError                  500
     └── AwsApiError                             502 (or the AWS status)
         ├── ThrottledError                      429
         ├── AwsAccessDeniedError                403
@@ -49,6 +54,7 @@ __all__ = [
     "AwsValidationError",
     "ConcurrentModificationError",
     "ConflictError",
+    "CorruptRecordError",
     "CrossAccountError",
     "DrsOrchestrationError",
     "FieldProblem",
@@ -64,6 +70,8 @@ __all__ = [
     "RecoveryError",
     "ServersNotReadyError",
     "ServiceQuotaExceededError",
+    "StorageError",
+    "StorageUnavailableError",
     "TerminationRefusedError",
     "ThrottledError",
     "ValidationError",
@@ -207,7 +215,18 @@ class ConflictError(DrsOrchestrationError):
 class ConcurrentModificationError(ConflictError):
     """An optimistic-locking write lost: the stored version is not the expected one.
 
-    Nothing was changed by the failed write; re-read and retry.
+    Nothing was changed by the failed write; re-read and retry (or let
+    :func:`drs_orchestration.storage.update_item` do it).
+
+    Attributes:
+        kind: What was written ("protection group", "claim", ...).
+        key: Its key.
+        expected_version: The version the write required (``0``: the item must
+            not exist), or ``None`` when a retrying writer gave up and there is
+            no single expected version to report.
+        actual_version: The version found, ``None`` when the item was absent
+            (or not known).
+        attempts: How many writes were tried, when a retrying writer gave up.
     """
 
     code = "ConcurrentModification"
@@ -219,23 +238,32 @@ class ConcurrentModificationError(ConflictError):
         *,
         expected_version: int | None,
         actual_version: int | None,
+        attempts: int | None = None,
     ) -> None:
+        # A negative expectation has been used to mean "unknown"; it is reported as such.
+        expected = None if expected_version is None or expected_version < 0 else expected_version
         self.kind = kind
         self.key = key
-        self.expected_version = expected_version
+        self.expected_version = expected
         self.actual_version = actual_version
-        if expected_version is None:
-            detail = "other writers kept changing it; try again"
+        self.attempts = attempts
+        found = "it absent" if actual_version is None else f"version {actual_version}"
+        if expected is None:
+            tried = f" after {attempts} attempt(s)" if attempts else ""
+            last = "" if actual_version is None else f"; last found version {actual_version}"
+            reason = f"it kept changing while being written, gave up{tried}{last}"
+        elif expected == 0:
+            reason = f"expected it not to exist, found {found}"
         else:
-            found = "absent" if actual_version is None else f"version {actual_version}"
-            detail = f"expected version {expected_version}, found {found}"
+            reason = f"expected version {expected}, found {found}"
         super().__init__(
-            f"{kind} {key!r} was modified concurrently: {detail}",
+            f"{kind} {key!r} was modified concurrently: {reason}",
             details={
                 "kind": kind,
                 "key": key,
-                "expectedVersion": expected_version,
+                "expectedVersion": expected,
                 "actualVersion": actual_version,
+                **({"attempts": attempts} if attempts else {}),
             },
         )
 
@@ -389,6 +417,83 @@ class CrossAccountError(DrsOrchestrationError):
 
     code = "CrossAccountError"
     http_status = 403
+
+
+class StorageError(DrsOrchestrationError):
+    """Storage failed: the database cannot be opened, read or written.
+
+    Raised instead of any backend exception (``sqlite3``, botocore, JSON or
+    pydantic errors from stored data), which stays on ``__cause__``.
+
+    Attributes:
+        location: The database file or DynamoDB table involved, when known.
+    """
+
+    code = "StorageError"
+    http_status = 500
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.location = location
+        merged = dict(details or {})
+        if location is not None:
+            merged.setdefault("location", location)
+        super().__init__(message, details=merged)
+
+
+class StorageUnavailableError(StorageError):
+    """Storage is there but cannot serve now; the same call may succeed later.
+
+    A SQLite database locked by another process beyond the timeout, DynamoDB
+    still throttling after the retry policy gave up, an endpoint that cannot
+    be reached.
+    """
+
+    code = "StorageUnavailable"
+    http_status = 503
+    retryable = True
+
+
+class CorruptRecordError(StorageError):
+    """A stored record cannot be read: not valid JSON, not a valid model, or under another key.
+
+    Single-item reads (``get``, ``find``) raise it; reads of many records skip
+    the record, log a warning and count it, so one bad record never blocks
+    the others. Overwrite or delete the record to repair it.
+
+    Attributes:
+        collection: The collection (``"executions"``, ...).
+        key: The key the record is stored under.
+        problem: What is wrong with it.
+    """
+
+    code = "CorruptRecord"
+    http_status = 500
+
+    def __init__(
+        self,
+        collection: str,
+        key: str,
+        problem: str,
+        *,
+        location: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.collection = collection
+        self.key = key
+        self.problem = problem
+        super().__init__(
+            f"corrupt record {key!r} in {collection}"
+            + (f" ({location})" if location else "")
+            + f": {problem}",
+            location=location,
+            details={"collection": collection, "key": key, "problem": problem, **(details or {})},
+        )
 
 
 class AwsApiError(DrsOrchestrationError):

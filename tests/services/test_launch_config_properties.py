@@ -240,12 +240,22 @@ def test_property_11_every_status_change_is_a_legal_transition(
 ) -> None:
     seen: list[ConfigStatus] = []
     original_put = env.storage.protection_groups.put
+    original_transact = env.storage.transact
 
     def recording_put(item: ProtectionGroup, **kw: Any) -> ProtectionGroup:
         seen.append(item.launch_config_status.status)
         return original_put(item, **kw)
 
+    def recording_transact(operations: list[Any]) -> list[Any]:
+        # Group writes that move server claims are transactions.
+        stored = original_transact(operations)
+        seen.extend(
+            item.launch_config_status.status for item in stored if isinstance(item, ProtectionGroup)
+        )
+        return stored
+
     env.storage.protection_groups.put = recording_put  # type: ignore[method-assign]
+    env.storage.transact = recording_transact  # type: ignore[method-assign]
     undo: list[Callable[[], None]] = []
     try:
         ids = env.servers(n)
@@ -270,6 +280,7 @@ def test_property_11_every_status_change_is_a_legal_transition(
                 env.groups.update(group.group_id, name="renamed")
     finally:
         env.storage.protection_groups.put = original_put  # type: ignore[method-assign]
+        env.storage.transact = original_transact  # type: ignore[method-assign]
         for heal in undo:
             heal()
     assert seen[0] is ConfigStatus.NOT_CONFIGURED

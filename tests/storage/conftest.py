@@ -157,3 +157,46 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # Any test using `storage` or `make_storage` runs once per backend.
     if "make_storage" in metafunc.fixturenames:
         metafunc.parametrize("make_storage", BACKENDS, indirect=True)
+
+
+def plant(
+    storage: BaseStorage,
+    collection: str,
+    key: str,
+    text: str,
+    *,
+    version: int | None = 1,
+    index_value: str | None = None,
+) -> None:
+    """Store ``text`` under ``key`` below the repositories, as a damaged or foreign writer would.
+
+    Memory and SQLite keep the text as it is. DynamoDB items are native
+    attributes, so the text goes where a document can be arbitrary bytes: the
+    gzip-compressed attribute of a large document.
+    """
+    import gzip
+    import sqlite3
+
+    from drs_orchestration.storage.backend import COLLECTIONS
+    from drs_orchestration.storage.dynamodb import COMPRESSED_ATTRIBUTE
+
+    spec = next(s for s in COLLECTIONS if s.name == collection)
+    if isinstance(storage, SqliteStorage):
+        with sqlite3.connect(storage.path) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?)",
+                (collection, key, version, index_value, text),
+            )
+    elif isinstance(storage, DynamoDBStorage):
+        item: dict[str, Any] = {
+            spec.key: {"S": key},
+            COMPRESSED_ATTRIBUTE: {"B": gzip.compress(text.encode())},
+        }
+        if version is not None:
+            item["version"] = {"N": str(version)}
+        if index_value is not None and spec.index is not None:
+            item[spec.index] = {"S": index_value}
+        storage.client.put_item(TableName=storage.table_name(spec), Item=item)
+    else:
+        data = storage.backend._data  # type: ignore[attr-defined]
+        data[collection][key] = (version, index_value, text)

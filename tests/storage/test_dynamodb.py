@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.exceptions import ClientError
 
 from drs_orchestration.aws import RetryPolicy
 from drs_orchestration.errors import (
     AwsResourceNotFoundError,
     ConcurrentModificationError,
+    CorruptRecordError,
+    StorageUnavailableError,
     ThrottledError,
     ValidationError,
 )
@@ -35,7 +38,9 @@ from drs_orchestration.models import (
     SyncTargetResult,
 )
 from drs_orchestration.storage import (
+    Check,
     DynamoDBStorage,
+    Put,
     cloudformation_template,
     table_definitions,
     ttl_attributes,
@@ -232,10 +237,11 @@ def test_items_still_unprocessed_raise_naming_every_item_not_written(
     attempts = _nothing_processed(moto_seam, "BatchWriteItem", times=100, after=1)
     records = [_record(n) for n in range(80)]
 
-    with pytest.raises(ThrottledError) as caught:
+    with pytest.raises(StorageUnavailableError) as caught:
         storage.recovery_instances.put_many(records)
 
-    error = caught.value
+    assert isinstance(caught.value.__cause__, ThrottledError)
+    error = caught.value.__cause__
     assert attempts == [1 + 4]  # chunk 1, then chunk 2 until the policy gave up
     assert error.aws_code == "UnprocessedItems"
     assert error.operation == "BatchWriteItem"
@@ -254,11 +260,14 @@ def test_keys_still_unprocessed_raise_naming_them(
     _nothing_processed(moto_seam, "BatchGetItem", times=100)
     keys = [f"s-{n:017d}" for n in range(10)]
 
-    with pytest.raises(ThrottledError) as caught:
+    with pytest.raises(StorageUnavailableError) as caught:
         storage.recovery_instances.get_many(keys)
 
-    assert caught.value.aws_code == "UnprocessedKeys"
-    assert sorted(caught.value.resource_ids) == keys
+    throttled = caught.value.__cause__
+    assert isinstance(throttled, ThrottledError)
+    assert throttled.aws_code == "UnprocessedKeys"
+    assert sorted(throttled.resource_ids) == keys
+    assert caught.value.details["resourceIds"] == keys
     assert "not read after 4 attempts" in caught.value.message
 
 
@@ -507,6 +516,9 @@ def test_cloudformation_template_declares_the_same_tables_with_ttl() -> None:
         else:
             assert ttl is None
     assert "ExecutionsTable" in resources
+    claims = resources["ClaimsTable"]["Properties"]
+    assert claims["TableName"] == "app-claims"
+    assert claims["KeySchema"] == [{"AttributeName": "claimId", "KeyType": "HASH"}]
 
 
 # --- construction and errors --------------------------------------------------------
@@ -612,3 +624,183 @@ def test_small_documents_stay_native(
     )["Item"]
     assert "compressedDocument" not in item
     assert "waves" in item
+
+
+# --- retries of single-item calls and transactions -------------------------------------
+
+
+def _error(request: AWSPreparedRequest, code: str, **extra: Any) -> AWSResponse:
+    body = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code, **extra}
+    return AWSResponse(request.url, 400, {}, _Body(json.dumps(body).encode()))
+
+
+def _failing(seam: MotoSeam, operation: str, answer: Any, *, times: int) -> list[int]:
+    """Answer the first ``times`` calls of ``operation`` with ``answer(request)``; count all."""
+    calls = [0]
+
+    def fault(called: str, request: AWSPreparedRequest) -> AWSResponse | None:
+        if called != operation:
+            return None
+        calls[0] += 1
+        return answer(request) if calls[0] <= times else None
+
+    seam.faults.append(fault)
+    return calls
+
+
+@pytest.fixture
+def single_try_seam(_moto: None) -> MotoSeam:
+    """A seam under a client with botocore's own retries off, so every HTTP request counts."""
+    from botocore.config import Config
+
+    return MotoSeam(
+        boto3.client(
+            "dynamodb", region_name=REGION, config=Config(retries={"total_max_attempts": 1})
+        )
+    )
+
+
+@pytest.fixture
+def single_try(
+    single_try_seam: MotoSeam, table_prefix: str, sleeps: list[float]
+) -> Iterator[DynamoDBStorage]:
+    storage = DynamoDBStorage(
+        table_prefix=table_prefix,
+        client=single_try_seam.client,
+        retry=RetryPolicy(max_attempts=4, sleep=sleeps.append),
+    )
+    storage.create_tables()
+    yield storage
+    storage.close()
+
+
+def test_a_throttled_get_is_retried_with_the_policy(
+    single_try: DynamoDBStorage, single_try_seam: MotoSeam, sleeps: list[float]
+) -> None:
+    stored = single_try.protection_groups.put(ProtectionGroup(name="web", region=REGION))
+    calls = _failing(
+        single_try_seam,
+        "GetItem",
+        lambda r: _error(r, "ProvisionedThroughputExceededException"),
+        times=2,
+    )
+
+    assert single_try.protection_groups.get(stored.group_id) == stored
+
+    assert calls == [3]
+    assert len(sleeps) == 2
+
+
+def test_a_put_throttled_past_the_policy_is_storage_unavailable(
+    single_try: DynamoDBStorage, single_try_seam: MotoSeam
+) -> None:
+    calls = _failing(
+        single_try_seam, "PutItem", lambda r: _error(r, "ThrottlingException"), times=99
+    )
+    group = ProtectionGroup(name="web", region=REGION)
+
+    with pytest.raises(StorageUnavailableError) as caught:
+        single_try.protection_groups.put(group)
+
+    assert calls == [4]
+    assert caught.value.http_status == 503
+    assert "PutItem" in caught.value.message
+    throttled = caught.value.__cause__
+    assert isinstance(throttled, ThrottledError)
+    assert isinstance(throttled.__cause__, ClientError)
+    single_try_seam.faults.clear()
+    assert single_try.protection_groups.find(group.group_id) is None
+
+
+def test_a_scan_retries_the_page_that_failed(
+    single_try: DynamoDBStorage, single_try_seam: MotoSeam
+) -> None:
+    # 6 items of ~200 KB: two pages of at most 1 MB.
+    records = [_record(n, name_tag=f"{n}" * 200_000) for n in range(6)]
+    single_try.recovery_instances.put_many(records)
+    pages: list[dict[str, Any]] = []
+    single_try.client.meta.events.register(
+        "before-parameter-build.dynamodb.Scan", lambda params, **_: pages.append(dict(params))
+    )
+    seen = [0]
+
+    def second_page_throttled_once(called: str, request: AWSPreparedRequest) -> AWSResponse | None:
+        if called != "Scan" or "ExclusiveStartKey" not in json.loads(request.body or b"{}"):
+            return None
+        seen[0] += 1
+        return _error(request, "ThrottlingException") if seen[0] == 1 else None
+
+    single_try_seam.faults.append(second_page_throttled_once)
+
+    assert single_try.recovery_instances.list() == records
+    starts = ["ExclusiveStartKey" in p for p in pages]
+    assert starts == [False, True, True]  # the first page once, the second twice
+
+
+def test_a_transaction_cancelled_by_contention_is_retried(
+    single_try: DynamoDBStorage, single_try_seam: MotoSeam, sleeps: list[float]
+) -> None:
+    reasons = [{"Code": "TransactionConflict", "Message": "busy"}, {"Code": "None"}]
+    calls = _failing(
+        single_try_seam,
+        "TransactWriteItems",
+        lambda r: _error(r, "TransactionCanceledException", CancellationReasons=reasons),
+        times=2,
+    )
+    groups = [ProtectionGroup(name=n, region=REGION) for n in ("a", "b")]
+
+    stored = single_try.transact([Put(g, 0) for g in groups])
+
+    assert calls == [3]
+    assert len(sleeps) == 2
+    assert [single_try.protection_groups.get(g.group_id) for g in groups] == stored
+
+
+def test_a_transaction_conflict_names_the_item_from_the_cancellation_reasons(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    existing = storage.protection_groups.put(
+        storage.protection_groups.put(ProtectionGroup(name="web", region=REGION))
+    )
+    fresh = ProtectionGroup(name="new", region=REGION)
+    requests = _calls(dynamodb_client, "TransactWriteItems")
+    reads = _calls(dynamodb_client, "GetItem")
+
+    with pytest.raises(ConcurrentModificationError) as caught:
+        storage.transact([Put(fresh, 0), Check(ProtectionGroup, existing.group_id, 1)])
+
+    assert (caught.value.key, caught.value.actual_version) == (existing.group_id, 2)
+    assert reads == []  # the version came with the cancellation reason
+    items = requests[0]["TransactItems"]
+    assert items[1]["ConditionCheck"]["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+    assert storage.protection_groups.find(fresh.group_id) is None
+
+
+def test_no_region_anywhere_is_a_validation_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+
+    with pytest.raises(ValidationError) as caught:
+        DynamoDBStorage()
+
+    assert caught.value.problems[0]["field"] == "region"
+    assert "AWS_DEFAULT_REGION" in caught.value.message
+
+
+def test_an_item_this_library_cannot_decode_is_a_corrupt_record(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    table = storage.table_name(COLLECTIONS[0])
+    key = "pg-" + "s" * 20
+    dynamodb_client.put_item(
+        TableName=table, Item={"groupId": {"S": key}, "tags": {"SS": ["a", "b"]}}
+    )
+
+    with pytest.raises(CorruptRecordError, match="cannot be decoded") as caught:
+        storage.protection_groups.get(key)
+
+    assert caught.value.key == key
+    assert storage.protection_groups.list() == []

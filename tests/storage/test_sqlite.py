@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from drs_orchestration.errors import ConcurrentModificationError
+from drs_orchestration.errors import (
+    ConcurrentModificationError,
+    StorageError,
+    StorageUnavailableError,
+)
 from drs_orchestration.models import Execution, ProtectionGroup
 from drs_orchestration.storage import SqliteStorage, default_sqlite_path
 
@@ -92,12 +96,14 @@ def test_a_write_waits_for_another_writer_then_fails_naming_the_database(
     other = sqlite3.connect(database, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
 
-    with pytest.raises(sqlite3.OperationalError, match="locked") as caught:
+    with pytest.raises(StorageUnavailableError, match="locked") as caught:
         storage.protection_groups.put(stored.model_copy(update={"name": "changed"}))
 
     other.execute("ROLLBACK")
     other.close()
-    assert any(str(database) in note for note in caught.value.__notes__)
+    assert str(database) in caught.value.message
+    assert caught.value.location == str(database)
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
     assert storage.protection_groups.get(stored.group_id) == stored
     # The failed write left no transaction open: the next one goes through.
     assert storage.protection_groups.put(stored).version == 2
@@ -119,7 +125,7 @@ def test_a_database_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(database) as conn:
         conn.execute("PRAGMA user_version = 99")
 
-    with pytest.raises(RuntimeError, match="schema version 99") as caught:
+    with pytest.raises(StorageError, match="schema version 99") as caught:
         SqliteStorage(database)
 
     assert str(database) in str(caught.value)
@@ -129,7 +135,7 @@ def test_a_closed_storage_says_so(tmp_path: Path) -> None:
     storage = SqliteStorage(tmp_path / "state.db")
     storage.close()
 
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(StorageError, match="closed"):
         storage.protection_groups.find("pg-" + "g" * 20)
 
 

@@ -96,3 +96,40 @@ def test_private_ip_mismatch_message_has_remediation() -> None:
     assert "10.0.0.5" in err.message
     assert "10.0.0.9" in err.message
     assert "copyPrivateIp" in err.message
+
+
+def test_concurrent_modification_says_what_was_expected() -> None:
+    created = ConcurrentModificationError(
+        "claim", "plan:rp-1", expected_version=0, actual_version=2
+    )
+    assert "expected it not to exist, found version 2" in created.message
+    gone = ConcurrentModificationError("execution", "ex-1", expected_version=3, actual_version=None)
+    assert "expected version 3, found it absent" in gone.message
+    # Retrying writers that gave up have no single expected version; -1 was used for that.
+    for unknown in (None, -1):
+        gave_up = ConcurrentModificationError(
+            "execution", "ex-1", expected_version=unknown, actual_version=7, attempts=5
+        )
+        assert gave_up.expected_version is None
+        assert "version -1" not in gave_up.message
+        assert "gave up after 5 attempt(s); last found version 7" in gave_up.message
+        assert gave_up.to_dict()["details"]["expectedVersion"] is None
+
+
+def test_storage_errors_carry_where_and_what() -> None:
+    corrupt = errors.CorruptRecordError(
+        "executions", "ex-1", "not valid JSON", location="/var/lib/drs.db"
+    )
+    assert isinstance(corrupt, errors.StorageError)
+    assert (
+        corrupt.message == "corrupt record 'ex-1' in executions (/var/lib/drs.db): not valid JSON"
+    )
+    assert corrupt.to_dict()["details"] == {
+        "collection": "executions",
+        "key": "ex-1",
+        "problem": "not valid JSON",
+        "location": "/var/lib/drs.db",
+    }
+    unavailable = errors.StorageUnavailableError("locked", location="/var/lib/drs.db")
+    assert isinstance(unavailable, errors.StorageError)
+    assert (unavailable.http_status, unavailable.location) == (503, "/var/lib/drs.db")

@@ -77,6 +77,8 @@ class CrashingStorage:
         self.recovery_instances = inner.recovery_instances
         self.instance_pairs = inner.instance_pairs
         self.failback_states = inner.failback_states
+        self.claims = inner.claims
+        self.transact = inner.transact
 
     @property
     def writes(self) -> int:

@@ -10,6 +10,7 @@ server the phase times, the recovery and EC2 instances, and the drill's RTO.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -82,8 +83,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"drs-orchestration demo: {exc}", file=sys.stderr)
         return 2
     speed: float = args.speed
-    if speed <= 0:
-        print("drs-orchestration demo: --speed must be positive", file=sys.stderr)
+    if not math.isfinite(speed) or speed <= 0:
+        print(
+            f"drs-orchestration demo: --speed must be positive and finite (got {speed})",
+            file=sys.stderr,
+        )
         return 2
     from drs_orchestration.cli.report import report_console
 

@@ -37,7 +37,11 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the execution; exit 1 if it (or the database) does not exist."""
+    """Print the execution; exit 1 if it (or the database) does not exist.
+
+    Storage errors (a file that is not a drs-orchestration database, ...) are
+    reported by :func:`drs_orchestration.cli.main` as one line, exit status 3.
+    """
     from drs_orchestration.storage import SqliteStorage
 
     path = database_path(args.db)
@@ -50,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         except MissingExtraError as exc:
             print(f"drs-orchestration status: {exc} (or use --json)", file=sys.stderr)
             return 2
-    with SqliteStorage(path) as storage:
+    # Read-only: status never creates, converts or writes the file it is pointed at.
+    with SqliteStorage(path, read_only=True) as storage:
         try:
             execution = storage.executions.get(args.execution_id)
         except NotFoundError:

@@ -1,23 +1,24 @@
-"""Repository protocols, and the base that every storage backend builds on.
+"""Repository protocols, and the storage that every backend builds on.
 
-Following the shape of aws-lambda-powertools' idempotency persistence: the
-base owns serialisation, versioning and optimistic locking; a backend
-implements a handful of document primitives over plain ``dict`` documents
-(camelCase, JSON-compatible) in named collections.
+Services depend on the :class:`Storage` protocol only. :class:`BaseStorage`
+implements it over one :class:`~drs_orchestration.storage.backend.DocumentBackend`:
+the repositories (:mod:`~drs_orchestration.storage.repositories`) own
+serialisation, versions and corrupt records, :meth:`BaseStorage.transact`
+writes several items atomically, and each backend (memory, SQLite, DynamoDB)
+implements only the primitives.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, Self, TypeVar
 
-from pydantic.alias_generators import to_snake
-
-from drs_orchestration.errors import ConcurrentModificationError, NotFoundError
+from drs_orchestration.errors import (
+    ConcurrentModificationError,
+    CorruptRecordError,
+    ValidationError,
+)
 from drs_orchestration.models import (
     Execution,
     FailbackState,
@@ -28,173 +29,51 @@ from drs_orchestration.models import (
     SyncStatus,
     VersionedModel,
 )
+from drs_orchestration.storage.backend import (
+    CLAIMS,
+    COLLECTIONS,
+    EXECUTIONS,
+    FAILBACK_STATES,
+    INSTANCE_PAIRS,
+    PROTECTION_GROUPS,
+    RECOVERY_INSTANCES,
+    RECOVERY_PLANS,
+    CollectionSpec,
+    DocumentBackend,
+    RawRecord,
+    Row,
+    TransactionConflict,
+    VersionConflict,
+    WriteOp,
+)
+from drs_orchestration.storage.claims import ClaimRecord, ClaimRepository
+from drs_orchestration.storage.repositories import (
+    ExecutionStore,
+    RecoveryInstanceStore,
+    VersionedRepository,
+    to_document,
+)
+from drs_orchestration.storage.transactions import Delete, Operation, Put
 
 __all__ = [
     "COLLECTIONS",
     "BaseStorage",
+    "ClaimRecord",
+    "ClaimRepository",
     "CollectionSpec",
     "DocumentBackend",
     "ExecutionRepository",
+    "RawRecord",
     "RecoveryInstanceRepository",
     "Repository",
+    "Row",
     "Storage",
-    "StoredText",
     "VersionConflict",
     "VersionedRepository",
+    "to_document",
 ]
 
 M = TypeVar("M", bound=VersionedModel)
-
-
-@dataclass(frozen=True)
-class CollectionSpec:
-    """How one aggregate is stored.
-
-    Attributes:
-        name: Collection name (DynamoDB table suffix, SQLite collection).
-        key: The camelCase attribute holding the item's key.
-        kind: Human name used in errors ("protection group").
-        index: An attribute queried by value (a DynamoDB GSI), if any.
-        ttl: A timestamp attribute after which the backend may expire the item.
-    """
-
-    name: str
-    key: str
-    kind: str
-    index: str | None = None
-    ttl: str | None = None
-
-
-PROTECTION_GROUPS = CollectionSpec("protection-groups", "groupId", "protection group")
-RECOVERY_PLANS = CollectionSpec("recovery-plans", "planId", "recovery plan")
-EXECUTIONS = CollectionSpec(
-    "executions", "executionId", "execution", index="planId", ttl="expiresAt"
-)
-RECOVERY_INSTANCES = CollectionSpec(
-    "recovery-instances", "sourceServerId", "recovery instance", index="sourceExecutionId"
-)
-SYNC_STATUS = CollectionSpec("sync-status", "statusId", "sync status")
-INSTANCE_PAIRS = CollectionSpec("instance-pairs", "sourceServerId", "instance pair")
-FAILBACK_STATES = CollectionSpec("failback-states", "recoveryInstanceId", "failback state")
-
-COLLECTIONS: tuple[CollectionSpec, ...] = (
-    PROTECTION_GROUPS,
-    RECOVERY_PLANS,
-    EXECUTIONS,
-    RECOVERY_INSTANCES,
-    SYNC_STATUS,
-    INSTANCE_PAIRS,
-    FAILBACK_STATES,
-)
-"""Every collection a backend must hold."""
-
-_SYNC_STATUS_KEY = "latest"
-
-
-class VersionConflict(Exception):  # noqa: N818 - internal signal from backends, never escapes
-    """Raised by a backend when a conditional write or delete finds another version."""
-
-    def __init__(self, actual_version: int | None) -> None:
-        super().__init__(actual_version)
-        self.actual_version = actual_version
-
-
-@dataclass(frozen=True)
-class StoredText:
-    """A versioned document as JSON text, with the key columns a backend indexes."""
-
-    key: str
-    version: int
-    index_value: str | None
-    text: str
-
-
-class DocumentBackend(ABC):
-    """The primitives a storage backend implements.
-
-    Documents are JSON-compatible dicts with camelCase keys. Versioned
-    documents carry an integer ``version`` attribute; a conditional write
-    with ``expected_version=n`` succeeds only if the stored document has
-    version ``n`` (``0`` means "must not exist") and otherwise raises
-    :class:`VersionConflict` without changing anything.
-    """
-
-    @abstractmethod
-    def get(self, spec: CollectionSpec, key: str) -> dict[str, Any] | None:
-        """Return the document stored under ``key``, or ``None``."""
-
-    @abstractmethod
-    def put(
-        self,
-        spec: CollectionSpec,
-        key: str,
-        document: dict[str, Any],
-        *,
-        expected_version: int | None,
-    ) -> None:
-        """Store ``document``; if ``expected_version`` is set, only at that stored version."""
-
-    @abstractmethod
-    def delete(self, spec: CollectionSpec, key: str, *, expected_version: int | None) -> bool:
-        """Delete ``key`` (conditionally); return whether it existed."""
-
-    @abstractmethod
-    def batch_get(self, spec: CollectionSpec, keys: Sequence[str]) -> list[dict[str, Any]]:
-        """Return the documents that exist among ``keys`` (any order)."""
-
-    @abstractmethod
-    def batch_put(self, spec: CollectionSpec, documents: Sequence[dict[str, Any]]) -> None:
-        """Store ``documents`` unconditionally."""
-
-    @abstractmethod
-    def batch_delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
-        """Delete ``keys`` unconditionally (missing keys are ignored)."""
-
-    @abstractmethod
-    def scan(self, spec: CollectionSpec) -> Iterator[dict[str, Any]]:
-        """Yield every document of the collection."""
-
-    @abstractmethod
-    def query(self, spec: CollectionSpec, value: str) -> list[dict[str, Any]]:
-        """Return the documents whose ``spec.index`` attribute equals ``value``."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
-        """Release connections; the default does nothing."""
-
-    def get_version(self, spec: CollectionSpec, key: str) -> int | None:
-        """The stored version of ``key`` (``0`` if unversioned), or ``None`` when absent.
-
-        The default reads the whole document; backends override it to read
-        the version alone.
-        """
-        document = self.get(spec, key)
-        return None if document is None else int(document.get("version") or 0)
-
-    keeps_text: ClassVar[bool] = False
-    """Whether the backend keeps documents as JSON text.
-
-    Such a backend overrides :meth:`get_text` and :meth:`put_text`, and
-    repositories hand pydantic the text directly: parsing and printing JSON
-    in pydantic's core is several times faster than going through dicts,
-    which matters for executions of thousands of servers read and written at
-    every step.
-    """
-
-    def get_text(self, spec: CollectionSpec, key: str) -> str | None:
-        """The document under ``key`` as JSON text, or ``None``."""
-        document = self.get(spec, key)
-        return None if document is None else json.dumps(document)
-
-    def put_text(
-        self, spec: CollectionSpec, stored: StoredText, *, expected_version: int | None
-    ) -> None:
-        """Store a document given as JSON text (conditional like :meth:`put`)."""
-        self.put(spec, stored.key, json.loads(stored.text), expected_version=expected_version)
-
-
-def to_document(item: VersionedModel | RecoveryInstanceRecord) -> dict[str, Any]:
-    """Serialise a model to its stored form (camelCase, JSON-compatible, no nulls)."""
-    return item.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 class Repository(Protocol[M]):
@@ -230,7 +109,7 @@ class Repository(Protocol[M]):
         ...
 
     def list(self) -> builtins.list[M]:
-        """Every stored item."""
+        """Every stored item (corrupt records skipped, logged and counted)."""
         ...
 
 
@@ -307,158 +186,19 @@ class Storage(Protocol):
         """Failback state per recovery instance."""
         ...
 
+    @property
+    def claims(self) -> ClaimRepository:
+        """Claims: "one running execution per plan", "one group per server", ..."""
+        ...
 
-class VersionedRepository(Generic[M]):
-    """:class:`Repository` over a :class:`DocumentBackend` collection."""
-
-    def __init__(self, backend: DocumentBackend, spec: CollectionSpec, model: type[M]) -> None:
-        self._backend = backend
-        self._spec = spec
-        self._model = model
-        self._key_field = to_snake(spec.key)
-        self._index_field = to_snake(spec.index) if spec.index else None
-
-    def _load(self, document: dict[str, Any]) -> M:
-        return self._model.model_validate(document)
-
-    def get(self, key: str) -> M:
-        """Return the item, or raise :class:`~drs_orchestration.errors.NotFoundError`."""
-        found = self.find(key)
-        if found is None:
-            raise NotFoundError(self._spec.kind, key)
-        return found
-
-    def find(self, key: str) -> M | None:
-        """Return the item, or ``None``."""
-        if self._backend.keeps_text:
-            text = self._backend.get_text(self._spec, key)
-            return None if text is None else self._model.model_validate_json(text)
-        document = self._backend.get(self._spec, key)
-        return None if document is None else self._load(document)
-
-    def version_of(self, key: str) -> int | None:
-        """Return the stored version of ``key`` without reading the item, or ``None``.
-
-        Versions only grow, so an item whose stored version equals one in
-        hand is that item as stored: a caller holding it can skip the read.
-        """
-        return self._backend.get_version(self._spec, key)
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, M]:
-        """Return the items that exist among ``keys``, by key."""
-        unique = list(dict.fromkeys(keys))
-        if not unique:
-            return {}
-        return {
-            str(doc[self._spec.key]): self._load(doc)
-            for doc in self._backend.batch_get(self._spec, unique)
-        }
-
-    def put(self, item: M, *, expected_version: int | None = None) -> M:
-        """Store ``item`` if the stored version is ``expected_version`` (default ``item.version``).
+    def transact(self, operations: Sequence[Operation]) -> builtins.list[VersionedModel]:
+        """Apply every operation atomically, or none; return the stored items of the puts.
 
         Raises:
-            ConcurrentModificationError: the stored version differs; nothing changed.
+            ConcurrentModificationError: an operation's condition failed (named); nothing written.
+            ValidationError: too many operations, or two on one item.
         """
-        expected = item.version if expected_version is None else expected_version
-        stored = item.model_copy(update={"version": expected + 1})
-        key = str(getattr(stored, self._key_field))
-        try:
-            if self._backend.keeps_text:
-                index = getattr(stored, self._index_field) if self._index_field else None
-                text = stored.model_dump_json(by_alias=True, exclude_none=True)
-                row = StoredText(key, expected + 1, None if index is None else str(index), text)
-                self._backend.put_text(self._spec, row, expected_version=expected)
-            else:
-                self._backend.put(self._spec, key, to_document(stored), expected_version=expected)
-        except VersionConflict as conflict:
-            raise ConcurrentModificationError(
-                self._spec.kind,
-                key,
-                expected_version=expected,
-                actual_version=conflict.actual_version,
-            ) from None
-        return stored
-
-    def delete(self, key: str, *, expected_version: int | None = None) -> None:
-        """Delete the item (only at ``expected_version`` if given).
-
-        Raises:
-            NotFoundError: nothing is stored under ``key``.
-            ConcurrentModificationError: the stored version is not ``expected_version``.
-        """
-        try:
-            existed = self._backend.delete(self._spec, key, expected_version=expected_version)
-        except VersionConflict as conflict:
-            raise ConcurrentModificationError(
-                self._spec.kind,
-                key,
-                expected_version=expected_version or 0,
-                actual_version=conflict.actual_version,
-            ) from None
-        if not existed:
-            raise NotFoundError(self._spec.kind, key)
-
-    def list(self) -> builtins.list[M]:
-        """Every stored item, ordered by key."""
-        items = [self._load(doc) for doc in self._backend.scan(self._spec)]
-        return sorted(items, key=lambda item: str(to_document(item)[self._spec.key]))
-
-
-class _ExecutionRepository(VersionedRepository[Execution]):
-    def list_for_plan(self, plan_id: str) -> builtins.list[Execution]:
-        executions = [self._load(doc) for doc in self._backend.query(self._spec, plan_id)]
-        return sorted(executions, key=lambda e: e.created_at)
-
-
-class _RecoveryInstanceRepository:
-    def __init__(self, backend: DocumentBackend) -> None:
-        self._backend = backend
-
-    def get_many(self, source_server_ids: Iterable[str]) -> dict[str, RecoveryInstanceRecord]:
-        unique = list(dict.fromkeys(source_server_ids))
-        if not unique:
-            return {}
-        return {
-            str(doc["sourceServerId"]): RecoveryInstanceRecord.model_validate(doc)
-            for doc in self._backend.batch_get(RECOVERY_INSTANCES, unique)
-        }
-
-    def put_many(self, records: Iterable[RecoveryInstanceRecord]) -> None:
-        latest = {r.source_server_id: to_document(r) for r in records}
-        if latest:
-            self._backend.batch_put(RECOVERY_INSTANCES, list(latest.values()))
-
-    def delete_many(self, source_server_ids: Iterable[str]) -> None:
-        unique = list(dict.fromkeys(source_server_ids))
-        if unique:
-            self._backend.batch_delete(RECOVERY_INSTANCES, unique)
-
-    def for_execution(self, execution_id: str) -> builtins.list[RecoveryInstanceRecord]:
-        records = [
-            RecoveryInstanceRecord.model_validate(doc)
-            for doc in self._backend.query(RECOVERY_INSTANCES, execution_id)
-        ]
-        return sorted(records, key=lambda r: r.source_server_id)
-
-    def list(self) -> builtins.list[RecoveryInstanceRecord]:
-        records = [
-            RecoveryInstanceRecord.model_validate(d) for d in self._backend.scan(RECOVERY_INSTANCES)
-        ]
-        return sorted(records, key=lambda r: r.source_server_id)
-
-    def get_sync_status(self) -> SyncStatus | None:
-        document = self._backend.get(SYNC_STATUS, _SYNC_STATUS_KEY)
-        if document is None:
-            return None
-        document = {k: v for k, v in document.items() if k != SYNC_STATUS.key}
-        return SyncStatus.model_validate(document)
-
-    def put_sync_status(self, status: SyncStatus) -> SyncStatus:
-        stored = status.model_copy(update={"version": status.version + 1})
-        document = {SYNC_STATUS.key: _SYNC_STATUS_KEY, **to_document(stored)}
-        self._backend.put(SYNC_STATUS, _SYNC_STATUS_KEY, document, expected_version=None)
-        return stored
+        ...
 
 
 class BaseStorage:
@@ -472,10 +212,24 @@ class BaseStorage:
         self._backend = backend
         self._protection_groups = VersionedRepository(backend, PROTECTION_GROUPS, ProtectionGroup)
         self._recovery_plans = VersionedRepository(backend, RECOVERY_PLANS, RecoveryPlan)
-        self._executions = _ExecutionRepository(backend, EXECUTIONS, Execution)
-        self._recovery_instances = _RecoveryInstanceRepository(backend)
+        self._executions = ExecutionStore(backend, EXECUTIONS, Execution)
+        self._recovery_instances = RecoveryInstanceStore(backend)
         self._instance_pairs = VersionedRepository(backend, INSTANCE_PAIRS, InstancePair)
         self._failback_states = VersionedRepository(backend, FAILBACK_STATES, FailbackState)
+        self._claims = ClaimRepository(backend, CLAIMS, ClaimRecord)
+        self._by_model: dict[type[VersionedModel], VersionedRepository[Any]] = {
+            repository.model: repository for repository in self._versioned()
+        }
+
+    def _versioned(self) -> builtins.list[VersionedRepository[Any]]:
+        return [
+            self._protection_groups,
+            self._recovery_plans,
+            self._executions,
+            self._instance_pairs,
+            self._failback_states,
+            self._claims,
+        ]
 
     @property
     def backend(self) -> DocumentBackend:
@@ -493,12 +247,12 @@ class BaseStorage:
         return self._recovery_plans
 
     @property
-    def executions(self) -> ExecutionRepository:
+    def executions(self) -> ExecutionStore:
         """Plan executions."""
         return self._executions
 
     @property
-    def recovery_instances(self) -> RecoveryInstanceRepository:
+    def recovery_instances(self) -> RecoveryInstanceStore:
         """The recovery-instance cache."""
         return self._recovery_instances
 
@@ -511,6 +265,126 @@ class BaseStorage:
     def failback_states(self) -> VersionedRepository[FailbackState]:
         """Failback state per recovery instance."""
         return self._failback_states
+
+    @property
+    def claims(self) -> ClaimRepository:
+        """Claims: "one running execution per plan", "one group per server", ..."""
+        return self._claims
+
+    @property
+    def max_transaction_items(self) -> int | None:
+        """The most operations :meth:`transact` takes on this backend (``None``: no limit)."""
+        return self._backend.max_transaction_items
+
+    @property
+    def skipped_corrupt(self) -> dict[str, int]:
+        """Corrupt records skipped by reads of many so far, per collection (non-zero only)."""
+        counts = {r.spec.name: r.skipped_corrupt for r in self._versioned()}
+        counts[RECOVERY_INSTANCES.name] = self._recovery_instances.skipped_corrupt
+        return {name: count for name, count in counts.items() if count}
+
+    def find_corrupt(self) -> builtins.list[CorruptRecordError]:
+        """Every stored record that cannot be read, in every collection (a full scan).
+
+        A health check: each error names the collection, key and problem.
+        Overwrite (``put`` at the stored version) or delete a record to repair it.
+        """
+        found: builtins.list[CorruptRecordError] = []
+        for repository in self._versioned():
+            found.extend(repository.find_corrupt())
+        found.extend(self._recovery_instances.find_corrupt())
+        return found
+
+    def transact(self, operations: Sequence[Operation]) -> builtins.list[VersionedModel]:
+        """Apply every operation atomically, or none of them.
+
+        Args:
+            operations: :class:`~drs_orchestration.storage.Put`,
+                :class:`~drs_orchestration.storage.Delete` and
+                :class:`~drs_orchestration.storage.Check` operations, each on a
+                different item of a versioned collection.
+
+        Returns:
+            The stored items of the ``Put`` operations, in their order (each
+            with its new version).
+
+        Raises:
+            ConcurrentModificationError: an operation's condition failed; it
+                names that item's kind and key, the expected and the actual
+                version. Nothing was written.
+            ValidationError: more operations than :attr:`max_transaction_items`,
+                two operations on one item, or an unknown model.
+
+        Example:
+            >>> storage.transact([
+            ...     Put(execution, expected_version=0),
+            ...     Put(ClaimRecord(claim_id="plan:" + plan_id, owner_id=execution_id,
+            ...                     kind="running-execution"), expected_version=0),
+            ... ])
+        """
+        ops: builtins.list[WriteOp] = []
+        stored: builtins.list[VersionedModel] = []
+        for position, operation in enumerate(operations):
+            if isinstance(operation, Put):
+                repository = self._repository(type(operation.item), position)
+                item, row, expected = repository.prepare(operation.item, operation.expected_version)
+                stored.append(item)
+                ops.append(WriteOp("put", repository.spec, row.key, expected, row))
+            elif isinstance(operation, Delete):
+                repository = self._repository(operation.model, position)
+                ops.append(
+                    WriteOp("delete", repository.spec, operation.key, operation.expected_version)
+                )
+            else:
+                repository = self._repository(operation.model, position)
+                ops.append(
+                    WriteOp(
+                        "check", repository.spec, operation.key, operation.expected_version or 0
+                    )
+                )
+        self._check_transaction(ops)
+        if not ops:
+            return stored
+        try:
+            self._backend.transact(ops)
+        except TransactionConflict as conflict:
+            failed = ops[conflict.index]
+            raise ConcurrentModificationError(
+                failed.spec.kind,
+                failed.key,
+                expected_version=failed.expected_version,
+                actual_version=conflict.actual_version,
+            ) from None
+        return stored
+
+    def _repository(self, model: type[VersionedModel], position: int) -> VersionedRepository[Any]:
+        repository = self._by_model.get(model)
+        if repository is None:
+            known = ", ".join(sorted(m.__name__ for m in self._by_model))
+            raise ValidationError.for_field(
+                f"operations.{position}",
+                model.__name__,
+                f"is not a model of a versioned collection ({known})",
+            )
+        return repository
+
+    def _check_transaction(self, ops: Sequence[WriteOp]) -> None:
+        limit = self._backend.max_transaction_items
+        if limit is not None and len(ops) > limit:
+            raise ValidationError.for_field(
+                "operations",
+                len(ops),
+                f"a transaction on this backend takes at most {limit} operations",
+            )
+        seen: set[tuple[str, str]] = set()
+        for position, op in enumerate(ops):
+            if (op.spec.name, op.key) in seen:
+                raise ValidationError.for_field(
+                    f"operations.{position}",
+                    f"{op.spec.kind} {op.key}",
+                    "a transaction takes one operation per item",
+                )
+            seen.add((op.spec.name, op.key))
 
     def close(self) -> None:
         """Release the backend's connections."""

@@ -1,299 +1,109 @@
 """DynamoDB storage: one table per collection, for Lambdas and multi-host use.
 
-Items carry the documents' camelCase attributes natively (numbers as ``N``,
-maps as ``M``), so the tables read well in the console and can be queried by
-other tools. Versioned writes are conditional on ``version``; batch reads
-and writes retry DynamoDB's unprocessed keys with backoff; indexed lookups
-use a global secondary index; executions get a numeric TTL attribute.
+Items carry the documents' camelCase attributes natively, so the tables read
+well in the console and can be queried by other tools
+(:mod:`~drs_orchestration.storage.dynamodb_items`). Versioned writes are
+conditional on ``version``; several items change together in one
+``TransactWriteItems``; batch reads and writes retry DynamoDB's unprocessed
+keys with backoff; indexed lookups use a global secondary index; executions
+get a numeric TTL attribute.
 
-A document too big for one DynamoDB item (400 KB; an execution of several
-hundred servers gets there) is stored gzip-compressed in one binary
-attribute, ``compressedDocument``, beside its key, ``version`` and indexed
-and TTL attributes, so conditional writes, indexes and TTL work the same.
+Every call goes through :meth:`_DynamoDBBackend._call`, the one place this
+backend retries (with its :class:`~drs_orchestration.aws.RetryPolicy`) and
+translates errors: AWS errors become the library's ``AwsApiError`` family,
+and transient ones that outlast the policy become
+:class:`~drs_orchestration.errors.StorageUnavailableError`.
 
-The table definitions are data (:func:`table_definitions`,
-:func:`cloudformation_template`), so they can go into your own
-infrastructure code; :meth:`DynamoDBStorage.create_tables` applies the same
-definitions directly.
+The table definitions are data (:mod:`~drs_orchestration.storage.dynamodb_tables`:
+:func:`table_definitions`, :func:`cloudformation_template`), so they can go
+into your own infrastructure code; :meth:`DynamoDBStorage.create_tables`
+applies the same definitions directly.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
-import math
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
-from decimal import (
-    Clamped,
-    Context,
-    Decimal,
-    DecimalException,
-    Inexact,
-    Overflow,
-    Rounded,
-    Underflow,
-)
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import boto3
 import tenacity
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from drs_orchestration.aws.clients import default_config
 from drs_orchestration.aws.errors import translate_aws_errors
 from drs_orchestration.aws.retry import RetryPolicy, is_retryable
-from drs_orchestration.errors import AwsResourceNotFoundError, ThrottledError, ValidationError
-from drs_orchestration.storage.base import (
-    COLLECTIONS,
-    BaseStorage,
+from drs_orchestration.errors import (
+    AwsApiError,
+    AwsResourceNotFoundError,
+    StorageError,
+    StorageUnavailableError,
+    ThrottledError,
+    ValidationError,
+)
+from drs_orchestration.storage.backend import (
     CollectionSpec,
     DocumentBackend,
+    RawRecord,
+    Row,
+    TransactionConflict,
     VersionConflict,
+    WriteOp,
 )
+from drs_orchestration.storage.base import BaseStorage
+from drs_orchestration.storage.dynamodb_items import (
+    COMPRESS_ABOVE_BYTES,
+    COMPRESSED_ATTRIBUTE,
+    raw_record,
+    stored_version,
+    to_item,
+)
+from drs_orchestration.storage.dynamodb_tables import (
+    DEFAULT_TABLE_PREFIX,
+    TTL_ATTRIBUTE_SUFFIX,
+    check_prefix,
+    cloudformation_template,
+    index_name,
+    table_definitions,
+    ttl_attribute,
+    ttl_attributes,
+)
+from drs_orchestration.storage.transactions import MAX_TRANSACTION_ITEMS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef
 
 __all__ = [
+    "COMPRESSED_ATTRIBUTE",
+    "COMPRESS_ABOVE_BYTES",
     "DEFAULT_TABLE_PREFIX",
+    "TTL_ATTRIBUTE_SUFFIX",
     "DynamoDBStorage",
     "cloudformation_template",
+    "index_name",
     "table_definitions",
+    "ttl_attribute",
     "ttl_attributes",
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_TABLE_PREFIX = "drs-orchestration-"
-"""Prefix of the table names when none is given (``drs-orchestration-executions``, ...)."""
-
-TTL_ATTRIBUTE_SUFFIX = "Epoch"
-"""A collection's TTL attribute is its timestamp attribute plus this (``expiresAtEpoch``)."""
 
 BATCH_GET_LIMIT = 100
 """Keys per ``BatchGetItem`` call (the DynamoDB maximum)."""
 BATCH_WRITE_LIMIT = 25
 """Requests per ``BatchWriteItem`` call (the DynamoDB maximum)."""
 
-COMPRESSED_ATTRIBUTE = "compressedDocument"
-"""The binary attribute holding a gzip-compressed document too big for a native item."""
-COMPRESS_ABOVE_BYTES = 300_000
-"""Documents whose JSON is larger than this are stored compressed (DynamoDB items max 400 KB)."""
-_MAX_ITEM_BYTES = 400 * 1024
-
-_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
-
-# DynamoDB numbers: 38 significant digits, magnitude 1E-130 to 1E+126. Any
-# conversion that would round or overflow raises instead of storing another number.
-_NUMBERS = Context(
-    Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow]
+_CONDITIONAL_CHECK_FAILED_REASON = "ConditionalCheckFailed"
+_TRANSACTION_CANCELED = "TransactionCanceledException"
+# Cancellation reasons that say "another request was in the way", not "your request is wrong".
+_CONTENTION_CODES = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 )
 
-
-def index_name(spec: CollectionSpec) -> str | None:
-    """The name of the GSI on ``spec.index`` (``planId-index``), if the collection has one."""
-    return None if spec.index is None else f"{spec.index}-index"
-
-
-def ttl_attribute(spec: CollectionSpec) -> str | None:
-    """The numeric TTL attribute derived from ``spec.ttl`` (``expiresAtEpoch``), if any."""
-    return None if spec.ttl is None else spec.ttl + TTL_ATTRIBUTE_SUFFIX
-
-
-def _check_prefix(prefix: str) -> None:
-    for spec in COLLECTIONS:
-        if not _TABLE_NAME.fullmatch(prefix + spec.name):
-            raise ValidationError.for_field(
-                "table_prefix",
-                prefix,
-                f"makes the invalid table name {prefix + spec.name!r}: table names are 3-255 "
-                "characters of letters, digits, '_', '-' and '.'",
-            )
-
-
-def table_definitions(prefix: str = DEFAULT_TABLE_PREFIX) -> list[CreateTableInputTypeDef]:
-    """The tables :class:`DynamoDBStorage` needs, as ``CreateTable`` keyword arguments.
-
-    One table per collection, partition key the collection's key attribute
-    (a string), on-demand billing, and a GSI ``{attribute}-index``
-    (projection ``ALL``) where the collection is queried by an attribute.
-    TTL is not part of ``CreateTable``; see :func:`ttl_attributes`.
-
-    Example:
-        >>> for definition in table_definitions("drs-orch-"):
-        ...     client.create_table(**definition)
-    """
-    _check_prefix(prefix)
-    definitions: list[CreateTableInputTypeDef] = []
-    for spec in COLLECTIONS:
-        definition: CreateTableInputTypeDef = {
-            "TableName": prefix + spec.name,
-            "AttributeDefinitions": [{"AttributeName": spec.key, "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": spec.key, "KeyType": "HASH"}],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        gsi = index_name(spec)
-        if spec.index is not None and gsi is not None:
-            definition["AttributeDefinitions"] = [
-                {"AttributeName": spec.key, "AttributeType": "S"},
-                {"AttributeName": spec.index, "AttributeType": "S"},
-            ]
-            definition["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": gsi,
-                    "KeySchema": [{"AttributeName": spec.index, "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ]
-        definitions.append(definition)
-    return definitions
-
-
-def ttl_attributes(prefix: str = DEFAULT_TABLE_PREFIX) -> dict[str, str]:
-    """The tables that expire items, mapped to their numeric TTL attribute.
-
-    Example:
-        >>> ttl_attributes("drs-orch-")
-        {'drs-orch-executions': 'expiresAtEpoch'}
-    """
-    _check_prefix(prefix)
-    return {
-        prefix + spec.name: attribute
-        for spec in COLLECTIONS
-        if (attribute := ttl_attribute(spec)) is not None
-    }
-
-
-def cloudformation_template(prefix: str = DEFAULT_TABLE_PREFIX) -> dict[str, Any]:
-    """A CloudFormation template with every table (TTL included), as a JSON-ready dict.
-
-    The properties are :func:`table_definitions` plus ``TimeToLiveSpecification``;
-    the logical IDs are the collection names in PascalCase plus ``Table``.
-
-    Example:
-        >>> print(json.dumps(cloudformation_template("drs-orch-"), indent=2))
-    """
-    ttl = ttl_attributes(prefix)
-    resources: dict[str, Any] = {}
-    for spec, definition in zip(COLLECTIONS, table_definitions(prefix), strict=True):
-        properties: dict[str, Any] = dict(definition)
-        attribute = ttl.get(definition["TableName"])
-        if attribute is not None:
-            properties["TimeToLiveSpecification"] = {"AttributeName": attribute, "Enabled": True}
-        logical_id = "".join(part.capitalize() for part in spec.name.split("-")) + "Table"
-        resources[logical_id] = {"Type": "AWS::DynamoDB::Table", "Properties": properties}
-    return {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "drs-orchestration storage tables",
-        "Resources": resources,
-    }
-
-
-def _unstorable(path: str, value: Any, reason: str) -> ValidationError:
-    return ValidationError.for_field(path, value, f"cannot be stored in DynamoDB: {reason}")
-
-
-def _number(value: int | float, path: str) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _unstorable(path, value, "numbers must be finite")
-    try:
-        # repr() is the shortest text that reads back as the same float.
-        return str(_NUMBERS.create_decimal(repr(value) if isinstance(value, float) else value))
-    except DecimalException:
-        raise _unstorable(
-            path, value, "numbers have at most 38 digits and a magnitude of 1E-130 to 1E+126"
-        ) from None
-
-
-def _to_attribute(value: Any, path: str) -> dict[str, Any]:
-    """A JSON-compatible value as a DynamoDB ``AttributeValue``; ``path`` names it in errors."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, (int, float)):
-        return {"N": _number(value, path)}
-    if isinstance(value, (list, tuple)):
-        return {"L": [_to_attribute(v, f"{path}.{i}") for i, v in enumerate(value)]}
-    if isinstance(value, Mapping):
-        if "" in value:
-            raise _unstorable(path, dict(value), "map keys must not be empty")
-        return {"M": {str(k): _to_attribute(v, f"{path}.{k}") for k, v in value.items()}}
-    raise _unstorable(path, value, f"{type(value).__name__} is not a JSON value")
-
-
-def _from_attribute(attribute: Mapping[str, Any]) -> Any:
-    (kind, value), *_ = attribute.items()
-    if kind == "S":
-        return value
-    if kind == "N":
-        number = Decimal(value)
-        return int(number) if number == number.to_integral_value() else float(number)
-    if kind == "BOOL":
-        return bool(value)
-    if kind == "NULL":
-        return None
-    if kind == "L":
-        return [_from_attribute(v) for v in value]
-    if kind == "M":
-        return {k: _from_attribute(v) for k, v in value.items()}
-    raise ValueError(f"unexpected DynamoDB attribute type {kind!r} (this library writes no sets)")
-
-
-def _to_item(spec: CollectionSpec, document: Mapping[str, Any]) -> dict[str, Any]:
-    item = {name: _to_attribute(value, name) for name, value in document.items()}
-    encoded = json.dumps(document, separators=(",", ":")).encode()
-    if len(encoded) > COMPRESS_ABOVE_BYTES:
-        item = _compressed_item(spec, document, item, encoded)
-    attribute = ttl_attribute(spec)
-    if attribute is not None and spec.ttl is not None and spec.ttl in document:
-        expires = datetime.fromisoformat(str(document[spec.ttl]))
-        item[attribute] = {"N": str(math.floor(expires.timestamp()))}
-    return item
-
-
-def _compressed_item(
-    spec: CollectionSpec,
-    document: Mapping[str, Any],
-    native: Mapping[str, Any],
-    encoded: bytes,
-) -> dict[str, Any]:
-    # The key, version and indexed attribute stay native: conditions, GSIs and the
-    # console still see them.
-    kept = [spec.key, "version", *([spec.index] if spec.index else [])]
-    item = {name: native[name] for name in kept if name in native}
-    item[COMPRESSED_ATTRIBUTE] = {"B": gzip.compress(encoded, mtime=0)}
-    if len(item[COMPRESSED_ATTRIBUTE]["B"]) > _MAX_ITEM_BYTES - 10_000:
-        raise _unstorable(
-            spec.key,
-            document.get(spec.key),
-            f"the {spec.kind} is {len(encoded):,} bytes of JSON, too big for one DynamoDB "
-            "item even compressed; use SqliteStorage or split the plan into smaller ones",
-        )
-    return item
-
-
-def _from_item(spec: CollectionSpec, item: Mapping[str, Any]) -> dict[str, Any]:
-    compressed = item.get(COMPRESSED_ATTRIBUTE)
-    if compressed is not None:
-        document: dict[str, Any] = json.loads(gzip.decompress(compressed["B"]))
-        return document
-    attribute = ttl_attribute(spec)
-    return {name: _from_attribute(value) for name, value in item.items() if name != attribute}
-
-
-def _stored_version(item: Mapping[str, Any] | None) -> int | None:
-    if not item:
-        return None
-    return int(item["version"]["N"]) if "version" in item else 0
+T = TypeVar("T")
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -301,7 +111,29 @@ def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield values[start : start + size]
 
 
+def _contended(error: BaseException | None) -> bool:
+    """Whether a cancelled transaction lost only to contention or throttling (worth retrying)."""
+    if not isinstance(error, ClientError):
+        return False
+    reasons = cast(dict[str, Any], error.response).get("CancellationReasons") or []
+    codes = {str(reason.get("Code")) for reason in reasons}
+    return bool(codes & _CONTENTION_CODES) and not codes - _CONTENTION_CODES - {"None"}
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether a failed DynamoDB call is worth making again."""
+    flag = getattr(error, "retryable", None)
+    if isinstance(flag, bool) and flag:
+        return True
+    cause = error.__cause__
+    if isinstance(error, AwsApiError) and error.aws_code == _TRANSACTION_CANCELED:
+        return _contended(cause)
+    return is_retryable(error) or (cause is not None and is_retryable(cause))
+
+
 class _DynamoDBBackend(DocumentBackend):
+    max_transaction_items = MAX_TRANSACTION_ITEMS
+
     def __init__(
         self, client: DynamoDBClient, prefix: str, retry: RetryPolicy, *, owns_client: bool
     ) -> None:
@@ -311,11 +143,17 @@ class _DynamoDBBackend(DocumentBackend):
         self._owns_client = owns_client
         self._region: str = client.meta.region_name
 
+    @property
+    def location(self) -> str:
+        return f"DynamoDB tables {self.prefix}* in {self._region}"
+
     def table(self, spec: CollectionSpec) -> str:
         return self.prefix + spec.name
 
     def _key(self, spec: CollectionSpec, key: str) -> dict[str, Any]:
         return {spec.key: {"S": key}}
+
+    # ---- errors and retries: the one place this backend translates ---------------------
 
     @contextmanager
     def _aws(self, operation: str, table: str, keys: Sequence[str] = ()) -> Iterator[None]:
@@ -331,6 +169,58 @@ class _DynamoDBBackend(DocumentBackend):
             )
             raise
 
+    def _retrying(
+        self, operation: str, table: str, *, unprocessed: bool = False
+    ) -> tenacity.Retrying:
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            logger.warning(
+                "retrying DynamoDB %s on %s: %s",
+                operation,
+                table,
+                "items left unprocessed" if error is None else error,
+                extra={
+                    "service": "dynamodb",
+                    "operation": operation,
+                    "table": table,
+                    "attempt": state.attempt_number,
+                    "sleepSeconds": round(state.upcoming_sleep, 3),
+                },
+            )
+
+        retry: tenacity.retry_base = tenacity.retry_if_exception(_transient)
+        if unprocessed:
+            retry = tenacity.retry_if_result(bool) | retry
+        # The library's retry policy (backoff, bounds, sleep) with this backend's
+        # notion of transient, so single-item, batch and transaction calls agree.
+        return self._retry.retrying().copy(retry=retry, before_sleep=log_retry)
+
+    def _unavailable(
+        self, operation: str, table: str, error: AwsApiError
+    ) -> StorageUnavailableError:
+        return StorageUnavailableError(
+            f"DynamoDB {operation} on {table} still failing after the retry policy gave up "
+            f"({self._retry.max_attempts} attempts at most): {error.message}",
+            location=table,
+            details={"operation": operation, "awsCode": error.aws_code},
+        )
+
+    def _call(
+        self, operation: str, table: str, send: Callable[[], T], keys: Sequence[str] = ()
+    ) -> T:
+        """``send()`` with transient errors retried, translated into library errors."""
+
+        def attempt() -> T:
+            with self._aws(operation, table, keys):
+                return send()
+
+        try:
+            return self._retrying(operation, table)(attempt)
+        except AwsApiError as error:
+            if _transient(error):
+                raise self._unavailable(operation, table, error) from error
+            raise
+
     @staticmethod
     def _condition(spec: CollectionSpec, expected_version: int) -> dict[str, Any]:
         if expected_version == 0:
@@ -344,56 +234,114 @@ class _DynamoDBBackend(DocumentBackend):
             "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
         }
 
-    def get(self, spec: CollectionSpec, key: str) -> dict[str, Any] | None:
-        with self._aws("GetItem", self.table(spec), [key]):
-            response = self.client.get_item(
-                TableName=self.table(spec), Key=self._key(spec, key), ConsistentRead=True
-            )
+    def _conditional(self, spec: CollectionSpec, expected_version: int | None) -> dict[str, Any]:
+        if expected_version is None:
+            return {}
+        return self._condition(spec, expected_version) | {
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"
+        }
+
+    # ---- reads ------------------------------------------------------------------------
+
+    def read(self, spec: CollectionSpec, key: str) -> RawRecord | None:
+        table = self.table(spec)
+        response = self._call(
+            "GetItem",
+            table,
+            lambda: self.client.get_item(
+                TableName=table, Key=self._key(spec, key), ConsistentRead=True
+            ),
+            [key],
+        )
         item = response.get("Item")
-        return None if item is None else _from_item(spec, item)
+        return None if item is None else raw_record(spec, item)
 
     def get_version(self, spec: CollectionSpec, key: str) -> int | None:
-        with self._aws("GetItem", self.table(spec), [key]):
-            response = self.client.get_item(
-                TableName=self.table(spec),
+        table = self.table(spec)
+        response = self._call(
+            "GetItem",
+            table,
+            lambda: self.client.get_item(
+                TableName=table,
                 Key=self._key(spec, key),
                 ConsistentRead=True,
                 ProjectionExpression="#key, #version",
                 ExpressionAttributeNames={"#key": spec.key, "#version": "version"},
-            )
-        return _stored_version(response.get("Item"))
+            ),
+            [key],
+        )
+        return stored_version(response.get("Item"))
 
-    def put(
-        self,
-        spec: CollectionSpec,
-        key: str,
-        document: dict[str, Any],
-        *,
-        expected_version: int | None,
-    ) -> None:
-        request: dict[str, Any] = {"TableName": self.table(spec), "Item": _to_item(spec, document)}
-        if expected_version is not None:
-            request |= self._condition(spec, expected_version)
-            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        with self._aws("PutItem", self.table(spec), [key]):
+    def _pages(
+        self, operation: str, table: str, request: dict[str, Any], keys: Sequence[str] = ()
+    ) -> Iterator[dict[str, Any]]:
+        # Pages are fetched one call at a time (not with a botocore paginator) so
+        # each page is retried on its own.
+        send = self.client.scan if operation == "Scan" else self.client.query
+        start: dict[str, Any] | None = None
+        while True:
+            page_request = request if start is None else {**request, "ExclusiveStartKey": start}
+            page = cast(
+                dict[str, Any],
+                self._call(operation, table, lambda r=page_request: send(**r), keys),  # type: ignore[misc]
+            )
+            yield page
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def scan(self, spec: CollectionSpec) -> Iterator[RawRecord]:
+        table = self.table(spec)
+        for page in self._pages("Scan", table, {"TableName": table, "ConsistentRead": True}):
+            for item in page.get("Items", []):
+                yield raw_record(spec, item)
+
+    def query(self, spec: CollectionSpec, value: str) -> list[RawRecord]:
+        gsi = index_name(spec)
+        if spec.index is None or gsi is None:
+            raise ValueError(f"collection {spec.name} has no index")
+        table = self.table(spec)
+        request = {
+            "TableName": table,
+            "IndexName": gsi,
+            "KeyConditionExpression": "#index = :value",
+            "ExpressionAttributeNames": {"#index": spec.index},
+            "ExpressionAttributeValues": {":value": {"S": value}},
+        }
+        return [
+            raw_record(spec, item)
+            for page in self._pages("Query", table, request, [value])
+            for item in page.get("Items", [])
+        ]
+
+    # ---- conditional writes -------------------------------------------------------------
+
+    def write(self, spec: CollectionSpec, row: Row, *, expected_version: int | None) -> None:
+        table = self.table(spec)
+        request: dict[str, Any] = {"TableName": table, "Item": to_item(spec, _document(row))}
+        request |= self._conditional(spec, expected_version)
+
+        def send() -> None:
             try:
                 self.client.put_item(**request)
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == _CONDITIONAL_CHECK_FAILED:
                     old = cast(dict[str, Any], exc.response).get("Item")
-                    raise VersionConflict(_stored_version(old)) from None
+                    raise VersionConflict(stored_version(old)) from None
                 raise
 
+        self._call("PutItem", table, send, [row.key])
+
     def delete(self, spec: CollectionSpec, key: str, *, expected_version: int | None) -> bool:
+        table = self.table(spec)
         request: dict[str, Any] = {
-            "TableName": self.table(spec),
+            "TableName": table,
             "Key": self._key(spec, key),
             "ReturnValues": "ALL_OLD",
         }
-        if expected_version is not None:
-            request |= self._condition(spec, expected_version)
-            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        with self._aws("DeleteItem", self.table(spec), [key]):
+        request |= self._conditional(spec, expected_version)
+
+        def send() -> bool:
             try:
                 response = self.client.delete_item(**request)
             except ClientError as exc:
@@ -402,12 +350,58 @@ class _DynamoDBBackend(DocumentBackend):
                 old = cast(dict[str, Any], exc.response).get("Item")
                 if not old:
                     return False  # absent: the caller reports "not found"
-                raise VersionConflict(_stored_version(old)) from None
-        return bool(response.get("Attributes"))
+                raise VersionConflict(stored_version(old)) from None
+            return bool(response.get("Attributes"))
+
+        return self._call("DeleteItem", table, send, [key])
+
+    def transact(self, operations: Sequence[WriteOp]) -> None:
+        items = [self._transact_item(op) for op in operations]
+        tables = sorted({self.table(op.spec) for op in operations})
+
+        def send() -> None:
+            try:
+                self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != _TRANSACTION_CANCELED:
+                    raise
+                reasons = cast(dict[str, Any], exc.response).get("CancellationReasons") or []
+                for index, reason in enumerate(reasons):
+                    if reason.get("Code") == _CONDITIONAL_CHECK_FAILED_REASON:
+                        actual = stored_version(reason.get("Item"))
+                        raise TransactionConflict(index, actual) from None
+                raise
+
+        self._call(
+            "TransactWriteItems",
+            ", ".join(tables),
+            send,
+            [f"{op.spec.kind} {op.key}" for op in operations],
+        )
+
+    def _transact_item(self, op: WriteOp) -> dict[str, Any]:
+        table = self.table(op.spec)
+        if op.action == "put" and op.row is not None:
+            item = to_item(op.spec, _document(op.row))
+            return {
+                "Put": {"TableName": table, "Item": item}
+                | self._conditional(op.spec, op.expected_version)
+            }
+        key = self._key(op.spec, op.key)
+        if op.action == "delete":
+            return {
+                "Delete": {"TableName": table, "Key": key}
+                | self._conditional(op.spec, op.expected_version)
+            }
+        condition = self._conditional(op.spec, op.expected_version or 0)
+        return {"ConditionCheck": {"TableName": table, "Key": key} | condition}
+
+    # ---- batches ------------------------------------------------------------------------
 
     def _until_processed(
         self,
         operation: str,
+        table: str,
         request: dict[str, Any],
         send: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> dict[str, Any]:
@@ -420,36 +414,25 @@ class _DynamoDBBackend(DocumentBackend):
 
         def attempt() -> dict[str, Any]:
             nonlocal pending
-            pending = send(pending)
+            with self._aws(operation, table):
+                pending = send(pending)
             return pending
 
-        def log_retry(state: tenacity.RetryCallState) -> None:
-            logger.warning(
-                "retrying unprocessed DynamoDB batch items",
-                extra={
-                    "operation": operation,
-                    "attempt": state.attempt_number,
-                    "sleepSeconds": round(state.upcoming_sleep, 3),
-                },
-            )
-
-        # The library's retry policy (backoff, bounds, sleep), also retrying while
-        # DynamoDB leaves items unprocessed.
-        retrying = self._retry.retrying().copy(
-            retry=tenacity.retry_if_result(bool) | tenacity.retry_if_exception(is_retryable),
-            before_sleep=log_retry,
-        )
         try:
-            retrying(attempt)
+            self._retrying(operation, table, unprocessed=True)(attempt)
         except tenacity.RetryError:
             return pending
+        except AwsApiError as error:
+            if _transient(error):
+                raise self._unavailable(operation, table, error) from error
+            raise
         return {}
 
     def _unprocessed(
         self, spec: CollectionSpec, operation: str, keys: Sequence[str], verb: str
-    ) -> ThrottledError:
+    ) -> StorageUnavailableError:
         shown = ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
-        return ThrottledError(
+        throttled = ThrottledError(
             f"dynamodb {operation}: {len(keys)} item(s) of table {self.table(spec)} were not "
             f"{verb} after {self._retry.max_attempts} attempts (DynamoDB kept returning them "
             f"unprocessed): {shown}",
@@ -459,23 +442,26 @@ class _DynamoDBBackend(DocumentBackend):
             region=self._region,
             resource_ids=keys,
         )
+        unavailable = self._unavailable(operation, self.table(spec), throttled)
+        unavailable.details["resourceIds"] = list(keys)
+        unavailable.__cause__ = throttled  # raised by the caller, keeping this cause
+        return unavailable
 
-    def batch_get(self, spec: CollectionSpec, keys: Sequence[str]) -> list[dict[str, Any]]:
+    def read_many(self, spec: CollectionSpec, keys: Sequence[str]) -> list[RawRecord]:
         table = self.table(spec)
         unique = list(dict.fromkeys(keys))  # BatchGetItem rejects duplicate keys
-        found: list[dict[str, Any]] = []
+        found: list[RawRecord] = []
 
         def send(request: dict[str, Any]) -> dict[str, Any]:
             # Unprocessed keys come back without our read options; ask for them again.
             request = {t: {**keys, "ConsistentRead": True} for t, keys in request.items()}
             response = self.client.batch_get_item(RequestItems=request)
-            found.extend(_from_item(spec, item) for item in response["Responses"].get(table, []))
+            found.extend(raw_record(spec, item) for item in response["Responses"].get(table, []))
             return dict(response.get("UnprocessedKeys") or {})
 
         for chunk in _chunks(unique, BATCH_GET_LIMIT):
             request = {table: {"Keys": [self._key(spec, k) for k in chunk], "ConsistentRead": True}}
-            with self._aws("BatchGetItem", table):
-                left = self._until_processed("BatchGetItem", request, send)
+            left = self._until_processed("BatchGetItem", table, request, send)
             if left:
                 missing = [k[spec.key]["S"] for k in left[table]["Keys"]]
                 raise self._unprocessed(spec, "BatchGetItem", missing, "read")
@@ -492,10 +478,9 @@ class _DynamoDBBackend(DocumentBackend):
 
         for start in range(0, len(requests), BATCH_WRITE_LIMIT):
             chunk = requests[start : start + BATCH_WRITE_LIMIT]
-            with self._aws("BatchWriteItem", table):
-                left = self._until_processed(
-                    "BatchWriteItem", {table: [request for _, request in chunk]}, send
-                )
+            left = self._until_processed(
+                "BatchWriteItem", table, {table: [request for _, request in chunk]}, send
+            )
             if left:
                 # Name every item not written: the leftovers and the chunks never sent.
                 done = {key for key, _ in chunk} - {self._request_key(spec, r) for r in left[table]}
@@ -508,45 +493,49 @@ class _DynamoDBBackend(DocumentBackend):
             return str(request["PutRequest"]["Item"][spec.key]["S"])
         return str(request["DeleteRequest"]["Key"][spec.key]["S"])
 
-    def batch_put(self, spec: CollectionSpec, documents: Sequence[dict[str, Any]]) -> None:
+    def write_many(self, spec: CollectionSpec, rows: Sequence[Row]) -> None:
         # BatchWriteItem rejects two requests for one key; the last document wins.
-        latest = {str(d[spec.key]): d for d in documents}
-        requests = [(k, {"PutRequest": {"Item": _to_item(spec, d)}}) for k, d in latest.items()]
+        latest = {row.key: row for row in rows}
+        requests = [
+            (k, {"PutRequest": {"Item": to_item(spec, _document(row))}})
+            for k, row in latest.items()
+        ]
         self._batch_write(spec, requests, "written")
 
-    def batch_delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
+    def delete_many(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
         requests = [
             (k, {"DeleteRequest": {"Key": self._key(spec, k)}}) for k in dict.fromkeys(keys)
         ]
         self._batch_write(spec, requests, "deleted")
 
-    def scan(self, spec: CollectionSpec) -> Iterator[dict[str, Any]]:
-        paginator = self.client.get_paginator("scan")
-        with self._aws("Scan", self.table(spec)):
-            for page in paginator.paginate(TableName=self.table(spec), ConsistentRead=True):
-                for item in page.get("Items", []):
-                    yield _from_item(spec, item)
-
-    def query(self, spec: CollectionSpec, value: str) -> list[dict[str, Any]]:
-        gsi = index_name(spec)
-        if spec.index is None or gsi is None:
-            raise ValueError(f"collection {spec.name} has no index")
-        paginator = self.client.get_paginator("query")
-        found: list[dict[str, Any]] = []
-        with self._aws("Query", self.table(spec), [value]):
-            for page in paginator.paginate(
-                TableName=self.table(spec),
-                IndexName=gsi,
-                KeyConditionExpression="#index = :value",
-                ExpressionAttributeNames={"#index": spec.index},
-                ExpressionAttributeValues={":value": {"S": value}},
-            ):
-                found.extend(_from_item(spec, item) for item in page.get("Items", []))
-        return found
-
     def close(self) -> None:
         if self._owns_client:
             self.client.close()
+
+
+def _document(row: Row) -> dict[str, Any]:
+    if isinstance(row.body, dict):
+        return row.body
+    document: dict[str, Any] = json.loads(row.body)
+    return document
+
+
+def _make_client(region: str | None) -> DynamoDBClient:
+    try:
+        # A session of our own: creating clients from boto3's shared default
+        # session is not thread-safe.
+        return boto3.session.Session().client(
+            "dynamodb", region_name=region, config=default_config()
+        )
+    except NoRegionError as exc:
+        raise ValidationError.for_field(
+            "region",
+            region,
+            "no AWS region given and none configured: pass region=... (or a client), "
+            "or set AWS_DEFAULT_REGION",
+        ) from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"cannot create a DynamoDB client: {exc}") from exc
 
 
 class DynamoDBStorage(BaseStorage):
@@ -562,12 +551,17 @@ class DynamoDBStorage(BaseStorage):
             apply); by default one is created from the default credential
             chain when the storage is constructed.
         region: Region for the client created by default.
-        retry: Backoff for unprocessed batch items and transient errors in
-            batch calls (default: :class:`~drs_orchestration.aws.RetryPolicy`).
+        retry: Backoff for transient errors (throttling, 5xx, connection
+            errors, transactions cancelled by contention) of every call, and
+            for unprocessed batch items (default:
+            :class:`~drs_orchestration.aws.RetryPolicy`). When it gives up,
+            the call raises
+            :class:`~drs_orchestration.errors.StorageUnavailableError` with the
+            last AWS error as its cause.
 
     Raises:
-        ValidationError: the prefix makes an invalid table name, or
-            ``region`` contradicts the given client's region.
+        ValidationError: the prefix makes an invalid table name, no region is
+            given or configured, or ``region`` contradicts the given client's region.
 
     Example:
         >>> storage = DynamoDBStorage(table_prefix="drs-orch-", region="eu-west-1")
@@ -583,14 +577,10 @@ class DynamoDBStorage(BaseStorage):
         region: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        _check_prefix(table_prefix)
+        check_prefix(table_prefix)
         owns_client = client is None
         if client is None:
-            # A session of our own: creating clients from boto3's shared default
-            # session is not thread-safe.
-            client = boto3.session.Session().client(
-                "dynamodb", region_name=region, config=default_config()
-            )
+            client = _make_client(region)
         elif region is not None and region != client.meta.region_name:
             raise ValidationError.for_field(
                 "region", region, f"contradicts the client's region {client.meta.region_name}"

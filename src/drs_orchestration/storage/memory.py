@@ -7,21 +7,27 @@ with the store.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
 
-from drs_orchestration.storage.base import (
+from drs_orchestration.storage.backend import (
     COLLECTIONS,
-    BaseStorage,
     CollectionSpec,
     DocumentBackend,
-    StoredText,
+    RawRecord,
+    Row,
+    TransactionConflict,
     VersionConflict,
+    WriteOp,
+    matches,
 )
+from drs_orchestration.storage.base import BaseStorage
+from drs_orchestration.storage.repositories import encode_json
 
 __all__ = ["MemoryStorage"]
+
+_Stored = tuple[int | None, str | None, str]
+"""A stored record: (version, indexed value, JSON text)."""
 
 
 class _MemoryBackend(DocumentBackend):
@@ -29,85 +35,91 @@ class _MemoryBackend(DocumentBackend):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        # key -> (version, JSON text): the version beside the text, so a conditional
-        # write does not parse the stored document to find it.
-        self._data: dict[str, dict[str, tuple[int, str]]] = {spec.name: {} for spec in COLLECTIONS}
+        # key -> (version, indexed value, JSON text): the version beside the text, so a
+        # conditional write does not parse the stored document to find it.
+        self._data: dict[str, dict[str, _Stored]] = {spec.name: {} for spec in COLLECTIONS}
 
-    def _check(self, spec: CollectionSpec, key: str, expected_version: int | None) -> None:
-        if expected_version is None:
-            return
+    @property
+    def location(self) -> str:
+        return "memory"
+
+    def _version(self, spec: CollectionSpec, key: str) -> int | None:
         row = self._data[spec.name].get(key)
-        actual = None if row is None else row[0]
-        if actual != (expected_version or None):
-            raise VersionConflict(actual)
+        return None if row is None else int(row[0] or 0)
 
-    def get_text(self, spec: CollectionSpec, key: str) -> str | None:
+    @staticmethod
+    def _stored(row: Row) -> _Stored:
+        text = row.body if isinstance(row.body, str) else encode_json(row.body)
+        return (row.version, row.index_value, text)
+
+    def read(self, spec: CollectionSpec, key: str) -> RawRecord | None:
         with self._lock:
             row = self._data[spec.name].get(key)
-        return None if row is None else row[1]
+        return None if row is None else RawRecord(key, row[2])
+
+    def read_many(self, spec: CollectionSpec, keys: Sequence[str]) -> list[RawRecord]:
+        with self._lock:
+            rows = [(k, self._data[spec.name].get(k)) for k in keys]
+        return [RawRecord(k, r[2]) for k, r in rows if r is not None]
+
+    def scan(self, spec: CollectionSpec) -> Iterator[RawRecord]:
+        with self._lock:
+            rows = list(self._data[spec.name].items())
+        for key, row in rows:
+            yield RawRecord(key, row[2])
+
+    def query(self, spec: CollectionSpec, value: str) -> list[RawRecord]:
+        if spec.index is None:
+            raise ValueError(f"collection {spec.name} has no index")
+        with self._lock:
+            rows = list(self._data[spec.name].items())
+        return [RawRecord(key, row[2]) for key, row in rows if row[1] == value]
 
     def get_version(self, spec: CollectionSpec, key: str) -> int | None:
         with self._lock:
-            row = self._data[spec.name].get(key)
-        return None if row is None else row[0]
+            return self._version(spec, key)
 
-    def get(self, spec: CollectionSpec, key: str) -> dict[str, Any] | None:
-        text = self.get_text(spec, key)
-        return None if text is None else dict(json.loads(text))
-
-    def put_text(
-        self, spec: CollectionSpec, stored: StoredText, *, expected_version: int | None
-    ) -> None:
+    def write(self, spec: CollectionSpec, row: Row, *, expected_version: int | None) -> None:
+        stored = self._stored(row)
         with self._lock:
-            self._check(spec, stored.key, expected_version)
-            self._data[spec.name][stored.key] = (stored.version, stored.text)
-
-    def put(
-        self,
-        spec: CollectionSpec,
-        key: str,
-        document: dict[str, Any],
-        *,
-        expected_version: int | None,
-    ) -> None:
-        stored = StoredText(key, int(document.get("version") or 0), None, json.dumps(document))
-        self.put_text(spec, stored, expected_version=expected_version)
+            actual = self._version(spec, row.key)
+            if not matches(expected_version, actual):
+                raise VersionConflict(actual)
+            self._data[spec.name][row.key] = stored
 
     def delete(self, spec: CollectionSpec, key: str, *, expected_version: int | None) -> bool:
         with self._lock:
-            if key not in self._data[spec.name]:
+            actual = self._version(spec, key)
+            if actual is None:
                 return False
-            self._check(spec, key, expected_version)
+            if not matches(expected_version, actual):
+                raise VersionConflict(actual)
             del self._data[spec.name][key]
             return True
 
-    def batch_get(self, spec: CollectionSpec, keys: Sequence[str]) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = [self._data[spec.name].get(k) for k in keys]
-        return [json.loads(r[1]) for r in rows if r is not None]
-
-    def batch_put(self, spec: CollectionSpec, documents: Sequence[dict[str, Any]]) -> None:
-        encoded = [
-            (str(d[spec.key]), (int(d.get("version") or 0), json.dumps(d))) for d in documents
-        ]
+    def write_many(self, spec: CollectionSpec, rows: Sequence[Row]) -> None:
+        encoded = [(row.key, self._stored(row)) for row in rows]
         with self._lock:
             self._data[spec.name].update(encoded)
 
-    def batch_delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
+    def delete_many(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
         with self._lock:
             for key in keys:
                 self._data[spec.name].pop(key, None)
 
-    def scan(self, spec: CollectionSpec) -> Iterator[dict[str, Any]]:
+    def transact(self, operations: Sequence[WriteOp]) -> None:
+        encoded = [None if op.row is None else self._stored(op.row) for op in operations]
         with self._lock:
-            rows = list(self._data[spec.name].values())
-        for _, text in rows:
-            yield json.loads(text)
-
-    def query(self, spec: CollectionSpec, value: str) -> list[dict[str, Any]]:
-        if spec.index is None:
-            raise ValueError(f"collection {spec.name} has no index")
-        return [doc for doc in self.scan(spec) if doc.get(spec.index) == value]
+            # Every condition first, then every write: all or nothing under the lock.
+            for index, op in enumerate(operations):
+                actual = self._version(op.spec, op.key)
+                if not matches(op.expected_version, actual):
+                    raise TransactionConflict(index, actual)
+            for op, stored in zip(operations, encoded, strict=True):
+                if op.action == "put" and stored is not None:
+                    self._data[op.spec.name][op.key] = stored
+                elif op.action == "delete":
+                    self._data[op.spec.name].pop(op.key, None)
 
 
 class MemoryStorage(BaseStorage):

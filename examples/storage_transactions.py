@@ -1,0 +1,48 @@
+"""Claims and transactions: only one running execution per plan, whoever starts it."""
+
+from drs_orchestration import ConcurrentModificationError, Execution
+from drs_orchestration.storage import (
+    ClaimRecord,
+    Delete,
+    MemoryStorage,
+    Put,
+    claim_id,
+    update_item,
+)
+
+storage = MemoryStorage()
+plan_id = "rp-" + "0" * 20
+running = claim_id("plan", plan_id)  # "plan:rp-000..."
+
+
+def start(name: str) -> Execution:
+    """Store an execution and claim its plan in one atomic write."""
+    execution = Execution(plan_id=plan_id, plan_name=name)
+    claim = ClaimRecord(claim_id=running, owner_id=execution.execution_id, kind="running")
+    stored, _ = storage.transact(
+        [Put(execution, expected_version=0), Put(claim, expected_version=0)]
+    )
+    assert isinstance(stored, Execution)
+    return stored
+
+
+first = start("drill")
+try:
+    start("second drill")  # the claim exists: nothing of this second start is written
+except ConcurrentModificationError as error:
+    holder = storage.claims.get(running)
+    print(f"{error.key} is held by {holder.owner_id}")
+
+# Read-modify-write that never loses a concurrent change: the change is re-applied
+# to a fresh copy after a conflict.
+finished = update_item(
+    storage.executions,
+    first.execution_id,
+    lambda e: e.model_copy(update={"started_by": "ops"}),
+)
+
+# Ending the execution releases the claim, conditional on the version read.
+claim = storage.claims.get(running)
+storage.transact([Put(finished), Delete(ClaimRecord, running, claim.version)])
+assert storage.claims.find(running) is None
+assert len(storage.executions.list_for_plan(plan_id)) == 1

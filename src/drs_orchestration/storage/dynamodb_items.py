@@ -1,0 +1,175 @@
+"""DynamoDB items: documents as native attributes, compressed when too big for one item.
+
+Items carry the documents' camelCase attributes natively (numbers as ``N``,
+maps as ``M``). A document too big for one item (400 KB; an execution of
+several hundred servers gets there) is stored gzip-compressed in one binary
+attribute, :data:`COMPRESSED_ATTRIBUTE`, beside its key, ``version`` and
+indexed and TTL attributes, so conditional writes, indexes and TTL work the
+same. Decoding never raises: an item that cannot be decoded becomes a
+:class:`~drs_orchestration.storage.backend.RawRecord` that says why.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import zlib
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import (
+    Clamped,
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    Overflow,
+    Rounded,
+    Underflow,
+)
+from typing import Any
+
+from drs_orchestration.errors import ValidationError
+from drs_orchestration.storage.backend import CollectionSpec, RawRecord
+from drs_orchestration.storage.dynamodb_tables import ttl_attribute
+
+__all__ = [
+    "COMPRESSED_ATTRIBUTE",
+    "COMPRESS_ABOVE_BYTES",
+    "from_item",
+    "raw_record",
+    "stored_version",
+    "to_item",
+]
+
+COMPRESSED_ATTRIBUTE = "compressedDocument"
+"""The binary attribute holding a gzip-compressed document too big for a native item."""
+COMPRESS_ABOVE_BYTES = 300_000
+"""Documents whose JSON is larger than this are stored compressed (DynamoDB items max 400 KB)."""
+_MAX_ITEM_BYTES = 400 * 1024
+
+# DynamoDB numbers: 38 significant digits, magnitude 1E-130 to 1E+126. Any
+# conversion that would round or overflow raises instead of storing another number.
+_NUMBERS = Context(
+    Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow]
+)
+
+
+def _unstorable(path: str, value: Any, reason: str) -> ValidationError:
+    return ValidationError.for_field(path, value, f"cannot be stored in DynamoDB: {reason}")
+
+
+def _number(value: int | float, path: str) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _unstorable(path, value, "numbers must be finite")
+    try:
+        # repr() is the shortest text that reads back as the same float.
+        return str(_NUMBERS.create_decimal(repr(value) if isinstance(value, float) else value))
+    except DecimalException:
+        raise _unstorable(
+            path, value, "numbers have at most 38 digits and a magnitude of 1E-130 to 1E+126"
+        ) from None
+
+
+def _to_attribute(value: Any, path: str) -> dict[str, Any]:
+    """A JSON-compatible value as a DynamoDB ``AttributeValue``; ``path`` names it in errors."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, (int, float)):
+        return {"N": _number(value, path)}
+    if isinstance(value, (list, tuple)):
+        return {"L": [_to_attribute(v, f"{path}.{i}") for i, v in enumerate(value)]}
+    if isinstance(value, Mapping):
+        if "" in value:
+            raise _unstorable(path, dict(value), "map keys must not be empty")
+        return {"M": {str(k): _to_attribute(v, f"{path}.{k}") for k, v in value.items()}}
+    raise _unstorable(path, value, f"{type(value).__name__} is not a JSON value")
+
+
+def _from_attribute(attribute: Mapping[str, Any]) -> Any:
+    (kind, value), *_ = attribute.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        number = Decimal(value)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "BOOL":
+        return bool(value)
+    if kind == "NULL":
+        return None
+    if kind == "L":
+        return [_from_attribute(v) for v in value]
+    if kind == "M":
+        return {k: _from_attribute(v) for k, v in value.items()}
+    raise ValueError(f"unexpected DynamoDB attribute type {kind!r} (this library writes no sets)")
+
+
+def to_item(spec: CollectionSpec, document: Mapping[str, Any]) -> dict[str, Any]:
+    """The DynamoDB item storing ``document`` (compressed if too big, with its TTL attribute).
+
+    Raises:
+        ValidationError: a value DynamoDB cannot hold, naming its field.
+    """
+    item = {name: _to_attribute(value, name) for name, value in document.items()}
+    encoded = json.dumps(document, separators=(",", ":")).encode()
+    if len(encoded) > COMPRESS_ABOVE_BYTES:
+        item = _compressed_item(spec, document, item, encoded)
+    attribute = ttl_attribute(spec)
+    if attribute is not None and spec.ttl is not None and spec.ttl in document:
+        expires = datetime.fromisoformat(str(document[spec.ttl]))
+        item[attribute] = {"N": str(math.floor(expires.timestamp()))}
+    return item
+
+
+def _compressed_item(
+    spec: CollectionSpec,
+    document: Mapping[str, Any],
+    native: Mapping[str, Any],
+    encoded: bytes,
+) -> dict[str, Any]:
+    # The key, version and indexed attribute stay native: conditions, GSIs and the
+    # console still see them.
+    kept = [spec.key, "version", *([spec.index] if spec.index else [])]
+    item = {name: native[name] for name in kept if name in native}
+    item[COMPRESSED_ATTRIBUTE] = {"B": gzip.compress(encoded, mtime=0)}
+    if len(item[COMPRESSED_ATTRIBUTE]["B"]) > _MAX_ITEM_BYTES - 10_000:
+        raise _unstorable(
+            spec.key,
+            document.get(spec.key),
+            f"the {spec.kind} is {len(encoded):,} bytes of JSON, too big for one DynamoDB "
+            "item even compressed; use SqliteStorage or split the plan into smaller ones",
+        )
+    return item
+
+
+def from_item(spec: CollectionSpec, item: Mapping[str, Any]) -> Any:
+    """The document an item stores (raises on items this module did not write)."""
+    compressed = item.get(COMPRESSED_ATTRIBUTE)
+    if compressed is not None:
+        return json.loads(gzip.decompress(compressed["B"]))
+    attribute = ttl_attribute(spec)
+    return {name: _from_attribute(value) for name, value in item.items() if name != attribute}
+
+
+def stored_version(item: Mapping[str, Any] | None) -> int | None:
+    """The ``version`` of an item (``0`` if it has none), ``None`` for no item."""
+    if not item:
+        return None
+    return int(item["version"]["N"]) if "version" in item else 0
+
+
+def raw_record(spec: CollectionSpec, item: Mapping[str, Any]) -> RawRecord:
+    """An item as a raw record; an item this module cannot decode is reported, not raised."""
+    key_attribute = item.get(spec.key) or {}
+    key = str(key_attribute.get("S", key_attribute)) if isinstance(key_attribute, dict) else "?"
+    try:
+        document = from_item(spec, item)
+    except (ValueError, TypeError, KeyError, EOFError, OSError, zlib.error) as exc:
+        return RawRecord(key, None, f"cannot be decoded ({type(exc).__name__}: {exc})")
+    if not isinstance(document, dict):
+        return RawRecord(key, None, f"not a JSON object but {type(document).__name__}")
+    return RawRecord(key, document)

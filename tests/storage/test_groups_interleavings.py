@@ -1,0 +1,250 @@
+"""Hypothesis interleavings of group creates, updates and deletes never put a server in two groups.
+
+Each operation runs in a thread of its own over one MemoryStorage, but only
+one thread moves at a time: every storage call is a point where the thread
+stops, and hypothesis picks which stopped thread makes its next call. So
+hypothesis explores (and shrinks) interleavings step by step, deterministically,
+including the ones where one write reads between another's claim and its
+group write. Half the examples allow so few operations per transaction that
+every write takes the multi-transaction path.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drs_orchestration.errors import ConcurrentModificationError, ConflictError, NotFoundError
+from drs_orchestration.models import ProtectionGroup
+from drs_orchestration.services.group_membership import GroupMembership, server_claim
+from drs_orchestration.storage import ClaimRecord, MemoryStorage, retry_conflicts
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+SERVERS = [f"s-{n:017d}" for n in range(3)]
+GROUPS = [f"pg-{n:020d}" for n in range(4)]
+
+
+def _no_sleep(_: float) -> None:
+    """Retries never wait: the schedule, not the clock, orders the threads."""
+
+
+@dataclass
+class _Worker:
+    state: str = "running"  # running | paused | done
+    error: BaseException | None = None
+
+
+class Scheduler:
+    """Lets one thread at a time run from one storage call to its next."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._local = threading.local()
+        self._workers: list[_Worker] = []
+
+    def pause(self) -> None:
+        """Called before every storage call: wait until chosen to make it."""
+        me: _Worker | None = getattr(self._local, "worker", None)
+        if me is None:
+            return  # the test's own thread, setting up or checking
+        with self._cond:
+            me.state = "paused"
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: me.state == "running")
+
+    def run(
+        self, operations: list[Callable[[], None]], choose: Callable[[int], tuple[int, int]]
+    ) -> list[_Worker]:
+        """Run every operation; ``choose(n)`` picks one of ``n`` paused threads and a run length.
+
+        The chosen thread makes up to that many storage calls in a row: races
+        need one write to go a few steps while another waits, which runs of
+        single random steps rarely produce.
+        """
+        self._workers = [_Worker() for _ in operations]
+        current: _Worker | None = None
+        left = 0
+
+        def body(worker: _Worker, operation: Callable[[], None]) -> None:
+            self._local.worker = worker
+            self.pause()  # everyone starts stopped
+            try:
+                operation()
+            except BaseException as error:
+                worker.error = error
+            finally:
+                with self._cond:
+                    worker.state = "done"
+                    self._cond.notify_all()
+
+        threads = [
+            threading.Thread(target=body, args=(w, op), daemon=True)
+            for w, op in zip(self._workers, operations, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: all(w.state != "running" for w in self._workers))
+                paused = [w for w in self._workers if w.state == "paused"]
+                if not paused:
+                    break
+                if current is None or current.state != "paused" or left == 0:
+                    index, left = choose(len(paused))
+                    current = paused[index]
+                left -= 1
+                current.state = "running"
+                self._cond.notify_all()
+        for thread in threads:
+            thread.join()
+        return self._workers
+
+
+class _Paused:
+    """A repository or storage whose every method first waits for the scheduler."""
+
+    def __init__(self, inner: Any, scheduler: Scheduler) -> None:
+        self._inner = inner
+        self._scheduler = scheduler
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if not callable(attribute):
+            return attribute
+
+        @functools.wraps(attribute)
+        def paused(*args: Any, **kwargs: Any) -> Any:
+            self._scheduler.pause()
+            return attribute(*args, **kwargs)
+
+        return paused
+
+
+@dataclass
+class ScheduledStorage:
+    inner: MemoryStorage
+    scheduler: Scheduler
+    protection_groups: Any = field(init=False)
+    claims: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.protection_groups = _Paused(self.inner.protection_groups, self.scheduler)
+        self.claims = _Paused(self.inner.claims, self.scheduler)
+
+    def transact(self, operations: Any) -> Any:
+        self.scheduler.pause()
+        return self.inner.transact(operations)
+
+
+def _group(gid: str, servers: list[str]) -> ProtectionGroup:
+    return ProtectionGroup(
+        group_id=gid, name=gid[-2:], region="us-east-1", source_server_ids=servers
+    )
+
+
+server_sets = st.lists(st.sampled_from(SERVERS), unique=True, min_size=1, max_size=3)
+# One group exists before the race (it may hold no servers); updates and deletes race on it,
+# creates make the others.
+operation = st.one_of(
+    st.tuples(st.just("create"), st.sampled_from(GROUPS[1:3]), server_sets),
+    st.tuples(st.just("update"), st.just(GROUPS[0]), server_sets),
+    st.tuples(st.just("delete"), st.just(GROUPS[0]), st.just([])),
+)
+leftovers = st.dictionaries(st.sampled_from(SERVERS), st.sampled_from([*GROUPS, "pg-" + "9" * 20]))
+
+
+@given(
+    initial=st.lists(st.sampled_from(SERVERS), unique=True, max_size=2),
+    leftovers=leftovers,
+    operations=st.lists(operation, min_size=2, max_size=3),
+    limit=st.sampled_from([2, 100]),
+    data=st.data(),
+)
+def test_no_interleaving_puts_a_server_in_two_groups(
+    initial: list[str],
+    leftovers: dict[str, str],
+    operations: list[tuple[str, str, list[str]]],
+    limit: int,
+    data: st.DataObject,
+) -> None:
+    storage = MemoryStorage()
+    GroupMembership(storage, clock=lambda: T0).save(_group(GROUPS[0], initial), None)
+    taken = set(initial)
+    for server, owner in leftovers.items():
+        # Claims left by writes that crashed: their owner does not list the server.
+        if server not in taken:
+            storage.claims.put(
+                ClaimRecord(claim_id=server_claim(server), owner_id=owner, kind="group-membership")
+            )
+
+    scheduler = Scheduler()
+    scheduled = ScheduledStorage(storage, scheduler)
+    membership = GroupMembership(scheduled, clock=lambda: T0, transaction_items=limit)  # type: ignore[arg-type]
+
+    def run(kind: str, gid: str, servers: list[str]) -> None:
+        def once() -> None:
+            if kind == "create":
+                membership.save(_group(gid, servers), None)
+                return
+            current = scheduled.protection_groups.get(gid)
+            if kind == "delete":
+                membership.delete(current)
+            else:
+                changed = current.model_copy(update={"source_server_ids": servers})
+                membership.save(changed, current)
+
+        retry_conflicts(once, attempts=3, sleep=_no_sleep)
+
+    workers = scheduler.run(
+        [functools.partial(run, *op) for op in operations],
+        lambda n: (data.draw(st.integers(0, n - 1)), data.draw(st.integers(1, 8))),
+    )
+
+    for worker in workers:
+        allowed = (ConflictError, ConcurrentModificationError, NotFoundError)
+        if worker.error is not None and not isinstance(worker.error, allowed):
+            raise worker.error
+    members: dict[str, str] = {}
+    for group in storage.protection_groups.list():
+        for sid in group.source_server_ids:
+            assert sid not in members, f"{sid} is in {members[sid]} and {group.group_id}"
+            members[sid] = group.group_id
+            claim = storage.claims.get(server_claim(sid))
+            assert claim.owner_id == group.group_id, f"{sid} listed by {group.group_id}"
+
+
+def test_a_claim_taken_from_a_write_in_flight_makes_that_write_fail() -> None:
+    # G is created in steps (one claim per transaction). Right after G claims s0, H
+    # wants s0: G does not list it yet, so H may take the claim over — and must move G
+    # on to a new version while doing so, or G's final write would list s0 too.
+    storage = MemoryStorage()
+    transact = storage.transact
+    raced: list[bool] = []
+
+    def h_races_after_the_first_claim(operations: Any) -> Any:
+        stored = transact(operations)
+        if not raced:
+            raced.append(True)
+            GroupMembership(storage, clock=lambda: T0).save(_group(GROUPS[3], [SERVERS[0]]), None)
+        return stored
+
+    storage.transact = h_races_after_the_first_claim  # type: ignore[method-assign]
+    g = GroupMembership(storage, clock=lambda: T0, transaction_items=2)
+
+    with pytest.raises(ConcurrentModificationError) as caught:
+        g.save(_group(GROUPS[2], SERVERS), None)
+
+    assert caught.value.key == GROUPS[2]  # G's own final write lost
+
+    assert [g.group_id for g in storage.protection_groups.list()] == [GROUPS[3]]
+    assert storage.claims.get(server_claim(SERVERS[0])).owner_id == GROUPS[3]
+    # G's other claims were released again when it gave up.
+    assert all(storage.claims.find(server_claim(s)) is None for s in SERVERS[1:])
