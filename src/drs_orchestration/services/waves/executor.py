@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from botocore.config import Config
 
@@ -26,6 +26,7 @@ from drs_orchestration.aws.retry import RetryPolicy
 from drs_orchestration.errors import (
     ConcurrentModificationError,
     ConflictError,
+    DrsOrchestrationError,
     InvalidStateTransitionError,
     ValidationError,
 )
@@ -35,6 +36,7 @@ from drs_orchestration.models import (
     Execution,
     ExecutionStatus,
     ExecutionType,
+    RecoveryPlan,
     ServerOutcome,
     WaveRun,
     WaveStatus,
@@ -47,16 +49,21 @@ from drs_orchestration.services.launch_config import LaunchConfigService
 from drs_orchestration.services.plans import resolve_waves
 from drs_orchestration.services.waves.context import ExecutorSettings, LostRace, StepContext
 from drs_orchestration.services.waves.hooks import CacheSyncHook, PostWaveHook, RecoveryInstanceSync
-from drs_orchestration.services.waves.launcher import DrsQuotas
+from drs_orchestration.services.waves.launcher import DrsQuotas, tag_value
 from drs_orchestration.services.waves.preflight import assess_readiness
 from drs_orchestration.services.waves.stepper import WaveStepper
 from drs_orchestration.storage.base import Storage
+from drs_orchestration.storage.claims import ClaimRecord, claim_id
+from drs_orchestration.storage.transactions import Check, Put
 
 __all__ = ["StepResult", "WaveExecutor"]
 
 logger = logging.getLogger(__name__)
 
 _WRITE_RETRIES = 10
+PLAN_CLAIM = "plan"
+"""The claim namespace of a plan's running execution (``plan:<plan ID>``)."""
+RUNNING_EXECUTION = "running-execution"
 
 
 @dataclass(frozen=True)
@@ -242,17 +249,6 @@ class WaveExecutor:
         policy = plan.readiness if readiness is None else _readiness(readiness)
         resolved = resolve_waves(self._storage, plan)
         by_name = {r.wave.name: r for r in resolved}
-        running = [
-            e.execution_id
-            for e in self._storage.executions.list_for_plan(plan_id)
-            if not e.status.is_terminal
-        ]
-        if running:
-            raise ConflictError(
-                f"plan {plan.name!r} ({plan_id}) already has a running execution: "
-                + ", ".join(running),
-                details={"planId": plan_id, "executionIds": running},
-            )
         now = self._now()
         waves = [
             WaveRun(
@@ -288,7 +284,7 @@ class WaveExecutor:
             updated_at=now,
             expires_at=now + EXECUTION_RETENTION,
         )
-        stored = self._storage.executions.put(execution)
+        stored = self._claim_plan(plan, execution)
         logger.info(
             "execution created",
             extra={
@@ -300,6 +296,79 @@ class WaveExecutor:
             },
         )
         return stored
+
+    def _claim_plan(self, plan: RecoveryPlan, execution: Execution) -> Execution:
+        """Store ``execution`` together with the plan's running-execution claim, atomically.
+
+        The claim ``plan:<plan ID>`` is a conditional insert written in one
+        transaction with the execution, so of any number of concurrent starts
+        exactly one stores its execution. A claim whose execution has ended
+        (or vanished) is stale: it is handed over in a transaction that also
+        checks that execution is still as read.
+        """
+        claim = claim_id(PLAN_CLAIM, plan.plan_id)
+        record = ClaimRecord(
+            claim_id=claim,
+            owner_id=execution.execution_id,
+            kind=RUNNING_EXECUTION,
+            claimed_at=execution.created_at,
+            details={"planName": tag_value(plan.name)[:128]},
+        )
+        for _ in range(_WRITE_RETRIES):
+            try:
+                stored = self._storage.transact(
+                    [Put(execution, expected_version=0), Put(record, expected_version=0)]
+                )
+                return cast(Execution, stored[0])
+            except ConcurrentModificationError as conflict:
+                if conflict.key != claim:
+                    raise
+            holder = self._storage.claims.find(claim)
+            if holder is None:
+                continue  # released meanwhile
+            running = self._storage.executions.find(holder.owner_id)
+            if running is not None and not running.status.is_terminal:
+                raise ConflictError(
+                    f"plan {plan.name!r} ({plan.plan_id}) already has a running execution: "
+                    f"{running.execution_id} ({running.status.value}, started by "
+                    f"{running.started_by or 'unknown'}); cancel it or wait for it to end",
+                    details={"planId": plan.plan_id, "executionIds": [running.execution_id]},
+                )
+            try:
+                stored = self._storage.transact(
+                    [
+                        Check(
+                            Execution,
+                            holder.owner_id,
+                            running.version if running is not None else None,
+                        ),
+                        Put(execution, expected_version=0),
+                        Put(record, expected_version=holder.version),
+                    ]
+                )
+                logger.info(
+                    "took over a stale running-execution claim",
+                    extra={"planId": plan.plan_id, "staleExecutionId": holder.owner_id},
+                )
+                return cast(Execution, stored[0])
+            except ConcurrentModificationError:
+                continue
+        raise ConcurrentModificationError(
+            "claim", claim, expected_version=None, actual_version=None, attempts=_WRITE_RETRIES
+        )
+
+    def _release_plan(self, execution: Execution) -> None:
+        """Give the plan back once its execution has ended (a failure leaves a stale claim)."""
+        try:
+            self._storage.claims.release(
+                claim_id(PLAN_CLAIM, execution.plan_id), execution.execution_id
+            )
+        except DrsOrchestrationError as exc:
+            logger.warning(
+                "could not release the plan's running-execution claim; the next start takes "
+                "it over",
+                extra={"executionId": execution.execution_id, "errorCode": exc.code},
+            )
 
     def preflight(
         self,
@@ -507,6 +576,8 @@ class WaveExecutor:
         saved = self._write(step)
         if saved is None:
             return self.get(execution_id), True
+        if saved.status.is_terminal:
+            self._release_plan(saved)
         for event in step.events:
             emit(self._events, event)
         return saved, step.progressed
