@@ -45,6 +45,8 @@ from drs_orchestration.models import (
     JobRecord,
     LaunchConfigStatus,
     LaunchSettings,
+    MatchReport,
+    MatchRules,
     PlanReadiness,
     ProtectionGroup,
     ReadinessPolicy,
@@ -60,6 +62,7 @@ from drs_orchestration.models import (
 )
 from drs_orchestration.services import (
     DrsQuotas,
+    InstanceMatcher,
     Orchestrator,
     RecoveryInstanceCache,
     WaveExecutor,
@@ -87,6 +90,7 @@ __all__ = [
     "ExecutionType",
     "FailbackState",
     "FailurePolicy",
+    "InstanceMatcher",
     "InstanceMatchingError",
     "InstancePair",
     "JobRecord",
@@ -96,6 +100,8 @@ __all__ = [
     "LaunchConfigTimeoutError",
     "LaunchConfigValidationError",
     "LaunchSettings",
+    "MatchReport",
+    "MatchRules",
     "MemoryStorage",
     "NotFoundError",
     "Orchestrator",
