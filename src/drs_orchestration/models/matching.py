@@ -30,6 +30,7 @@ from drs_orchestration.models.ids import (
 from drs_orchestration.models.launch import TagKey, TagValue
 
 __all__ = [
+    "LAUNCH_INTO_TAG",
     "AmbiguousMatch",
     "CheckName",
     "CheckStatus",
@@ -43,6 +44,9 @@ __all__ = [
     "UnmatchedSource",
     "UnmatchedTarget",
 ]
+
+LAUNCH_INTO_TAG = ("AWSDRS", "AllowLaunchingIntoThisInstance")
+"""The tag (key, value) an instance must carry before DRS launches into it."""
 
 VpcId = Annotated[str, StringConstraints(pattern=r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")]
 Affix = Annotated[str, StringConstraints(min_length=1, max_length=64)]

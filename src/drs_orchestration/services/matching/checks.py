@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from drs_orchestration.models.failback import MatchMethod
-from drs_orchestration.models.matching import CheckName, CheckStatus, PairCheck
+from drs_orchestration.models.matching import LAUNCH_INTO_TAG, CheckName, CheckStatus, PairCheck
 
 __all__ = [
-    "LAUNCH_INTO_TAG",
     "CheckContext",
     "InstanceTypeFacts",
     "LaunchFacts",
@@ -24,9 +23,6 @@ __all__ = [
     "TargetFacts",
     "run_checks",
 ]
-
-LAUNCH_INTO_TAG = ("AWSDRS", "AllowLaunchingIntoThisInstance")
-"""The tag an instance must carry before DRS launches into it."""
 
 _GIB = 1024**3
 _GONE = frozenset({"terminated", "shutting-down"})

@@ -31,6 +31,7 @@ from drs_orchestration.models import (
     utc_now,
 )
 from drs_orchestration.models.matching import (
+    LAUNCH_INTO_TAG,
     CheckName,
     CheckStatus,
     MatchedPair,
@@ -42,7 +43,7 @@ from drs_orchestration.models.matching import (
 )
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import LaunchConfigService
-from drs_orchestration.services.matching.checks import LAUNCH_INTO_TAG, run_checks
+from drs_orchestration.services.matching.checks import run_checks
 from drs_orchestration.services.matching.discovery import (
     MatchingDrs,
     MatchingEc2,
