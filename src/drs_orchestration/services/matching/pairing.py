@@ -166,7 +166,11 @@ class _Run:
         self.targets = {t.instance_id: t for t in targets}
         if len(self.targets) != len(targets):
             raise ValueError("target candidates must have distinct instance IDs")
-        self.owners = {s.own_instance_id: s.source_server_id for s in sources if s.own_instance_id}
+        self.owners: dict[str, str] = {}
+        for sid in sorted(self.sources):
+            own = self.sources[sid].own_instance_id
+            if own:
+                self.owners.setdefault(own, sid)
         self.used: dict[str, str] = {}
         self.pairs: dict[str, TargetDecision] = {}
         self.unmatched: dict[str, UnmatchedSource] = {}
@@ -209,6 +213,8 @@ class _Run:
         """Why ``target_id`` cannot receive ``for_source`` (``None``: it can)."""
         if target_id in self.used:
             return f"instance {target_id} is already paired with {self.used[target_id]}"
+        if target_id in self.ambiguous_targets:
+            return f"instance {target_id} is claimed ambiguously by other servers"
         if target_id in self.blocked:
             return self.blocked[target_id]
         owner = self.owners.get(target_id)
