@@ -74,7 +74,9 @@ def test_exact_and_normalised_names_pair_one_to_one() -> None:
     by_source = {p.source_server_id: p for p in result.pairs}
     assert "'app server'" in by_source[S2].reason
     assert by_source[S3].source_name == "DB-1"
-    assert not (result.ambiguous or result.unmatched_sources or result.unmatched_targets)
+    assert result.ambiguous == []
+    assert result.unmatched_sources == []
+    assert result.unmatched_targets == []
 
 
 def test_the_name_tag_comes_before_the_host_name_unless_the_rules_say_otherwise() -> None:

@@ -129,7 +129,9 @@ def test_pairing_is_a_partial_bijection_independent_of_input_order(
             assert source.own_instance_id != pair.target_instance_id
         else:
             target = by_target[pair.target_instance_id]
-            assert target.listed and target.live and target.name
+            assert target.listed
+            assert target.live
+            assert target.name
             assert pair.target_instance_id not in owners
             name = source.name(rules.source_names)
             assert name is not None
