@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,6 +22,7 @@ from drs_orchestration.storage import MemoryStorage
 from drs_orchestration.storage.base import BaseStorage
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
 from drs_orchestration.testing.operations import OPERATIONS, OpContext
+from tests.cache.conftest import make_storage
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -43,6 +45,7 @@ class Env:
     sim: DrsSimulator
     clients: SimulatedClientFactory
     storage: BaseStorage
+    launch_configs: LaunchConfigService
     groups: ProtectionGroupService
     matcher: InstanceMatcher
     retry: RetryPolicy
@@ -148,7 +151,7 @@ def make_env(storage: BaseStorage, sim: DrsSimulator) -> Env:
     matcher = InstanceMatcher(
         storage, clients, retry=retry, clock=sim.now, events=events.append, groups=groups
     )
-    return Env(sim, clients, storage, groups, matcher, retry, events)
+    return Env(sim, clients, storage, launch_configs, groups, matcher, retry, events)
 
 
 @pytest.fixture
@@ -199,3 +202,14 @@ def template(
 def env(aws: None, templates: Templates) -> Iterator[Env]:
     with mock_drs() as sim:
         yield make_env(MemoryStorage(), sim)
+
+
+@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
+def backend_env(
+    request: pytest.FixtureRequest, aws: None, templates: Templates, tmp_path: Path
+) -> Iterator[Env]:
+    """The environment on each storage backend (DynamoDB on moto)."""
+    storage = make_storage(request.param, tmp_path)
+    with mock_drs() as sim:
+        yield make_env(storage, sim)
+    storage.close()
