@@ -7,14 +7,14 @@ from dataclasses import replace
 import pytest
 
 from drs_orchestration.models import CheckName, CheckStatus, MatchMethod
-from drs_orchestration.services.matching.checks import (
+from drs_orchestration.services.matching.checks import run_checks
+from drs_orchestration.services.matching.facts import (
     CheckContext,
     InstanceTypeFacts,
     LaunchFacts,
     NetworkFacts,
     SourceFacts,
     TargetFacts,
-    run_checks,
 )
 
 GIB = 1024**3

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from drs_orchestration.aws.drs import DrsGateway, chunked
 from drs_orchestration.aws.ec2 import MAX_FILTER_VALUES, Ec2Gateway
 from drs_orchestration.errors import DrsOrchestrationError
-from drs_orchestration.services.matching.checks import (
+from drs_orchestration.services.matching.facts import (
     CheckContext,
     InstanceTypeFacts,
     LaunchFacts,
