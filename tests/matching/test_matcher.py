@@ -432,3 +432,24 @@ def test_a_group_is_matched_only_in_its_own_region_and_account(env: Env) -> None
     assert caught.value.problems[0]["field"] == "account"
     with pytest.raises(NotFoundError):
         env.matcher.match(group_id="pg-aaaaaaaaaaaaaaaaaaaa")
+
+
+def test_reads_stay_within_each_ec2_page_limit(env: Env) -> None:
+    sent: dict[str, list[int]] = {}
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        sent.setdefault(model.name, []).append(params.get("MaxResults", 0))
+
+    env.ec2().meta.events.register("before-parameter-build.ec2", record)
+    servers = [env.server(f"web-{n}") for n in range(3)]
+    for n in range(3):
+        env.instance(f"web-{n}", instance_type=["m5.large", "t3.micro", "m5.xlarge"][n])
+
+    report = env.matcher.match(source_server_ids=servers, region=REGION)
+
+    assert len(report.pairs) == 3
+    # DescribeInstanceTypes pages hold 100 types at most; the others 1,000.
+    assert sent["DescribeInstanceTypes"]
+    assert all(0 < size <= 100 for size in sent["DescribeInstanceTypes"])
+    assert all(0 < size <= 1000 for size in sent["DescribeInstances"])
+    assert all(0 < size <= 1000 for size in sent["DescribeSubnets"])

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from drs_orchestration.aws.drs import DrsGateway, chunked
 from drs_orchestration.aws.ec2 import MAX_FILTER_VALUES, Ec2Gateway
 from drs_orchestration.errors import DrsOrchestrationError
+from drs_orchestration.models.matching import MatchedPair, MatchRules
+from drs_orchestration.services.matching.checks import run_checks
 from drs_orchestration.services.matching.facts import (
     CheckContext,
     InstanceTypeFacts,
@@ -24,7 +26,11 @@ from drs_orchestration.services.matching.facts import (
     SourceFacts,
     TargetFacts,
 )
-from drs_orchestration.services.matching.pairing import SourceCandidate, TargetCandidate
+from drs_orchestration.services.matching.pairing import (
+    SourceCandidate,
+    TargetCandidate,
+    TargetDecision,
+)
 from drs_orchestration.services.matching.scope import MatchScope, account_for
 
 if TYPE_CHECKING:
@@ -40,11 +46,13 @@ __all__ = [
     "MatchingEc2",
     "ServerArn",
     "check_context",
+    "checked_pair",
     "describe_error",
     "launch_facts",
     "original_instances",
     "parse_server_arn",
     "read_launch_facts",
+    "read_targets",
     "source_candidate",
     "source_facts",
     "target_candidate",
@@ -93,8 +101,16 @@ class MatchingEc2(Ec2Gateway):
         """VCPUs and memory per instance type (unknown types are absent)."""
         found: dict[str, InstanceTypeFacts] = {}
         wanted = sorted(set(names))
+        # DescribeInstanceTypes pages hold at most 100 types: a gateway of that page size.
+        sized = MatchingEc2(
+            self._clients,
+            self.region,
+            self.account,
+            retry=self.retry,
+            page_size=min(self.page_size, _INSTANCE_TYPES_PER_CALL),
+        )
         for chunk in chunked(wanted, _INSTANCE_TYPES_PER_CALL):
-            for item in self._paginate(
+            for item in sized._paginate(
                 "DescribeInstanceTypes",
                 "describe_instance_types",
                 "InstanceTypes",
@@ -385,3 +401,62 @@ def read_launch_facts(
     workers = min(concurrency, len(source_server_ids))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drs-matcher") as pool:
         return dict(zip(source_server_ids, pool.map(read, source_server_ids), strict=True))
+
+
+def read_targets(
+    ec2: MatchingEc2,
+    rules: MatchRules,
+    *,
+    servers: Mapping[str, Any],
+    originals: Mapping[str, str],
+) -> tuple[dict[str, TargetFacts], set[str]]:
+    """Listed instances, plus those a rule names; and the IDs of the listed ones."""
+    facts = {
+        f.instance_id: f
+        for f in map(
+            target_facts,
+            ec2.list_instances(vpc_ids=rules.target_vpc_ids, tags=rules.target_tags),
+        )
+    }
+    listed = set(facts)
+    named = {t for s, t in rules.explicit_pairs.items() if s in servers}
+    named.update(originals.values())
+    for instance in ec2.describe_instances(sorted(named - listed)):
+        found = target_facts(instance)
+        facts[found.instance_id] = found
+    return facts, listed
+
+
+def checked_pair(
+    decision: TargetDecision,
+    server: SourceServerTypeDef,
+    *,
+    facts: Mapping[str, TargetFacts],
+    launches: Mapping[str, LaunchFacts],
+    context: CheckContext,
+    region: str,
+) -> MatchedPair:
+    """A pairing decision with its checks."""
+    own = source_candidate(server, None).own_instance_id
+    # The source's own instance, when it is in this region, tells how the source boots.
+    boot_mode = facts[own].boot_mode if own is not None and own in facts else None
+    source = source_facts(server, region=region, boot_mode=boot_mode)
+    target = facts.get(decision.target_instance_id)
+    return MatchedPair(
+        source_server_id=decision.source_server_id,
+        target_instance_id=decision.target_instance_id,
+        method=decision.method,
+        reason=decision.reason,
+        source_name=decision.source_name,
+        target_name=decision.target_name,
+        source_private_ip=source.private_ip,
+        target_private_ip=target.private_ip if target else None,
+        checks=run_checks(
+            source,
+            target,
+            decision.target_instance_id,
+            launch=launches[decision.source_server_id],
+            method=decision.method,
+            context=context,
+        ),
+    )

@@ -43,17 +43,16 @@ from drs_orchestration.models.matching import (
 )
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import LaunchConfigService
-from drs_orchestration.services.matching.checks import run_checks
 from drs_orchestration.services.matching.discovery import (
     MatchingDrs,
     MatchingEc2,
     check_context,
+    checked_pair,
     original_instances,
     read_launch_facts,
+    read_targets,
     source_candidate,
-    source_facts,
     target_candidate,
-    target_facts,
 )
 from drs_orchestration.services.matching.pairing import pair_instances
 from drs_orchestration.services.matching.scope import (
@@ -191,42 +190,23 @@ class InstanceMatcher:
         notes: list[str] = []
         originals = (
             original_instances(
-                self._storage,
-                self._clients,
-                self._retry,
-                servers=servers,
-                scope=scope,
-                notes=notes,
+                self._storage, self._clients, self._retry, servers=servers, scope=scope, notes=notes
             )
             if parsed.original_instance
             else {}
         )
-
-        listed = {
-            facts.instance_id: facts
-            for facts in map(
-                target_facts,
-                ec2.list_instances(vpc_ids=parsed.target_vpc_ids, tags=parsed.target_tags),
-            )
-        }
-        facts = dict(listed)
-        named = {t for s, t in parsed.explicit_pairs.items() if s in servers} | set(
-            originals.values()
-        )
-        for instance in ec2.describe_instances(sorted(named - set(listed))):
-            found = target_facts(instance)
-            facts[found.instance_id] = found
-
+        facts, listed = read_targets(ec2, parsed, servers=servers, originals=originals)
         pairing = pair_instances(
             [source_candidate(servers[sid], originals.get(sid)) for sid in sorted(servers)],
             [target_candidate(f, listed=f.instance_id in listed) for f in facts.values()],
             parsed,
             blocked=blocked_targets(self._storage, scope),
         )
-        paired_targets_facts = [
-            facts[p.target_instance_id] for p in pairing.pairs if p.target_instance_id in facts
-        ]
-        context = check_context(drs, ec2, paired_targets_facts)
+        context = check_context(
+            drs,
+            ec2,
+            [facts[p.target_instance_id] for p in pairing.pairs if p.target_instance_id in facts],
+        )
         if context.launch_into_source_instance:
             notes.append(
                 "DRS's launch configuration template sets launchIntoSourceInstance: launches "
@@ -236,36 +216,6 @@ class InstanceMatcher:
         launches = read_launch_facts(
             drs, [p.source_server_id for p in pairing.pairs], concurrency=self._concurrency
         )
-        pairs = []
-        for decision in pairing.pairs:
-            server = servers[decision.source_server_id]
-            own = source_candidate(server, None).own_instance_id
-            source = source_facts(
-                server,
-                region=scope.region,
-                boot_mode=facts[own].boot_mode if own in facts else None,
-            )
-            target = facts.get(decision.target_instance_id)
-            pairs.append(
-                MatchedPair(
-                    source_server_id=decision.source_server_id,
-                    target_instance_id=decision.target_instance_id,
-                    method=decision.method,
-                    reason=decision.reason,
-                    source_name=decision.source_name,
-                    target_name=decision.target_name,
-                    source_private_ip=source.private_ip,
-                    target_private_ip=target.private_ip if target else None,
-                    checks=run_checks(
-                        source,
-                        target,
-                        decision.target_instance_id,
-                        launch=launches[decision.source_server_id],
-                        method=decision.method,
-                        context=context,
-                    ),
-                )
-            )
         missing = [
             UnmatchedSource(
                 source_server_id=sid,
@@ -278,9 +228,19 @@ class InstanceMatcher:
         report = MatchReport(
             region=scope.region,
             account=scope.account,
-            group_id=scope.group.group_id if scope.group else None,
+            group_id=scope.group_id,
             rules=parsed,
-            pairs=pairs,
+            pairs=[
+                checked_pair(
+                    d,
+                    servers[d.source_server_id],
+                    facts=facts,
+                    launches=launches,
+                    context=context,
+                    region=scope.region,
+                )
+                for d in pairing.pairs
+            ],
             ambiguous=pairing.ambiguous,
             unmatched_sources=sorted(
                 [*pairing.unmatched_sources, *missing], key=lambda u: u.source_server_id
@@ -290,11 +250,15 @@ class InstanceMatcher:
             notes=notes,
             created_at=self._clock(),
         )
+        self._matched(report)
+        return report
+
+    def _matched(self, report: MatchReport) -> None:
         logger.info(
             "matched source servers with instances",
             extra={
-                "region": scope.region,
-                "accountId": scope.account_id,
+                "region": report.region,
+                "accountId": report.account_id,
                 "groupId": report.group_id,
                 "pairs": len(report.pairs),
                 "failedPairs": len(report.failed_pairs),
@@ -309,7 +273,7 @@ class InstanceMatcher:
                 at=report.created_at,
                 group_id=report.group_id,
                 region=report.region,
-                account_id=scope.account_id,
+                account_id=report.account_id,
                 pairs=len(report.pairs),
                 failed_pairs=len(report.failed_pairs),
                 ambiguous=sum(len(a.source_server_ids) for a in report.ambiguous),
@@ -317,7 +281,6 @@ class InstanceMatcher:
                 unmatched_targets=len(report.unmatched_targets),
             ),
         )
-        return report
 
     # ---- apply and unpair ---------------------------------------------------------------
 
