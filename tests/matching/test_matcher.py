@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from drs_orchestration.models import (
     MatchReport,
     MatchRules,
 )
+from drs_orchestration.services import InstanceMatcher
 from drs_orchestration.testing.operations import OPERATIONS
 from tests.http_faults import HttpFaults, _RawBody
 from tests.ids import instance_id, server_id
@@ -453,3 +455,14 @@ def test_reads_stay_within_each_ec2_page_limit(env: Env) -> None:
     assert all(0 < size <= 100 for size in sent["DescribeInstanceTypes"])
     assert all(0 < size <= 1000 for size in sent["DescribeInstances"])
     assert all(0 < size <= 1000 for size in sent["DescribeSubnets"])
+
+
+def test_the_matcher_checks_its_settings_and_clock(env: Env) -> None:
+    with pytest.raises(ValidationError) as caught:
+        InstanceMatcher(env.storage, env.clients, concurrency=0)
+    assert caught.value.problems[0]["field"] == "concurrency"
+    naive = InstanceMatcher(env.storage, env.clients, clock=lambda: datetime(2026, 1, 1))
+    web = env.server("web-1")
+    with pytest.raises(ValidationError) as caught:
+        naive.match(source_server_ids=[web], region=REGION)
+    assert caught.value.problems[0]["field"] == "clock"

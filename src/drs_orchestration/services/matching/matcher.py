@@ -30,6 +30,7 @@ from drs_orchestration.models import (
     ProtectionGroup,
     utc_now,
 )
+from drs_orchestration.models.base import aware
 from drs_orchestration.models.matching import (
     LAUNCH_INTO_TAG,
     CheckName,
@@ -131,6 +132,9 @@ class InstanceMatcher:
             retry=self._retry,
             clock=clock,
         )
+
+    def _now(self) -> datetime:
+        return aware("clock", self._clock())
 
     # ---- match ------------------------------------------------------------------------
 
@@ -248,7 +252,7 @@ class InstanceMatcher:
             unmatched_targets=pairing.unmatched_targets,
             launch_into_source_instance=context.launch_into_source_instance,
             notes=notes,
-            created_at=self._clock(),
+            created_at=self._now(),
         )
         self._matched(report)
         return report
@@ -360,7 +364,7 @@ class InstanceMatcher:
                 },
             )
         tagged = self._tag(parsed, group, applicable) if add_tag else []
-        now = self._clock()
+        now = self._now()
         previous = self._storage.instance_pairs.get_many(p.source_server_id for p in applicable)
         written = write_pairs(
             self._storage,
@@ -407,7 +411,7 @@ class InstanceMatcher:
         emit(
             self._events,
             InstancesPaired(
-                at=self._clock(),
+                at=self._now(),
                 group_id=group.group_id,
                 paired=len(written),
                 skipped=len(skipped),
@@ -467,7 +471,7 @@ class InstanceMatcher:
         emit(
             self._events,
             InstancesUnpaired(
-                at=self._clock(),
+                at=self._now(),
                 group_id=group_id,
                 source_server_ids=tuple(ids),
                 pairs_deleted=len(removed),
