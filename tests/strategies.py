@@ -855,6 +855,7 @@ def instance_pairs() -> st.SearchStrategy[InstancePair]:
         target_instance_id=ec2_instance_ids(),
         region=regions(),
         account_id=_optional(account_ids()),
+        group_id=_optional(protection_group_ids()),
         match_method=st.sampled_from(MatchMethod),
         source_name=_optional(_text(20)),
         target_name=_optional(_text(20)),
@@ -862,6 +863,7 @@ def instance_pairs() -> st.SearchStrategy[InstancePair]:
         target_private_ip=_optional(_private_ips()),
         validated=st.booleans(),
         validation_errors=st.lists(_labels(30), max_size=2),
+        warnings=st.lists(_labels(30), max_size=2),
         updated_at=timestamps(),
         version=_versions(),
     )

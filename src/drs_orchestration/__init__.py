@@ -48,6 +48,8 @@ from drs_orchestration.models import (
     JobRecord,
     LaunchConfigStatus,
     LaunchSettings,
+    MatchReport,
+    MatchRules,
     PlanReadiness,
     ProtectionGroup,
     ReadinessPolicy,
@@ -63,6 +65,7 @@ from drs_orchestration.models import (
 )
 from drs_orchestration.services import (
     DrsQuotas,
+    InstanceMatcher,
     Orchestrator,
     RecoveryInstanceCache,
     WaveExecutor,
@@ -91,6 +94,7 @@ __all__ = [
     "ExecutionType",
     "FailbackState",
     "FailurePolicy",
+    "InstanceMatcher",
     "InstanceMatchingError",
     "InstancePair",
     "JobRecord",
@@ -100,6 +104,8 @@ __all__ = [
     "LaunchConfigTimeoutError",
     "LaunchConfigValidationError",
     "LaunchSettings",
+    "MatchReport",
+    "MatchRules",
     "MemoryStorage",
     "NotFoundError",
     "Orchestrator",

@@ -41,7 +41,10 @@ __all__ = [
     "ExecutionFinished",
     "ExecutionPaused",
     "ExecutionStarted",
+    "InstancesMatched",
+    "InstancesPaired",
     "InstancesTerminated",
+    "InstancesUnpaired",
     "JobAdopted",
     "JobProgress",
     "JobStarted",
@@ -302,3 +305,42 @@ class InstancesTerminated(Event):
     skipped: int
     already_gone: int
     would_terminate: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstancesMatched(Event):
+    """Source servers were matched with existing instances (nothing written yet).
+
+    ``ambiguous`` counts the source servers left in ambiguous groups.
+    """
+
+    kind: ClassVar[str] = "instances_matched"
+    group_id: str | None
+    region: str
+    account_id: str | None
+    pairs: int
+    failed_pairs: int
+    ambiguous: int
+    unmatched_sources: int
+    unmatched_targets: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstancesPaired(Event):
+    """Instance pairs were stored and written to a group's launch settings."""
+
+    kind: ClassVar[str] = "instances_paired"
+    group_id: str
+    paired: int
+    skipped: int
+    tagged: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstancesUnpaired(Event):
+    """Servers of a group stopped launching into existing instances; their pairs were deleted."""
+
+    kind: ClassVar[str] = "instances_unpaired"
+    group_id: str
+    source_server_ids: tuple[str, ...]
+    pairs_deleted: int

@@ -296,6 +296,8 @@ class WaveRun(DrsModel):
     protection_group_ids: list[str] = Field(default_factory=list)
     group_versions: dict[str, int] = Field(default_factory=dict)
     """The version of each group the servers were resolved from (what the execution saw)."""
+    launch_into: dict[SourceServerId, Ec2InstanceId] = Field(default_factory=dict)
+    """Servers whose launch settings launched them into an existing (paired) instance."""
     depends_on: list[str] = Field(default_factory=list)
     pause_before: bool = False
     pause_released: bool = False
@@ -380,6 +382,9 @@ class Execution(VersionedModel):
     """Which servers the waves launch (the plan's policy, or the one given at start)."""
     replace_recovery_instances: bool = False
     """A drill may replace recovery instances launched by a real recovery."""
+    drill_into_paired_instances: bool = False
+    """A drill may launch into the existing (production-standby) instances servers are paired
+    with, overwriting them."""
     drs_clock_skew_s: float | None = None
     """How far ahead of DRS's clock (negative: behind) the last stepping host's clock was."""
     started_by: str | None = None

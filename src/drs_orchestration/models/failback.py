@@ -14,6 +14,7 @@ from drs_orchestration.models.ids import (
     Ec2InstanceId,
     ExecutionId,
     JobId,
+    ProtectionGroupId,
     RecoveryInstanceId,
     Region,
     SourceServerId,
@@ -23,19 +24,31 @@ __all__ = ["FailbackPhase", "FailbackState", "InstancePair", "MatchMethod"]
 
 
 class MatchMethod(StrEnum):
-    """How a source server was paired with its target instance."""
+    """How a source server was paired with its target instance (rules in order of precedence)."""
 
-    NAME_TAG = "name_tag"
     EXPLICIT = "explicit"
+    """Named in ``MatchRules.explicit_pairs``."""
+    ORIGINAL_INSTANCE = "original_instance"
+    """The instance a failing-back server originally replicated from."""
+    NAME_TAG = "name_tag"
+    """Equal names (source ``Name`` tag or host name, target ``Name`` tag) once normalised."""
 
 
 class InstancePair(VersionedModel):
-    """A source server and the existing EC2 instance DRS should launch into."""
+    """A source server and the existing EC2 instance DRS should launch into.
+
+    Keyed by ``source_server_id``. ``region`` and ``account_id`` are where DRS
+    launches the server, which is where the target instance is (``None``: the
+    client factory's own account). ``validated`` is true when no check of the
+    pair failed; ``validation_errors`` holds the failed checks and
+    ``warnings`` the others worth a look.
+    """
 
     source_server_id: SourceServerId
     target_instance_id: Ec2InstanceId
     region: Region
     account_id: AccountId | None = None
+    group_id: ProtectionGroupId | None = None
     match_method: MatchMethod = MatchMethod.NAME_TAG
     source_name: str | None = None
     target_name: str | None = None
@@ -43,6 +56,7 @@ class InstancePair(VersionedModel):
     target_private_ip: str | None = None
     validated: bool = False
     validation_errors: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
     updated_at: Timestamp = Field(default_factory=utc_now)
 
 

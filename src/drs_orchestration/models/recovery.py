@@ -132,7 +132,8 @@ class TerminationStatus(StrEnum):
     ALREADY_GONE = "ALREADY_GONE"
     """DRS no longer knows the instance (terminated earlier, or replaced by a later launch)."""
     SKIPPED = "SKIPPED"
-    """Deliberately left alone (not launched by this execution, or a real recovery)."""
+    """Deliberately left alone (not launched by this execution, a real recovery, or an
+    instance that existed before the execution and was launched into)."""
     FAILED = "FAILED"
     """Termination was attempted or intended and did not succeed; the cache record is kept."""
 

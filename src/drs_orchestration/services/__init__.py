@@ -13,6 +13,7 @@ from drs_orchestration.services.config_hash import calculate_config_hash
 from drs_orchestration.services.drift import DriftReport, FieldDifference
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import EnsureReadyResult, LaunchConfigService
+from drs_orchestration.services.matching import InstanceMatcher, paired_targets
 from drs_orchestration.services.orchestrator import Orchestrator
 from drs_orchestration.services.plans import RecoveryPlanService
 from drs_orchestration.services.waves import (
@@ -29,6 +30,7 @@ __all__ = [
     "DrsQuotas",
     "EnsureReadyResult",
     "FieldDifference",
+    "InstanceMatcher",
     "LaunchConfigService",
     "Orchestrator",
     "PostWaveHook",
@@ -40,4 +42,5 @@ __all__ = [
     "TerminationLimits",
     "WaveExecutor",
     "calculate_config_hash",
+    "paired_targets",
 ]

@@ -275,6 +275,7 @@ class RecoveryInstanceCache:
         *,
         dry_run: bool = False,
         include_recovery: bool = False,
+        include_launched_into: bool = False,
     ) -> TerminationReport:
         """Terminate the recovery instances one execution launched, and forget them.
 
@@ -287,6 +288,10 @@ class RecoveryInstanceCache:
           first; one launched by a job that is not the execution's is skipped.
         * A non-drill execution is refused unless ``include_recovery=True``;
           without it, a recovery (non-drill) instance is skipped too.
+        * An instance that existed before the execution — an existing instance
+          DRS launched into: a stored instance pair's target, or one tagged
+          ``AWSDRS=AllowLaunchingIntoThisInstance`` — is skipped unless
+          ``include_launched_into=True``; so is one whose tags cannot be read.
         * ``dry_run=True`` reports what would be terminated and changes nothing.
 
         The instances are grouped by account and region and terminated in
@@ -308,5 +313,6 @@ class RecoveryInstanceCache:
             _execution_id(execution_id),
             dry_run=dry_run,
             include_recovery=include_recovery,
+            include_launched_into=include_launched_into,
             limits=self._termination,
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drs_orchestration.aws.drs import MAX_SERVERS_PER_CALL, DrsGateway, chunked
+from drs_orchestration.aws.ec2 import Ec2Gateway
 from drs_orchestration.aws.retry import RetryPolicy
 from drs_orchestration.errors import (
     AwsConflictError,
@@ -37,6 +38,7 @@ from drs_orchestration.models import (
     TerminationStatus,
 )
 from drs_orchestration.models.base import Clock, check_duration
+from drs_orchestration.models.matching import LAUNCH_INTO_TAG
 
 if TYPE_CHECKING:
     from drs_orchestration.aws.clients import ClientFactory
@@ -116,6 +118,7 @@ class _Candidate:
     source_server_id: str | None
     launch_job_id: str | None
     location: _Location
+    ec2_instance_id: str | None = None
 
 
 @dataclass
@@ -188,6 +191,7 @@ class Terminator:
         *,
         dry_run: bool,
         include_recovery: bool,
+        include_launched_into: bool = False,
         limits: TerminationLimits,
     ) -> TerminationReport:
         """Terminate (or list, on a dry run) the recovery instances of one execution."""
@@ -211,6 +215,8 @@ class Terminator:
         )
         candidates = self._candidates(run)
         to_terminate = self._verify(run, candidates, include_recovery=include_recovery)
+        if not include_launched_into:
+            to_terminate = self._spare_launched_into(run, to_terminate)
         if dry_run:
             for candidate in to_terminate:
                 run.settle(candidate, TerminationStatus.WOULD_TERMINATE)
@@ -334,6 +340,7 @@ class Terminator:
                     )
                     continue
                 candidate.source_server_id = candidate.source_server_id or item["sourceServerID"]
+                candidate.ec2_instance_id = item.get("ec2InstanceID")
                 launched_by = item.get("jobID")
                 if launched_by and launched_by not in run.job_ids:
                     run.settle(
@@ -353,6 +360,68 @@ class Terminator:
                 else:
                     approved.append(candidate)
         return approved
+
+    def _spare_launched_into(self, run: _Run, approved: list[_Candidate]) -> list[_Candidate]:
+        """Leave alone the instances that existed before the execution: those DRS launched into.
+
+        Terminating the recovery instance of a launch into an existing instance
+        terminates that instance — a standby, or the original server after a
+        failback. Such an instance is recognised by its stored instance pair
+        or by the ``AWSDRS=AllowLaunchingIntoThisInstance`` tag it had to carry;
+        one whose tags cannot be read is not terminated either.
+        """
+        if not approved:
+            return approved
+        pairs = self._storage.instance_pairs.get_many(
+            c.source_server_id for c in approved if c.source_server_id
+        )
+        by_location: dict[tuple[str, str | None], list[_Candidate]] = {}
+        for candidate in approved:
+            by_location.setdefault(candidate.location.key, []).append(candidate)
+        key, value = LAUNCH_INTO_TAG
+        kept: list[_Candidate] = []
+        for group in by_location.values():
+            location = group[0].location
+            instance_ids = [c.ec2_instance_id or c.recovery_instance_id for c in group]
+            try:
+                tags = {
+                    instance["InstanceId"]: {
+                        t.get("Key"): t.get("Value") for t in instance.get("Tags", [])
+                    }
+                    for instance in Ec2Gateway(
+                        self._clients, location.region, location.account, retry=self._retry
+                    ).describe_instances(instance_ids)
+                }
+            except DrsOrchestrationError as error:
+                for candidate in group:
+                    run.settle(
+                        candidate,
+                        TerminationStatus.FAILED,
+                        reason=(
+                            "could not read the instance in EC2 to rule out an existing instance "
+                            "DRS launched into; pass include_launched_into=True to terminate anyway"
+                        ),
+                        error=error,
+                    )
+                continue
+            for candidate, instance_id in zip(group, instance_ids, strict=True):
+                pair = pairs.get(candidate.source_server_id or "")
+                if pair is not None and pair.target_instance_id == instance_id:
+                    reason = f"paired with source server {pair.source_server_id} by the matcher"
+                elif tags.get(instance_id, {}).get(key) == value:
+                    reason = f"tagged {key}={value}"
+                else:
+                    kept.append(candidate)
+                    continue
+                run.settle(
+                    candidate,
+                    TerminationStatus.SKIPPED,
+                    reason=(
+                        f"an existing instance DRS launched into ({reason}): it existed before "
+                        "the execution; pass include_launched_into=True to terminate it"
+                    ),
+                )
+        return kept
 
     # ---- terminating -------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from drs_orchestration.models import utc_now
 from drs_orchestration.services.cache import RecoveryInstanceCache
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import LaunchConfigService
+from drs_orchestration.services.matching import InstanceMatcher
 from drs_orchestration.services.plans import RecoveryPlanService
 from drs_orchestration.services.waves import (
     DrsQuotas,
@@ -55,6 +56,7 @@ class Orchestrator:
         launch_configs: :class:`LaunchConfigService`.
         waves: :class:`WaveExecutor`.
         cache: :class:`RecoveryInstanceCache`.
+        matcher: :class:`InstanceMatcher`.
 
     Example:
         >>> orchestrator = Orchestrator()
@@ -102,4 +104,7 @@ class Orchestrator:
             quotas=quotas,
             hooks=hooks,
             cache=self.cache if sync_cache else None,
+        )
+        self.matcher = InstanceMatcher(
+            self.storage, self.clients, retry=retry, clock=clock, events=events, groups=self.groups
         )

@@ -23,7 +23,11 @@ from typing import Any, Literal
 
 import pydantic
 
-from drs_orchestration.errors import ConcurrentModificationError, ValidationError
+from drs_orchestration.errors import (
+    ConcurrentModificationError,
+    DrsOrchestrationError,
+    ValidationError,
+)
 from drs_orchestration.models import (
     AccountContext,
     ConfigStatus,
@@ -81,6 +85,8 @@ class ResolvedWave:
     region: str
     account: AccountContext | None
     group_versions: dict[str, int] = field(default_factory=dict)
+    launch_into: dict[str, str] = field(default_factory=dict)
+    """Servers whose launch settings launch them into an existing instance, and that instance."""
 
 
 Severity = Literal["error", "warning"]
@@ -135,6 +141,15 @@ class PlanCheck:
 
 def _place(group: ProtectionGroup) -> tuple[str, Any]:
     return (group.region, group.account.cache_key() if group.account else None)
+
+
+def _launch_into(group: ProtectionGroup, source_server_id: str) -> str | None:
+    """The existing instance a server's effective settings launch it into, if any."""
+    try:
+        properties = group.effective_settings(source_server_id).launch_into_instance_properties
+    except DrsOrchestrationError:
+        return None  # settings that no longer validate are reported when the wave applies them
+    return properties.launch_into_ec2_instance_id if properties is not None else None
 
 
 def _resolve(
@@ -231,6 +246,7 @@ def _resolve(
                         group.group_id,
                     )
                 )
+        chosen = set(servers)
         resolved.append(
             ResolvedWave(
                 wave=wave,
@@ -238,6 +254,12 @@ def _resolve(
                 region=region,
                 account=account,
                 group_versions={g.group_id: g.version for g in members},
+                launch_into={
+                    sid: target
+                    for g in members
+                    for sid in g.source_server_ids
+                    if sid in chosen and (target := _launch_into(g, sid)) is not None
+                },
             )
         )
     return resolved, findings

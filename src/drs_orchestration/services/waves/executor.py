@@ -217,6 +217,7 @@ class WaveExecutor:
         started_by: str | None = None,
         readiness: ReadinessPolicy | Mapping[str, Any] | None = None,
         replace_recovery_instances: bool = False,
+        drill_into_paired_instances: bool = False,
     ) -> Execution:
         """Persist a new execution of a plan (nothing is sent to DRS yet).
 
@@ -238,6 +239,9 @@ class WaveExecutor:
                 that a real recovery launched (refused by default: DRS keeps
                 one recovery instance per server, so the drill would replace
                 what production runs on).
+            drill_into_paired_instances: Let a drill launch servers into the
+                existing instances their launch settings name (refused by
+                default: a drill overwrites a production-standby instance).
 
         Raises:
             NotFoundError: the plan does not exist.
@@ -258,6 +262,7 @@ class WaveExecutor:
                 server_ids=list(by_name[w.name].server_ids),
                 protection_group_ids=list(w.protection_group_ids),
                 group_versions=dict(by_name[w.name].group_versions),
+                launch_into=dict(by_name[w.name].launch_into),
                 depends_on=list(w.depends_on),
                 pause_before=w.pause_before,
                 point_in_time=w.point_in_time,
@@ -279,6 +284,7 @@ class WaveExecutor:
             skip_not_ready=skip_not_ready,
             readiness=policy,
             replace_recovery_instances=replace_recovery_instances,
+            drill_into_paired_instances=drill_into_paired_instances,
             started_by=started_by,
             created_at=now,
             updated_at=now,
@@ -377,6 +383,7 @@ class WaveExecutor:
         drill: bool = True,
         readiness: ReadinessPolicy | Mapping[str, Any] | None = None,
         replace_recovery_instances: bool = False,
+        drill_into_paired_instances: bool = False,
     ) -> PlanReadiness:
         """Check every server of a plan as a drill or recovery would, without starting anything.
 
@@ -405,6 +412,7 @@ class WaveExecutor:
                 now=now,
                 all_recovery_points=True,
                 replace_recovery_instances=replace_recovery_instances,
+                launch_into={} if drill_into_paired_instances else resolved.launch_into,
             )
             waves.append(
                 WaveReadiness(

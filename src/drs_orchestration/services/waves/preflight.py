@@ -11,7 +11,9 @@ depends on it (a server not replicating continuously) or when asked.
 
 A drill also refuses servers whose current recovery instance came from a
 real recovery: DRS keeps one recovery instance per source server, so the
-drill would replace the instance production now runs on.
+drill would replace the instance production now runs on. And it refuses
+servers launched into an existing instance (a paired production standby,
+see :mod:`drs_orchestration.services.matching`), which it would overwrite.
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ def assess_readiness(
     now: datetime,
     all_recovery_points: bool = False,
     replace_recovery_instances: bool = False,
+    launch_into: Mapping[str, str] | None = None,
 ) -> ReadinessReport:
     """Read the servers from DRS and give each its verdict under ``rule``.
 
@@ -166,6 +169,8 @@ def assess_readiness(
             server (a report), not only where the verdict needs it.
         replace_recovery_instances: Let a drill replace recovery instances
             launched by a real recovery.
+        launch_into: Servers launched into an existing instance, and that
+            instance: a drill refuses them (it would overwrite a standby).
 
     Raises:
         AwsApiError: if DRS cannot be read (after the gateway's retries).
@@ -197,6 +202,23 @@ def assess_readiness(
                 checked_at=now,
             )
         )
+    if drill and launch_into:
+        verdicts = [
+            v.model_copy(
+                update={
+                    "ready": False,
+                    "reason": (
+                        f"its launch settings launch it into existing instance "
+                        f"{launch_into[v.source_server_id]} (a paired standby) and a drill "
+                        "would overwrite it; pass drill_into_paired_instances=True to drill "
+                        "it anyway"
+                    ),
+                }
+            )
+            if v.ready and v.source_server_id in launch_into
+            else v
+            for v in verdicts
+        ]
     if drill and not replace_recovery_instances:
         verdicts = _refuse_replacing_recoveries(drs, verdicts)
     return ReadinessReport(verdicts)

@@ -213,6 +213,7 @@ class WaveStepper:
             drill=execution.is_drill,
             now=step.now,
             replace_recovery_instances=execution.replace_recovery_instances,
+            launch_into={} if execution.drill_into_paired_instances else run.launch_into,
         )
         for verdict in report.servers:
             run.servers[verdict.source_server_id].readiness = verdict
