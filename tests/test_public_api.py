@@ -11,6 +11,20 @@ import pytest
 
 EXPECTED: dict[str, set[str]] = {
     "drs_orchestration": {
+        "TerminationLimits",
+        "RecoveryPlanService",
+        "ProtectionGroupService",
+        "PostWaveHook",
+        "LaunchConfigService",
+        "ThrottledError",
+        "TerminationRefusedError",
+        "ServiceQuotaExceededError",
+        "InvalidStateTransitionError",
+        "ConflictError",
+        "AwsValidationError",
+        "AwsResourceNotFoundError",
+        "AwsConflictError",
+        "AwsAccessDeniedError",
         "AccountContext",
         "AgentInstallationError",
         "AssumeRoleClientFactory",

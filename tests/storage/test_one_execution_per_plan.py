@@ -1,0 +1,176 @@
+"""One running execution per plan, claimed atomically on every backend, by threads and processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drs_orchestration import ConflictError, ExecutionStatus, ProtectionGroup, WaveExecutor
+from drs_orchestration.services import LaunchConfigService, RecoveryPlanService
+from drs_orchestration.storage import MemoryStorage, SqliteStorage, claim_id
+from drs_orchestration.storage.base import BaseStorage
+from drs_orchestration.testing import SimulatedClientFactory
+from tests.ids import server_id
+from tests.waves.start_process import start_in_a_process
+
+
+def _plan(storage: BaseStorage) -> str:
+    group = storage.protection_groups.put(
+        ProtectionGroup(name="db", region="us-east-1", source_server_ids=[server_id(1)])
+    )
+    plan = RecoveryPlanService(storage).create(
+        "shop", [{"name": "db", "protectionGroupIds": [group.group_id]}]
+    )
+    return plan.plan_id
+
+
+def _executor(storage: BaseStorage) -> WaveExecutor:
+    clients = SimulatedClientFactory()
+    return WaveExecutor(storage, clients, LaunchConfigService(storage, clients))
+
+
+def _running(storage: BaseStorage, plan_id: str) -> list[str]:
+    return [
+        e.execution_id
+        for e in storage.executions.list_for_plan(plan_id)
+        if not e.status.is_terminal
+    ]
+
+
+def test_concurrent_starts_store_exactly_one_execution(
+    make_storage: Callable[[], BaseStorage],
+) -> None:
+    setup = make_storage()
+    plan_id = _plan(setup)
+    barrier = threading.Barrier(8)
+    started: list[str] = []
+    refused: list[ConflictError] = []
+    lock = threading.Lock()
+
+    def start() -> None:
+        executor = _executor(make_storage())
+        barrier.wait()
+        try:
+            execution = executor.start(plan_id)
+        except ConflictError as exc:
+            with lock:
+                refused.append(exc)
+        else:
+            with lock:
+                started.append(execution.execution_id)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(started) == 1
+    assert len(refused) == 7
+    assert all(e.details["executionIds"] == started for e in refused)
+    assert _running(setup, plan_id) == started
+    claim = setup.claims.get(claim_id("plan", plan_id))
+    assert claim.owner_id == started[0]
+
+
+def test_the_plan_is_free_again_once_its_execution_ends(
+    make_storage: Callable[[], BaseStorage],
+) -> None:
+    storage = make_storage()
+    plan_id = _plan(storage)
+    executor = _executor(storage)
+    first = executor.start(plan_id)
+    with pytest.raises(ConflictError, match=first.execution_id):
+        executor.start(plan_id)
+
+    executor.cancel(first.execution_id, "operator", "wrong plan")
+    ended = executor.run(first.execution_id)  # a cancelled, never-started execution needs no AWS
+
+    assert ended.status is ExecutionStatus.CANCELLED
+    assert storage.claims.find(claim_id("plan", plan_id)) is None
+    second = executor.start(plan_id)
+    assert _running(storage, plan_id) == [second.execution_id]
+
+
+def test_a_claim_left_by_an_ended_or_vanished_execution_is_taken_over(
+    make_storage: Callable[[], BaseStorage],
+) -> None:
+    storage = make_storage()
+    plan_id = _plan(storage)
+    executor = _executor(storage)
+    crashed = executor.start(plan_id)
+    # The process ended the execution and died before releasing the plan.
+    storage.executions.put(crashed.model_copy(update={"status": ExecutionStatus.FAILED}))
+    after_crash = executor.start(plan_id)
+    assert storage.claims.get(claim_id("plan", plan_id)).owner_id == after_crash.execution_id
+
+    # An execution removed from storage (expired, deleted by hand) frees the plan too.
+    storage.executions.delete(after_crash.execution_id)
+    third = executor.start(plan_id)
+    assert _running(storage, plan_id) == [third.execution_id]
+
+
+def test_processes_over_one_sqlite_file_store_exactly_one_execution(tmp_path: Path) -> None:
+    database = tmp_path / "drs.db"
+    with SqliteStorage(database) as storage:
+        plan_id = _plan(storage)
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    results = context.Queue()
+    processes = [
+        context.Process(target=start_in_a_process, args=(str(database), n, plan_id, start, results))
+        for n in range(4)
+    ]
+    for process in processes:
+        process.start()
+    start.set()
+    outcomes = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+
+    started = [o for _, o in outcomes if o != "conflict"]
+    assert len(started) == 1
+    with SqliteStorage(database) as storage:
+        assert _running(storage, plan_id) == started
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    actions=st.lists(
+        st.sampled_from(["start", "end", "end-without-release", "vanish"]), max_size=12
+    )
+)
+def test_any_sequence_of_starts_and_ends_keeps_at_most_one_running(actions: list[str]) -> None:
+    """A start succeeds exactly when nothing runs; ends, crashed ends and lost records free it."""
+    storage = MemoryStorage()
+    plan_id = _plan(storage)
+    executor = _executor(storage)
+    running: str | None = None
+    for action in actions:
+        if action == "start":
+            try:
+                running_now = executor.start(plan_id).execution_id
+            except ConflictError:
+                assert running is not None
+            else:
+                assert running is None
+                running = running_now
+        elif running is not None:
+            execution = storage.executions.get(running)
+            if action == "end":
+                executor.cancel(running, "test")
+                executor.run(running)
+            elif action == "end-without-release":
+                storage.executions.put(
+                    execution.model_copy(update={"status": ExecutionStatus.COMPLETED})
+                )
+            else:
+                storage.executions.delete(running)
+            running = None
+        assert _running(storage, plan_id) == ([running] if running else [])
