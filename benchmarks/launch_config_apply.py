@@ -37,7 +37,7 @@ def measure(size: int, latency: float) -> dict[str, float]:
         configs = LaunchConfigService(
             storage, clients, concurrency=CONCURRENCY, retry=RetryPolicy(sleep=lambda _: None)
         )
-        groups = ProtectionGroupService(storage, clients, configs)
+        groups = ProtectionGroupService(storage, clients, launch_configs=configs)
         ids = [sim.add_source_server(region="us-east-1", hostname=f"h{i}") for i in range(size)]
         group = groups.create("bench", "us-east-1", server_ids=ids, apply=False)
         storage.protection_groups.put(

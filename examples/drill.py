@@ -10,7 +10,7 @@ import logging
 
 from moto import mock_aws
 
-from drs_orchestration import Execution, Orchestrator
+from drs_orchestration import Execution, MemoryStorage, Orchestrator
 from drs_orchestration.testing import SimulatedClientFactory, mock_drs
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def run_drill() -> Execution:
                 )
         # The simulator's clock and sleep make ten simulated minutes pass in a moment.
         orchestrator = Orchestrator(
-            clients=SimulatedClientFactory(sim), clock=sim.now, sleep=sim.advance
+            MemoryStorage(), SimulatedClientFactory(sim), clock=sim.now, sleep=sim.advance
         )
         waves = []
         for tier, after in (("database", []), ("app", ["database"]), ("web", ["app"])):

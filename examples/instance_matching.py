@@ -11,7 +11,7 @@ import os
 
 from moto import mock_aws
 
-from drs_orchestration import MatchRules, Orchestrator
+from drs_orchestration import MatchRules, MemoryStorage, Orchestrator
 from drs_orchestration.models import CheckStatus
 from drs_orchestration.testing import SimulatedClientFactory, mock_drs
 
@@ -44,7 +44,7 @@ def main() -> None:
             sim.add_source_server(region=REGION, hostname=name, tags={"Tier": "web"})
             for name in ("web-1", "web-2", "web-3")
         ]
-        orchestrator = Orchestrator(clients=SimulatedClientFactory(sim), clock=sim.now)
+        orchestrator = Orchestrator(MemoryStorage(), SimulatedClientFactory(sim), clock=sim.now)
         ec2 = orchestrator.clients.client("ec2", REGION)
         standby(ec2, "WEB-1-dr")
         standby(ec2, "web-2 -dr", ready_for_drs=False)  # the tag is missing: apply adds it

@@ -27,7 +27,7 @@ def main() -> None:
             sim.add_source_server(region="us-east-1", hostname=f"db-{i}", tags={"Tier": "db"})
         storage, clients = MemoryStorage(), SimulatedClientFactory(sim)
         launch_configs = LaunchConfigService(storage, clients)
-        groups = ProtectionGroupService(storage, clients, launch_configs)
+        groups = ProtectionGroupService(storage, clients, launch_configs=launch_configs)
 
         database = groups.create(
             "database",

@@ -91,7 +91,7 @@ class DrsOrchestrationError(Exception):
             the error is raised; retry loops read it instead of re-classifying.
     """
 
-    code: ClassVar[str] = "DrsOrchestrationError"
+    code: ClassVar[str] = "DrsOrchestration"
     http_status: ClassVar[int] = 500
     retryable: bool = False
 
@@ -131,7 +131,7 @@ class InvalidFields(ValueError):  # noqa: N818 - raised inside pydantic validato
 class ValidationError(DrsOrchestrationError, ValueError):
     """Input failed validation; ``problems`` lists each bad field with its path and value."""
 
-    code = "ValidationError"
+    code = "Validation"
     http_status = 400
 
     def __init__(
@@ -188,7 +188,7 @@ class ValidationError(DrsOrchestrationError, ValueError):
 class LaunchConfigValidationError(ValidationError):
     """Launch settings are invalid; nothing was written or applied."""
 
-    code = "LaunchConfigValidationError"
+    code = "LaunchConfigValidation"
 
 
 class NotFoundError(DrsOrchestrationError, LookupError):
@@ -303,7 +303,7 @@ class InvalidStateTransitionError(DrsOrchestrationError):
 class LaunchConfigApplicationError(DrsOrchestrationError):
     """Launch configurations could not be applied to one or more source servers."""
 
-    code = "LaunchConfigApplicationError"
+    code = "LaunchConfigApplication"
     http_status = 502
 
 
@@ -350,7 +350,7 @@ class ServersNotReadyError(DrsOrchestrationError):
 class RecoveryError(DrsOrchestrationError):
     """A recovery or drill could not be started or did not complete."""
 
-    code = "RecoveryError"
+    code = "Recovery"
     http_status = 502
 
 
@@ -364,7 +364,7 @@ class JobTimeoutError(RecoveryError):
 class InstanceMatchingError(DrsOrchestrationError):
     """Source servers could not be paired with target EC2 instances."""
 
-    code = "InstanceMatchingError"
+    code = "InstanceMatching"
     http_status = 422
 
 
@@ -405,7 +405,7 @@ class PrivateIPMismatchError(DrsOrchestrationError):
 class AgentInstallationError(DrsOrchestrationError):
     """The DRS replication agent could not be installed on an instance."""
 
-    code = "AgentInstallationError"
+    code = "AgentInstallation"
     http_status = 502
 
 
@@ -415,7 +415,7 @@ class CrossAccountError(DrsOrchestrationError):
     The message names the role and account, never the credentials.
     """
 
-    code = "CrossAccountError"
+    code = "CrossAccount"
     http_status = 403
 
 
@@ -429,7 +429,7 @@ class StorageError(DrsOrchestrationError):
         location: The database file or DynamoDB table involved, when known.
     """
 
-    code = "StorageError"
+    code = "Storage"
     http_status = 500
 
     def __init__(
@@ -516,7 +516,7 @@ class AwsApiError(DrsOrchestrationError):
             re-sent: look for its effect (the job, by its tags) instead.
     """
 
-    code = "AwsApiError"
+    code = "AwsApi"
     http_status = 502
 
     def __init__(

@@ -343,7 +343,7 @@ def test_one_failing_region_does_not_stop_the_others(
     assert by_region["us-east-1"].instances == by_region["eu-west-1"].instances == 2
     failed = by_region["us-west-2"]
     assert failed.error is not None
-    assert failed.error.code == "AwsApiError"
+    assert failed.error.code == "AwsApi"
     assert failed.error.details["awsCode"] == "UninitializedAccountException"
     assert "us-west-2" in failed.error.message
     assert not status.succeeded
@@ -497,7 +497,7 @@ def test_sync_servers_never_raises_for_aws_errors(
         "us-east-1",
         tuple(servers),
     )
-    assert failure.error_code == "AwsApiError"
+    assert failure.error_code == "AwsApi"
 
 
 def test_sync_servers_rejects_malformed_arguments(make_cache: CacheFactory) -> None:

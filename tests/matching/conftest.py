@@ -147,7 +147,7 @@ def make_env(storage: BaseStorage, sim: DrsSimulator) -> Env:
     retry = RetryPolicy(max_attempts=3, sleep=no_sleep)
     events: list[Event] = []
     launch_configs = LaunchConfigService(storage, clients, retry=retry, concurrency=4)
-    groups = ProtectionGroupService(storage, clients, launch_configs, retry=retry)
+    groups = ProtectionGroupService(storage, clients, launch_configs=launch_configs, retry=retry)
     matcher = InstanceMatcher(
         storage, clients, retry=retry, clock=sim.now, events=events.append, groups=groups
     )

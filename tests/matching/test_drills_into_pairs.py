@@ -12,7 +12,7 @@ def _executor(env: Env) -> WaveExecutor:
     return WaveExecutor(
         env.storage,
         env.clients,
-        env.launch_configs,
+        launch_configs=env.launch_configs,
         clock=env.sim.now,
         sleep=env.sim.advance,
         retry=env.retry,

@@ -55,5 +55,7 @@ def env() -> Iterator[Env]:
         storage = MemoryStorage()
         retry = RetryPolicy(max_attempts=4, sleep=no_sleep)
         launch_configs = LaunchConfigService(storage, clients, retry=retry, concurrency=4)
-        groups = ProtectionGroupService(storage, clients, launch_configs, retry=retry)
+        groups = ProtectionGroupService(
+            storage, clients, launch_configs=launch_configs, retry=retry
+        )
         yield Env(sim, clients, storage, launch_configs, groups, retry)

@@ -28,7 +28,9 @@ WORKER_PREFIX = "drs-launch-config"
 
 def _service(env: Env, **kw: Any) -> tuple[LaunchConfigService, ProtectionGroupService]:
     configs = LaunchConfigService(env.storage, env.clients, retry=env.retry, **kw)
-    return configs, ProtectionGroupService(env.storage, env.clients, configs, retry=env.retry)
+    return configs, ProtectionGroupService(
+        env.storage, env.clients, launch_configs=configs, retry=env.retry
+    )
 
 
 def _stored_template_version(env: Env, server: str) -> Any:

@@ -42,7 +42,9 @@ class Groups:
         storage = storage or self.make_storage()
         retry = RetryPolicy(max_attempts=4, sleep=no_sleep)
         launch_configs = LaunchConfigService(storage, self.clients, retry=retry)
-        return ProtectionGroupService(storage, self.clients, launch_configs, retry=retry)
+        return ProtectionGroupService(
+            storage, self.clients, launch_configs=launch_configs, retry=retry
+        )
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def _plan(storage: BaseStorage) -> str:
 
 def _executor(storage: BaseStorage) -> WaveExecutor:
     clients = SimulatedClientFactory()
-    return WaveExecutor(storage, clients, LaunchConfigService(storage, clients))
+    return WaveExecutor(storage, clients, launch_configs=LaunchConfigService(storage, clients))
 
 
 def _running(storage: BaseStorage, plan_id: str) -> list[str]:

@@ -133,3 +133,18 @@ def test_storage_errors_carry_where_and_what() -> None:
     unavailable = errors.StorageUnavailableError("locked", location="/var/lib/drs.db")
     assert isinstance(unavailable, errors.StorageError)
     assert (unavailable.http_status, unavailable.location) == (503, "/var/lib/drs.db")
+
+
+def test_every_error_code_is_its_class_name_without_the_error_suffix() -> None:
+    """One naming style for the stable codes adapters and logs match on."""
+    from drs_orchestration import errors
+
+    classes = [
+        getattr(errors, name)
+        for name in errors.__all__
+        if isinstance(getattr(errors, name), type)
+        and issubclass(getattr(errors, name), errors.DrsOrchestrationError)
+    ]
+    assert len(classes) > 20
+    for cls in classes:
+        assert cls.code == cls.__name__.removesuffix("Error"), cls

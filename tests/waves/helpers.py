@@ -9,7 +9,7 @@ from typing import Any
 
 from moto import mock_aws
 
-from drs_orchestration import Orchestrator, RetryPolicy
+from drs_orchestration import MemoryStorage, Orchestrator, RetryPolicy
 from drs_orchestration.events import Event
 from drs_orchestration.models import Execution, RecoveryPlan
 from drs_orchestration.services.waves import DrsQuotas
@@ -51,7 +51,7 @@ def orchestrator(
     the executor, and the cache's post-wave sync has tests of its own.
     """
     return Orchestrator(
-        storage=storage,
+        storage=storage if storage is not None else MemoryStorage(),
         clients=clients or SimulatedClientFactory(sim),
         events=events,
         clock=sim.now,

@@ -33,7 +33,9 @@ def test_executor_settings_are_checked(field: str, kwargs: dict[str, Any]) -> No
     storage = MemoryStorage()
     clients = SimulatedClientFactory()
     with pytest.raises(ValidationError) as err:
-        WaveExecutor(storage, clients, LaunchConfigService(storage, clients), **kwargs)
+        WaveExecutor(
+            storage, clients, launch_configs=LaunchConfigService(storage, clients), **kwargs
+        )
     assert err.value.problems[0]["field"] == field
 
 
@@ -63,7 +65,7 @@ def test_a_naive_clock_is_refused_with_a_clear_error() -> None:
         naive = WaveExecutor(
             orch.storage,
             orch.clients,
-            orch.launch_configs,
+            launch_configs=orch.launch_configs,
             clock=lambda: datetime(2026, 1, 1),  # a naive clock: the point of the test
         )
         with pytest.raises(ValidationError, match="timezone-aware"):

@@ -204,7 +204,7 @@ def test_step_does_one_unit_and_any_executor_can_take_the_next() -> None:
 
 
 def test_orchestrator_defaults_need_no_aws_at_construction() -> None:
-    orch = Orchestrator()
+    orch = Orchestrator(MemoryStorage())
 
     assert isinstance(orch.storage, MemoryStorage)
     assert isinstance(orch.clients, SessionClientFactory)

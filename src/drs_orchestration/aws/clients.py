@@ -319,7 +319,9 @@ class AssumeRoleClientFactory(SessionClientFactory):
     ) -> None:
         super().__init__(session, config, retry=retry)
         if not 900 <= duration_s <= 43200:
-            raise ValueError(f"duration_s must be between 900 and 43200 (got {duration_s})")
+            raise ValidationError.for_field(
+                "duration_s", duration_s, "must be between 900 and 43200 seconds (STS's limits)"
+            )
         self._duration_s = duration_s
         self._sts_region = sts_region
         self._role_sessions: dict[tuple[str, str | None, str | None], boto3.Session] = {}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from drs_orchestration.aws.drs import chunked
 from drs_orchestration.aws.gateway import ServiceGateway
+from drs_orchestration.errors import NotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -47,7 +48,11 @@ class Ec2Gateway(ServiceGateway):
         )
         versions = response["LaunchTemplateVersions"]
         if not versions:
-            raise LookupError(f"launch template {launch_template_id} has no default version")
+            raise NotFoundError(
+                "launch template default version",
+                launch_template_id,
+                details={"region": self.region, "accountId": self.account_id},
+            )
         return versions[0]
 
     def create_template_version(

@@ -82,7 +82,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from drs_orchestration.errors import ConcurrentModificationError, ConflictError
+from drs_orchestration.errors import ConcurrentModificationError, ConflictError, ValidationError
 from drs_orchestration.models import ProtectionGroup, VersionedModel
 from drs_orchestration.storage import (
     MAX_TRANSACTION_ITEMS,
@@ -144,7 +144,9 @@ class GroupMembership:
         transaction_items: int = MAX_TRANSACTION_ITEMS,
     ) -> None:
         if transaction_items < 2:
-            raise ValueError(f"transaction_items must be at least 2 (got {transaction_items})")
+            raise ValidationError.for_field(
+                "transaction_items", transaction_items, "must be at least 2"
+            )
         self._storage = storage
         self._clock = clock
         self._limit = transaction_items

@@ -80,7 +80,7 @@ class ProtectionGroupService:
         clock: Source of timestamps.
 
     Example:
-        >>> groups = ProtectionGroupService(storage, clients, launch_configs)
+        >>> groups = ProtectionGroupService(storage, clients, launch_configs=launch_configs)
         >>> db = groups.create("database", "us-east-1", tags={"Tier": "db"},
         ...                    launch_settings={"copyPrivateIp": True})
         >>> db.source_server_ids, db.launch_config_status.status
@@ -90,15 +90,17 @@ class ProtectionGroupService:
         self,
         storage: Storage,
         clients: ClientFactory,
-        launch_configs: LaunchConfigService,
         *,
+        launch_configs: LaunchConfigService | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._storage = storage
         self._clients = clients
-        self._launch_configs = launch_configs
         self._retry = retry or RetryPolicy()
+        self._launch_configs = launch_configs or LaunchConfigService(
+            storage, clients, retry=self._retry, clock=clock
+        )
         self._clock = clock
         self._membership = GroupMembership(storage, clock=clock)
 

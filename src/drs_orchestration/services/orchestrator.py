@@ -3,7 +3,7 @@
 Each service stays usable on its own; the facade is the common case in
 three lines::
 
-    orchestrator = Orchestrator(storage=SqliteStorage("dr.db"))
+    orchestrator = Orchestrator(SqliteStorage("dr.db"))
     execution = orchestrator.waves.start(plan_id, drill=True)
     execution = orchestrator.waves.run(execution.execution_id)
 """
@@ -16,6 +16,7 @@ from datetime import datetime
 
 from drs_orchestration.aws.clients import ClientFactory, SessionClientFactory
 from drs_orchestration.aws.retry import RetryPolicy
+from drs_orchestration.errors import ValidationError
 from drs_orchestration.events import EventSink
 from drs_orchestration.models import utc_now
 from drs_orchestration.services.cache import RecoveryInstanceCache
@@ -29,7 +30,6 @@ from drs_orchestration.services.waves import (
     WaveExecutor,
 )
 from drs_orchestration.storage.base import Storage
-from drs_orchestration.storage.memory import MemoryStorage
 
 __all__ = ["Orchestrator"]
 
@@ -38,7 +38,10 @@ class Orchestrator:
     """The library's services, sharing storage, AWS access, retries, clock and events.
 
     Args:
-        storage: Where everything is kept (default: a new :class:`MemoryStorage`).
+        storage: Where everything is kept. Required: executions must outlive the
+            process that starts them (a Lambda, a crashed script), so there is no
+            in-memory default; pass :class:`SqliteStorage` for one host,
+            :class:`DynamoDBStorage` for Lambdas, :class:`MemoryStorage` for tests.
         clients: Where AWS clients come from (default: :class:`SessionClientFactory`,
             the default boto3 credential chain; created lazily, no AWS call here).
         events: Event sink shared by every service.
@@ -59,7 +62,7 @@ class Orchestrator:
         matcher: :class:`InstanceMatcher`.
 
     Example:
-        >>> orchestrator = Orchestrator()
+        >>> orchestrator = Orchestrator(SqliteStorage("dr.db"))
         >>> db = orchestrator.groups.create("database", "us-east-1", tags={"Tier": "db"})
         >>> plan = orchestrator.plans.create("shop", [{"name": "db",
         ...                                            "protectionGroupIds": [db.group_id]}])
@@ -69,10 +72,10 @@ class Orchestrator:
 
     def __init__(
         self,
-        storage: Storage | None = None,
+        storage: Storage,
         clients: ClientFactory | None = None,
-        events: EventSink | None = None,
         *,
+        events: EventSink | None = None,
         clock: Callable[[], datetime] = utc_now,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -80,14 +83,25 @@ class Orchestrator:
         hooks: Sequence[PostWaveHook] = (),
         sync_cache: bool = True,
     ) -> None:
-        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        if storage is None:
+            raise ValidationError.for_field(
+                "storage",
+                None,
+                "is required: pass SqliteStorage(path) on one host, DynamoDBStorage(...) for "
+                "Lambdas, or MemoryStorage() in tests (executions must outlive the process)",
+            )
+        self.storage: Storage = storage
         self.clients: ClientFactory = clients if clients is not None else SessionClientFactory()
         self.events = events
         self.launch_configs = LaunchConfigService(
             self.storage, self.clients, events=events, retry=retry, clock=clock
         )
         self.groups = ProtectionGroupService(
-            self.storage, self.clients, self.launch_configs, retry=retry, clock=clock
+            self.storage,
+            self.clients,
+            launch_configs=self.launch_configs,
+            retry=retry,
+            clock=clock,
         )
         self.plans = RecoveryPlanService(self.storage, clock=clock)
         self.cache = RecoveryInstanceCache(
@@ -96,7 +110,7 @@ class Orchestrator:
         self.waves = WaveExecutor(
             self.storage,
             self.clients,
-            self.launch_configs,
+            launch_configs=self.launch_configs,
             events=events,
             clock=clock,
             sleep=sleep,

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from drs_orchestration.errors import ConcurrentModificationError
+from drs_orchestration.errors import ConcurrentModificationError, ValidationError
 from drs_orchestration.models import VersionedModel
 
 if TYPE_CHECKING:
@@ -125,10 +125,10 @@ def retry_conflicts(
     Raises:
         ConcurrentModificationError: every attempt conflicted; it reports the
             number of attempts, and the last conflict is its ``__cause__``.
-        ValueError: ``attempts`` is less than 1.
+        ValidationError: ``attempts`` is less than 1.
     """
-    if attempts < 1:
-        raise ValueError(f"attempts must be at least 1 (got {attempts})")
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ValidationError.for_field("attempts", attempts, "must be at least 1")
     last: ConcurrentModificationError | None = None
     for number in range(attempts):
         if number:

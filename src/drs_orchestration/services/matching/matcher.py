@@ -129,7 +129,9 @@ class InstanceMatcher:
         self._groups = groups or ProtectionGroupService(
             storage,
             clients,
-            LaunchConfigService(storage, clients, events=events, retry=self._retry, clock=clock),
+            launch_configs=LaunchConfigService(
+                storage, clients, events=events, retry=self._retry, clock=clock
+            ),
             retry=self._retry,
             clock=clock,
         )

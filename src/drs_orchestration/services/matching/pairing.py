@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from drs_orchestration.errors import ValidationError
 from drs_orchestration.models.failback import MatchMethod
 from drs_orchestration.models.matching import (
     AmbiguousMatch,
@@ -162,10 +163,14 @@ class _Run:
         self.blocked = blocked
         self.sources = {s.source_server_id: s for s in sources}
         if len(self.sources) != len(sources):
-            raise ValueError("source candidates must have distinct source server IDs")
+            raise ValidationError.for_field(
+                "sources", len(sources), "must have distinct source server IDs"
+            )
         self.targets = {t.instance_id: t for t in targets}
         if len(self.targets) != len(targets):
-            raise ValueError("target candidates must have distinct instance IDs")
+            raise ValidationError.for_field(
+                "targets", len(targets), "must have distinct instance IDs"
+            )
         self.owners: dict[str, str] = {}
         for sid in sorted(self.sources):
             own = self.sources[sid].own_instance_id

@@ -124,7 +124,7 @@ class WaveExecutor:
             (clock differences between this host and DRS).
 
     Example:
-        >>> executor = WaveExecutor(storage, clients, launch_configs)
+        >>> executor = WaveExecutor(storage, clients, launch_configs=launch_configs)
         >>> execution = executor.start(plan.plan_id, drill=True)
         >>> execution = executor.run(execution.execution_id, poll_interval=15)
         >>> execution.status
@@ -135,8 +135,8 @@ class WaveExecutor:
         self,
         storage: Storage,
         clients: ClientFactory,
-        launch_configs: LaunchConfigService,
         *,
+        launch_configs: LaunchConfigService | None = None,
         events: EventSink | None = None,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
@@ -189,7 +189,10 @@ class WaveExecutor:
         all_hooks = list(hooks)
         if cache is not None:
             all_hooks.append(CacheSyncHook(cache))
-        self._stepper = WaveStepper(self.settings, self._gateway, launch_configs, all_hooks)
+        configs = launch_configs or LaunchConfigService(
+            storage, clients, events=events, retry=self._retry, clock=clock
+        )
+        self._stepper = WaveStepper(self.settings, self._gateway, configs, all_hooks)
 
     def _now(self) -> datetime:
         return _ms(aware_now(self._clock))

@@ -29,7 +29,7 @@ class PostWaveHook(Protocol):
         >>> class Notify:
         ...     def after_wave(self, execution: Execution, wave_run: WaveRun) -> None:
         ...         post_to_chat(f"{wave_run.wave_name}: {wave_run.status}")
-        >>> executor = WaveExecutor(storage, clients, launch_configs, hooks=[Notify()])
+        >>> executor = WaveExecutor(storage, clients, hooks=[Notify()])
     """
 
     def after_wave(self, execution: Execution, wave_run: WaveRun) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from drs_orchestration.aws.drs import MAX_SERVERS_PER_CALL, DrsGateway, chunked, parse_drs_timestamp
-from drs_orchestration.errors import RecoveryError
+from drs_orchestration.errors import RecoveryError, ValidationError
 from drs_orchestration.models import Execution, JobRecord, WaveRun
 
 if TYPE_CHECKING:
@@ -69,19 +69,25 @@ class DrsQuotas:
     max_servers_in_progress: int = 500
 
     def __post_init__(self) -> None:
+        for name in ("max_servers_per_job", "max_jobs_in_progress", "max_servers_in_progress"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValidationError.for_field(name, value, "must be a whole number")
         if not 1 <= self.max_servers_per_job <= MAX_SERVERS_PER_CALL:
-            raise ValueError(
-                f"max_servers_per_job must be between 1 and {MAX_SERVERS_PER_CALL} "
-                f"(got {self.max_servers_per_job})"
+            raise ValidationError.for_field(
+                "max_servers_per_job",
+                self.max_servers_per_job,
+                f"must be between 1 and {MAX_SERVERS_PER_CALL}",
             )
         if self.max_jobs_in_progress < 1:
-            raise ValueError(
-                f"max_jobs_in_progress must be at least 1 (got {self.max_jobs_in_progress})"
+            raise ValidationError.for_field(
+                "max_jobs_in_progress", self.max_jobs_in_progress, "must be at least 1"
             )
         if self.max_servers_in_progress < self.max_servers_per_job:
-            raise ValueError(
-                "max_servers_in_progress must be at least max_servers_per_job "
-                f"(got {self.max_servers_in_progress} < {self.max_servers_per_job})"
+            raise ValidationError.for_field(
+                "max_servers_in_progress",
+                self.max_servers_in_progress,
+                f"must be at least max_servers_per_job ({self.max_servers_per_job})",
             )
 
 
