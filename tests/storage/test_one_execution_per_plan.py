@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from drs_orchestration import ConflictError, ExecutionStatus, ProtectionGroup, WaveExecutor
 from drs_orchestration.services import LaunchConfigService, RecoveryPlanService
-from drs_orchestration.storage import MemoryStorage, SqliteStorage, claim_id
+from drs_orchestration.storage import MemoryStorage, SqliteStorage, claim_id, retry_conflicts
 from drs_orchestration.storage.base import BaseStorage
 from drs_orchestration.testing import SimulatedClientFactory
 from tests.ids import server_id
@@ -174,3 +174,38 @@ def test_any_sequence_of_starts_and_ends_keeps_at_most_one_running(actions: list
                 storage.executions.delete(running)
             running = None
         assert _running(storage, plan_id) == ([running] if running else [])
+
+
+def test_concurrent_plan_updates_without_a_version_lose_nothing(
+    make_storage: Callable[[], BaseStorage],
+) -> None:
+    """Each writer re-applies its own change to the stored plan: 8 x 25 increments all land."""
+    setup = make_storage()
+    plan_id = _plan(setup)
+    RecoveryPlanService(setup).update(plan_id, description="0")
+    barrier = threading.Barrier(8)
+
+    def increment() -> None:
+        plans = RecoveryPlanService(make_storage())
+        barrier.wait()
+        for _ in range(25):
+
+            def bump() -> None:
+                current = plans.get(plan_id)
+                plans.update(
+                    plan_id,
+                    description=str(int(current.description or "0") + 1),
+                    expected_version=current.version,
+                )
+
+            retry_conflicts(bump, attempts=200, sleep=lambda _: None)
+
+    threads = [threading.Thread(target=increment) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    stored = setup.recovery_plans.get(plan_id)
+    assert stored.description == "200"
+    assert stored.version == 202  # create, the first update, and one write per increment
