@@ -193,3 +193,8 @@ class PlanReadiness(DrsModel):
     def not_ready(self) -> dict[str, str]:
         """Every server that would not launch, with the reason."""
         return {s.source_server_id: s.reason for w in self.waves for s in w.not_ready}
+
+    def _repr_html_(self) -> str:
+        from drs_orchestration.reports.html import plan_readiness_html
+
+        return plan_readiness_html(self)
