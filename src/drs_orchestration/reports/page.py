@@ -44,11 +44,12 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-
 margin:24px;color:#111827;font-size:14px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 6px}
 h3{font-size:15px;margin:18px 0 4px}
-table{border-collapse:collapse;margin:6px 0;font-size:12.5px}
-th,td{padding:3px 8px;border-bottom:1px solid #e5e7eb;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:6px 0;font-size:12px}
+th,td{padding:3px 6px;border-bottom:1px solid #e5e7eb;text-align:left;vertical-align:top}
 thead th{border-bottom:1px solid #6b7280;font-weight:600}
 table.summary th{font-weight:600;color:#374151;white-space:nowrap}
-td.num{text-align:right;white-space:nowrap}
+td.num{text-align:right;white-space:nowrap}table.summary td.num{text-align:left}
+td.id,td.time{white-space:nowrap}
 small,.muted{color:#6b7280}
 figure{margin:8px 0}figure img,figure svg{max-width:100%;height:auto}
 p.note{background:#fef9c3;padding:6px 10px;border-radius:4px}
@@ -62,9 +63,9 @@ def _value(value: object) -> str:
     return esc(json.dumps(value))
 
 
-def _cell(path: str, value: object, shown: str, *, css: str = "") -> str:
+def _cell(path: str, value: object, shown: str, *, css: str = "", tag: str = "td") -> str:
     klass = f' class="{css}"' if css else ""
-    return f'<td{klass} data-path="{esc(path)}" data-value="{_value(value)}">{shown}</td>'
+    return f'<{tag}{klass} data-path="{esc(path)}" data-value="{_value(value)}">{shown}</{tag}>'
 
 
 def _num(path: str, value: float | int | None, text: str, *, extra: str = "") -> str:
@@ -74,7 +75,11 @@ def _num(path: str, value: float | int | None, text: str, *, extra: str = "") ->
 
 def _time(path: str, value: datetime | None) -> str:
     iso = value.isoformat().replace("+00:00", "Z") if value else None
-    return _cell(path, iso, esc(format_time(value)))
+    return _cell(path, iso, esc(format_time(value)), css="time")
+
+
+def _id(path: str, value: str | None, shown: str | None = None) -> str:
+    return _cell(path, value, esc(value) if shown is None else shown, css="id")
 
 
 def _row(label: str, cell: str) -> str:
@@ -176,7 +181,8 @@ def _readiness(path: str, server: ServerEvidence) -> str:
         return _cell(f"{path}.readiness", None, "-")
     verdict = badge("READY" if readiness.ready else "NOT READY")
     lag = f" lag {esc(format_duration(readiness.lag_s))}" if readiness.lag_s is not None else ""
-    reason = f"<br><small>{esc(readiness.reason)}</small>"
+    # A refused server's reason is the evidence; a ready one's repeats its state.
+    reason = "" if readiness.ready else f"<br><small>{esc(readiness.reason)}</small>"
     return _cell(
         f"{path}.readiness.lagS",
         readiness.lag_s,
@@ -186,14 +192,25 @@ def _readiness(path: str, server: ServerEvidence) -> str:
 
 def _server_row(path: str, server: ServerEvidence) -> str:
     label = esc(server.hostname) + "<br>" if server.hostname else ""
-    job = esc(server.job_id) + (" <small>(adopted)</small>" if server.adopted_job else "")
     chunk = "-" if server.chunk_index is None else str(server.chunk_index)
+    adopted = " (adopted)" if server.adopted_job else ""
     sid = server.source_server_id
+    job = (
+        _cell(f"{path}.jobId", server.job_id, esc(server.job_id), tag="span")
+        + f"<br><small>chunk {_cell(f'{path}.chunkIndex', server.chunk_index, chunk, tag='span')}"
+        + f"{adopted}</small>"
+    )
+    recovery, ec2 = server.recovery_instance_id, server.ec2_instance_id
+    instances = (
+        _cell(f"{path}.recoveryInstanceId", recovery, esc(recovery), tag="span")
+        + "<br><small>EC2 "
+        + _cell(f"{path}.ec2InstanceId", server.ec2_instance_id, esc(ec2), tag="span")
+        + "</small>"
+    )
     cells = [
-        _cell(f"{path}.sourceServerId", sid, f"{label}<small>{esc(sid)}</small>"),
+        _id(f"{path}.sourceServerId", sid, f"{label}<small>{esc(sid)}</small>"),
         _cell(f"{path}.status", server.status.value, badge(server.status.value)),
-        _num(f"{path}.chunkIndex", server.chunk_index, chunk),
-        _cell(f"{path}.jobId", server.job_id, job),
+        f'<td class="id">{job}</td>',
         _readiness(path, server),
         _phase(f"{path}.snapshot", server.snapshot),
         _phase(f"{path}.conversion", server.conversion),
@@ -201,8 +218,7 @@ def _server_row(path: str, server: ServerEvidence) -> str:
         _num(f"{path}.readyAfterS", server.ready_after_s, format_duration(server.ready_after_s)),
         _time(f"{path}.recoveryPoint", server.recovery_point),
         _num(f"{path}.achievedRpoS", server.achieved_rpo_s, format_duration(server.achieved_rpo_s)),
-        _text(f"{path}.recoveryInstanceId", server.recovery_instance_id),
-        _text(f"{path}.ec2InstanceId", server.ec2_instance_id),
+        f'<td class="id">{instances}</td>',
     ]
     return f'<tr data-server="{esc(sid)}">' + "".join(cells) + "</tr>"
 
@@ -210,7 +226,6 @@ def _server_row(path: str, server: ServerEvidence) -> str:
 _SERVER_HEADERS = (
     "server",
     "status",
-    "chunk",
     "job",
     "readiness at start",
     "snapshot",
@@ -219,8 +234,7 @@ _SERVER_HEADERS = (
     "ready after",
     "recovery point",
     "achieved RPO",
-    "recovery instance",
-    "EC2 instance",
+    "recovery / EC2 instance",
 )
 
 
