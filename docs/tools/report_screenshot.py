@@ -53,7 +53,9 @@ def find_browser() -> str:
     raise SystemExit("no Chromium found: apt-get install -y chromium (or put chrome on PATH)")
 
 
-def screenshot(browser: str, page: Path, out: Path, *, width: int = 1400, height: int = 2200) -> None:
+def screenshot(
+    browser: str, page: Path, out: Path, *, width: int = 1400, height: int = 2200
+) -> None:
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
             [

@@ -326,7 +326,9 @@ def drift_report_html(report: DriftReport) -> str:
         [esc(sid), badge("FAILED", "unreadable"), esc(message)]
         for sid, message in sorted(report.errors.items())
     )
-    return title + (table(("server", "state", "detail"), rows) if rows else "")
+    if not rows:
+        rows.append(["every server", badge("OK", "in sync"), esc("applied settings match")])
+    return title + table(("server", "state", "detail"), rows)
 
 
 def cache_lookup_html(lookup: CacheLookup) -> str:
