@@ -63,9 +63,7 @@ def test_every_python_block_is_an_embedded_example_or_a_doctest(doc: Path) -> No
         assert session.lstrip().startswith(">>>"), f"{doc.name}: a pycon block starts with >>>"
 
 
-@pytest.mark.parametrize(
-    "doc", [p for p in PAGES if _blocks(p, "pycon")], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("doc", [p for p in PAGES if _blocks(p, "pycon")], ids=lambda p: p.name)
 def test_doc_sessions_run_as_shown(
     doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
