@@ -92,3 +92,62 @@ def test_doc_sessions_run_as_shown(
         result = runner.run(test, out=output.append)
     assert result.attempted > 0
     assert result.failed == 0, "".join(output)
+
+
+# ---- the CLI reference is generated from the command tree ------------------------------
+
+
+def _cli_reference_module() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "cli_reference", ROOT / "docs" / "tools" / "cli_reference.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_cli_reference_covers_every_command_and_option() -> None:
+    import argparse
+
+    from drs_orchestration.cli import build_parser
+
+    reference = _cli_reference_module().cli_reference()  # type: ignore[attr-defined]
+
+    parser = build_parser()
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert commands.choices
+    for name, sub in commands.choices.items():
+        assert f"## `drs-orchestration {name}`" in reference
+        for action in sub._actions:
+            for option in action.option_strings:
+                assert option in reference, (name, option)
+    assert (ROOT / "docs" / "cli.md").read_text().count("<!-- cli-reference -->") == 1
+
+
+def test_the_cli_reference_reads_a_click_tree_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import click
+
+    @click.group(name="drs-orchestration")
+    def main() -> None:
+        """Disaster recovery."""
+
+    @main.command()
+    @click.option("--yes", is_flag=True, help="do not ask")
+    def recover() -> None:
+        """Recover a plan."""
+
+    cli = types.ModuleType("fake_cli")
+    cli.main = main  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_cli", cli)
+
+    reference = _cli_reference_module().cli_reference("fake_cli")  # type: ignore[attr-defined]
+
+    assert "`drs-orchestration recover`" in reference
+    assert "--yes" in reference
+    assert "Recover a plan." in reference

@@ -301,7 +301,7 @@ def evidence(
     Returns:
         The report; every number in it comes from ``execution``.
 
-    Example:
+    Examples:
         >>> report = evidence(orchestrator.waves.get(execution_id))
         >>> report.write("drill-evidence.html")
     """

@@ -109,7 +109,7 @@ class RecoveryInstanceCache:
     Raises:
         ValidationError: a target is malformed (naming its position and value).
 
-    Example:
+    Examples:
         >>> cache = RecoveryInstanceCache(storage, clients, targets=[("us-east-1", None)])
         >>> status = cache.sync_all()
         >>> found = cache.get(["s-0123456789abcdef0"])

@@ -70,7 +70,7 @@ class ProtectionGroupService:
         retry: Retry policy for DRS reads.
         clock: Source of timestamps.
 
-    Example:
+    Examples:
         >>> groups = ProtectionGroupService(storage, clients, launch_configs)
         >>> db = groups.create("database", "us-east-1", tags={"Tier": "db"},
         ...                    launch_settings={"copyPrivateIp": True})

@@ -56,7 +56,7 @@ class Orchestrator:
         waves: :class:`WaveExecutor`.
         cache: :class:`RecoveryInstanceCache`.
 
-    Example:
+    Examples:
         >>> orchestrator = Orchestrator()
         >>> db = orchestrator.groups.create("database", "us-east-1", tags={"Tier": "db"})
         >>> plan = orchestrator.plans.create("shop", [{"name": "db",

@@ -318,7 +318,7 @@ class SqliteStorage(BaseStorage):
         timeout_s: How long a write waits for another process's write lock
             before failing with ``sqlite3.OperationalError: database is locked``.
 
-    Example:
+    Examples:
         >>> with SqliteStorage(default_sqlite_path()) as storage:
         ...     group = storage.protection_groups.put(group)   # version 0 -> 1
     """

@@ -116,7 +116,7 @@ class WaveExecutor:
         search_skew: Slack before a chunk's claim time when looking for its job
             (clock differences between this host and DRS).
 
-    Example:
+    Examples:
         >>> executor = WaveExecutor(storage, clients, launch_configs)
         >>> execution = executor.start(plan.plan_id, drill=True)
         >>> execution = executor.run(execution.execution_id, poll_interval=15)
@@ -369,7 +369,7 @@ class WaveExecutor:
         ``progressed`` is true, and waits (a ``Wait`` state, the next
         schedule) when it is false.
 
-        Example:
+        Examples:
             >>> result = executor.advance(execution_id)
             >>> if result.finished: ...           # ended, or paused before a wave
             >>> elif not result.progressed: ...   # wait poll_interval, then step again
