@@ -84,14 +84,19 @@ def _title(text: str, *details: str) -> str:
 
 
 def _muted(text: object) -> str:
-    return f'<span style="{_MUTED}">{esc(text)}</span>'
+    return f'<span style="{_MUTED};white-space:nowrap">{esc(text)}</span>'
+
+
+def _id(value: object) -> str:
+    """An ID kept on one line (a browser would break it at its hyphen)."""
+    return f'<span style="white-space:nowrap">{esc(value)}</span>'
 
 
 def _server_label(outcome: ServerOutcome) -> str:
     hostname = outcome.readiness.hostname if outcome.readiness else None
     if hostname:
         return f"{esc(hostname)}<br>{_muted(outcome.source_server_id)}"
-    return esc(outcome.source_server_id)
+    return _id(outcome.source_server_id)
 
 
 def _detail(outcome: ServerOutcome) -> str:
@@ -117,14 +122,14 @@ def _server_rows(run: WaveRun, started_at: datetime | None) -> list[list[str]]:
             [
                 _server_label(outcome),
                 badge(outcome.status.value),
-                esc(outcome.job_id),
+                _id(outcome.job_id),
                 _span(p.snapshot_start or p.job_start, p.snapshot_end),
                 _span(p.conversion_start, p.conversion_end),
                 _span(p.launch_start, p.launch_end or p.launch_failed),
                 esc(format_duration(ready)),
-                esc(format_time(outcome.recovery_point)),
+                _id(format_time(outcome.recovery_point)),
                 esc(format_duration(outcome.achieved_rpo_s)),
-                esc(instance),
+                _id(instance),
                 _detail(outcome),
             ]
         )
