@@ -325,3 +325,16 @@ def test_adopted_jobs_are_named(drill: Finished) -> None:
     assert all(s.adopted_job for s in report.waves[0].servers)
     assert "(adopted)" in report.to_html(chart=None)
     assert f"adopted: {job.job_id}" in report.to_markdown()
+
+
+def test_importing_the_reports_loads_neither_matplotlib_nor_pandas() -> None:
+    import subprocess
+
+    code = (
+        "import sys, drs_orchestration, drs_orchestration.reports;"
+        "print(sorted(m for m in ('matplotlib', 'pandas') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
