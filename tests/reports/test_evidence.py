@@ -338,3 +338,28 @@ def test_importing_the_reports_loads_neither_matplotlib_nor_pandas() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_an_execution_that_launched_nothing_yet_still_reports() -> None:
+    from tests.waves.helpers import make_drill, simulated
+
+    with simulated() as sim:
+        drill = make_drill(sim, {"database": 2})
+        started = drill.start(started_by="early-bird")
+
+    report = evidence(started)
+
+    assert report.status == "PENDING"
+    assert report.rto_s is None
+    assert (report.servers_total, report.servers_launched) == (2, 0)
+    assert {s.status.value for s in report.servers()} == {"NOT_STARTED"}
+    assert json.loads(report.to_json())["startedBy"] == "early-bird"
+    assert '<figure id="timeline">' in report.to_html()
+    assert report.to_markdown().startswith("# Drill evidence")
+
+
+def test_the_evidence_report_shows_itself_in_a_notebook_in_its_own_frame(drill: Finished) -> None:
+    fragment = _report(drill)._repr_html_()
+
+    assert fragment.startswith('<iframe srcdoc="&lt;!DOCTYPE html&gt;')
+    assert "<style>" not in fragment  # the page's style sheet stays inside the frame
