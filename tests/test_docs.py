@@ -15,7 +15,7 @@ EMBED = re.compile(r"<!-- example: (?P<path>[\w./-]+) -->\n```python\n(?P<code>.
 
 def _embeds() -> list[tuple[Path, str, str]]:
     found = []
-    for doc in sorted((ROOT / "docs").glob("*.md")):
+    for doc in sorted((ROOT / "docs").rglob("*.md")):
         for match in EMBED.finditer(doc.read_text()):
             found.append((doc, match["path"], match["code"]))
     return found
@@ -41,3 +41,113 @@ def test_examples_run(example: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# ---- doctests: every other Python block is a ```pycon session the tests run ------------
+
+FENCE = re.compile(r"^```(?P<lang>[\w-]*)\n(?P<code>.*?)^```", re.S | re.M)
+PAGES = sorted((ROOT / "docs").rglob("*.md"))
+
+
+def _blocks(doc: Path, lang: str) -> list[str]:
+    return [m["code"] for m in FENCE.finditer(doc.read_text()) if m["lang"] == lang]
+
+
+@pytest.mark.parametrize("doc", PAGES, ids=lambda p: str(p.relative_to(ROOT / "docs")))
+def test_every_python_block_is_an_embedded_example_or_a_doctest(doc: Path) -> None:
+    text = doc.read_text()
+    embedded = {m["code"] for m in EMBED.finditer(text)}
+    bare = [code for code in _blocks(doc, "python") if code not in embedded]
+    assert bare == [], f"{doc.name}: make these ```pycon sessions or embed an example file"
+    for session in _blocks(doc, "pycon"):
+        assert session.lstrip().startswith(">>>"), f"{doc.name}: a pycon block starts with >>>"
+
+
+@pytest.mark.parametrize("doc", [p for p in PAGES if _blocks(p, "pycon")], ids=lambda p: p.name)
+def test_doc_sessions_run_as_shown(
+    doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each page's sessions run in order in one namespace, offline and inside a temp dir.
+
+    The namespace starts with ``sim``: the DRS simulator, active with moto's
+    ``mock_aws()`` as the pages say. Home and state folders point into the
+    temp dir, so a default path cannot write anywhere else.
+    """
+    import doctest
+
+    from moto import mock_aws
+
+    from drs_orchestration.testing import mock_drs
+
+    monkeypatch.chdir(tmp_path)
+    for variable in ("HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
+    text = "\n".join(_blocks(doc, "pycon"))
+    parser = doctest.DocTestParser()
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    runner = doctest.DocTestRunner(optionflags=flags)
+    output: list[str] = []
+    with mock_aws(), mock_drs() as sim:
+        test = parser.get_doctest(text, {"sim": sim}, doc.name, str(doc), 0)
+        result = runner.run(test, out=output.append)
+    assert result.attempted > 0
+    assert result.failed == 0, "".join(output)
+
+
+# ---- the CLI reference is generated from the command tree ------------------------------
+
+
+def _cli_reference_module() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "cli_reference", ROOT / "docs" / "tools" / "cli_reference.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_cli_reference_covers_every_command_and_option() -> None:
+    import argparse
+
+    from drs_orchestration.cli import build_parser
+
+    reference = _cli_reference_module().cli_reference()  # type: ignore[attr-defined]
+
+    parser = build_parser()
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert commands.choices
+    for name, sub in commands.choices.items():
+        assert f"## `drs-orchestration {name}`" in reference
+        for action in sub._actions:
+            for option in action.option_strings:
+                assert option in reference, (name, option)
+    assert (ROOT / "docs" / "cli.md").read_text().count("<!-- cli-reference -->") == 1
+
+
+def test_the_cli_reference_reads_a_click_tree_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    import click
+
+    @click.group(name="drs-orchestration")
+    def main() -> None:
+        """Disaster recovery."""
+
+    @main.command()
+    @click.option("--yes", is_flag=True, help="do not ask")
+    def recover() -> None:
+        """Recover a plan."""
+
+    cli = types.ModuleType("fake_cli")
+    cli.main = main  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_cli", cli)
+
+    reference = _cli_reference_module().cli_reference("fake_cli")  # type: ignore[attr-defined]
+
+    assert "`drs-orchestration recover`" in reference
+    assert "--yes" in reference
+    assert "Recover a plan." in reference

@@ -16,7 +16,7 @@ thread-safe — ``list.append`` is. ``LaunchConfigService.apply_to_group``
 emits only from the caller's thread. No service calls the sink after the
 method that emitted has returned.
 
-Example:
+Examples:
     >>> seen: list[Event] = []
     >>> orchestrator = Orchestrator(events=seen.append)
 """

@@ -100,7 +100,7 @@ class DrsGateway(ServiceGateway):
         retry: Retry policy for every call (default: :class:`RetryPolicy`).
         page_size: ``maxResults`` of each page of a describe.
 
-    Example:
+    Examples:
         >>> drs = DrsGateway(clients, "us-east-1")
         >>> servers = drs.describe_source_servers()
     """

@@ -215,7 +215,7 @@ def translate_aws_errors(
     A missing region becomes a :class:`~drs_orchestration.errors.ValidationError`
     naming the settings that provide one.
 
-    Example:
+    Examples:
         >>> with translate_aws_errors("drs", "StartRecovery", region="us-east-1",
         ...                           resource_ids=server_ids):
         ...     drs.start_recovery(sourceServers=[...], isDrill=True)

@@ -128,7 +128,7 @@ class RetryPolicy:
     Raises:
         ValidationError: naming the field, for a value out of range.
 
-    Example:
+    Examples:
         >>> policy = RetryPolicy(max_attempts=5)
         >>> jobs = policy.call(drs.describe_jobs, filters={"jobIDs": [job_id]})
     """

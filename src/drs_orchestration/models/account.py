@@ -23,7 +23,7 @@ class AccountContext(DrsModel):
     account"; a client factory refuses to use it for any other account rather
     than fall back to the caller's credentials.
 
-    Example:
+    Examples:
         >>> AccountContext(account_id="123456789012", role_name="DRSOrchestrationRole",
         ...                external_id="drill-2026")
         AccountContext(account_id='123456789012', ...)

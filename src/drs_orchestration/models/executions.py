@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, StringConstraints
 
@@ -30,6 +30,9 @@ from drs_orchestration.models.ids import (
 )
 from drs_orchestration.models.plans import FailurePolicy
 from drs_orchestration.models.readiness import ReadinessPolicy, ServerReadiness
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CancelRequest",
@@ -344,6 +347,11 @@ class WaveRun(DrsModel):
         """The wave's RTO: from its start to its last server launched (``None`` before any)."""
         return _recovery_time(self.started_at, self.servers.values())
 
+    def _repr_html_(self) -> str:
+        from drs_orchestration.reports.html import wave_run_html
+
+        return wave_run_html(self)
+
 
 def _worst_rpo(outcomes: Iterable[ServerOutcome]) -> timedelta | None:
     achieved = [
@@ -430,3 +438,23 @@ class Execution(VersionedModel):
     def worst_rpo(self) -> timedelta | None:
         """The largest achieved RPO among every launched server (``None`` before any)."""
         return _worst_rpo(self.outcomes().values())
+
+    def _repr_html_(self) -> str:
+        from drs_orchestration.reports.html import execution_html
+
+        return execution_html(self)
+
+    def __repr__(self) -> str:
+        from drs_orchestration.reports._format import execution_repr
+
+        return execution_repr(self)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per server: wave, chunk, job, phase times, RTO, RPO, instance, outcome.
+
+        Raises:
+            ImportError: pandas is missing (``pip install "drs-orchestration[notebook]"``).
+        """
+        from drs_orchestration.reports.frames import execution_frame
+
+        return execution_frame(self)

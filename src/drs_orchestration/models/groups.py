@@ -157,6 +157,11 @@ class LaunchConfigStatus(DrsModel):
             sid for sid, cfg in self.server_configs.items() if cfg.status is ConfigStatus.PENDING
         )
 
+    def _repr_html_(self) -> str:
+        from drs_orchestration.reports.html import launch_config_status_html
+
+        return launch_config_status_html(self)
+
 
 class ProtectionGroup(VersionedModel):
     """A set of DRS source servers recovered together, with their desired launch settings.
@@ -209,3 +214,8 @@ class ProtectionGroup(VersionedModel):
     def effective_settings(self, source_server_id: str) -> LaunchSettings:
         """The group default merged with this server's override."""
         return self.launch_settings.merged_with(self.server_overrides.get(source_server_id))
+
+    def _repr_html_(self) -> str:
+        from drs_orchestration.reports.html import protection_group_html
+
+        return protection_group_html(self)

@@ -139,7 +139,7 @@ class LaunchSettings(DrsModel):
     ``NONE`` in the effective settings: with right-sizing on (DRS's default),
     DRS overwrites the launch template's instance type.
 
-    Example:
+    Examples:
         >>> LaunchSettings(target_instance_type_right_sizing_method="NONE",
         ...                instance_type="r6i.xlarge", copy_private_ip=True)
     """

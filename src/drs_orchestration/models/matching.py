@@ -77,7 +77,7 @@ class MatchRules(DrsModel):
     ``target_vpc_ids`` and ``target_tags`` narrow the instances the name rule
     considers (explicit pairs and original instances are looked up by ID).
 
-    Example:
+    Examples:
         >>> MatchRules(name_suffixes=["-dr"], target_tags={"Role": "standby"},
         ...            explicit_pairs={"s-1234567890abcdef0": "i-0123456789abcdef0"})
     """

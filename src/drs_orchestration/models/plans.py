@@ -267,6 +267,11 @@ class RecoveryPlan(VersionedModel):
                 return w
         raise KeyError(name)
 
+    def _repr_html_(self) -> str:
+        from drs_orchestration.reports.html import recovery_plan_html
+
+        return recovery_plan_html(self)
+
 
 def _check_wave_count(count: int) -> None:
     if count > MAX_WAVES_PER_PLAN:

@@ -102,7 +102,7 @@ class ReadinessRule(DrsModel):
 class ReadinessPolicy(DrsModel):
     """Readiness rules for drills and for recoveries (per plan, overridable per execution).
 
-    Example:
+    Examples:
         >>> # An outage drill: rehearse the disaster with the sources stalled.
         >>> policy = ReadinessPolicy(drill=ReadinessRule(states=None))
         >>> executor.start(plan_id, drill=True, readiness=policy)
@@ -171,7 +171,7 @@ class WaveReadiness(DrsModel):
 class PlanReadiness(DrsModel):
     """What a drill or recovery of a plan would launch if it started now.
 
-    Example:
+    Examples:
         >>> report = executor.preflight(plan_id, drill=False)
         >>> for wave in report.waves:
         ...     for server in wave.not_ready:
@@ -193,3 +193,8 @@ class PlanReadiness(DrsModel):
     def not_ready(self) -> dict[str, str]:
         """Every server that would not launch, with the reason."""
         return {s.source_server_id: s.reason for w in self.waves for s in w.not_ready}
+
+    def _repr_html_(self) -> str:
+        from drs_orchestration.reports.html import plan_readiness_html
+
+        return plan_readiness_html(self)

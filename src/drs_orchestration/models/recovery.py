@@ -121,6 +121,11 @@ class CacheLookup(DrsModel):
         """The record of one source server, or ``None`` on a miss."""
         return self.records.get(source_server_id)
 
+    def _repr_html_(self) -> str:
+        from drs_orchestration.reports.html import cache_lookup_html
+
+        return cache_lookup_html(self)
+
 
 class TerminationStatus(StrEnum):
     """What happened to one recovery instance of a terminated execution."""

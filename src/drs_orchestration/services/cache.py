@@ -43,6 +43,8 @@ from drs_orchestration.services.cache_sync import (
 from drs_orchestration.services.cache_terminate import TerminationLimits, Terminator
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from drs_orchestration.aws.clients import ClientFactory
     from drs_orchestration.events import EventSink
     from drs_orchestration.storage.base import Storage
@@ -107,7 +109,7 @@ class RecoveryInstanceCache:
     Raises:
         ValidationError: a target is malformed (naming its position and value).
 
-    Example:
+    Examples:
         >>> cache = RecoveryInstanceCache(storage, clients, targets=[("us-east-1", None)])
         >>> status = cache.sync_all()
         >>> found = cache.get(["s-0123456789abcdef0"])
@@ -266,6 +268,37 @@ class RecoveryInstanceCache:
             ValidationError: ``execution_id`` is malformed.
         """
         return self._storage.recovery_instances.for_execution(_execution_id(execution_id))
+
+    def to_dataframe(
+        self,
+        source_server_ids: Iterable[str] | None = None,
+        *,
+        execution_id: str | None = None,
+    ) -> pd.DataFrame:
+        """Cached records as a pandas DataFrame, one row per recovery instance.
+
+        Args:
+            source_server_ids: Only these servers' records (a batched read).
+            execution_id: Only the records of this execution (an index query).
+                With neither, every cached record (on DynamoDB, a scan).
+
+        Raises:
+            ValidationError: both filters given, or a malformed ID.
+            ImportError: pandas is missing (``pip install "drs-orchestration[notebook]"``).
+        """
+        from drs_orchestration.reports.frames import cache_frame
+
+        if source_server_ids is not None and execution_id is not None:
+            raise ValidationError.for_field(
+                "execution_id", execution_id, "give source_server_ids or execution_id, not both"
+            )
+        if execution_id is not None:
+            records = self.for_execution(execution_id)
+        elif source_server_ids is not None:
+            records = list(self.get(source_server_ids).records.values())
+        else:
+            records = self._storage.recovery_instances.list()
+        return cache_frame(records)
 
     # ---- terminating ----------------------------------------------------------------------
 

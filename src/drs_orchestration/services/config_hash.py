@@ -59,7 +59,7 @@ def canonical_settings(settings: LaunchSettings | Mapping[str, Any]) -> dict[str
 def calculate_config_hash(settings: LaunchSettings | Mapping[str, Any]) -> str:
     """SHA-256 over the canonical JSON of ``settings``, as ``"sha256:<hex>"``.
 
-    Example:
+    Examples:
         >>> a = calculate_config_hash({"copyTags": True, "instanceType": None})
         >>> a == calculate_config_hash(LaunchSettings(copy_tags=True))
         True

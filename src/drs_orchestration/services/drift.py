@@ -73,6 +73,11 @@ class DriftReport(DrsModel):
         """Drifted and not-applied servers, sorted."""
         return sorted({*self.drifted, *self.not_applied})
 
+    def _repr_html_(self) -> str:
+        from drs_orchestration.reports.html import drift_report_html
+
+        return drift_report_html(self)
+
 
 def describe_error(error: BaseException) -> str:
     """A one-line description of an error for status records (AWS code first when known)."""

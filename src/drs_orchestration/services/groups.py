@@ -79,8 +79,8 @@ class ProtectionGroupService:
         retry: Retry policy for DRS reads.
         clock: Source of timestamps.
 
-    Example:
-        >>> groups = ProtectionGroupService(storage, clients, launch_configs=launch_configs)
+    Examples:
+        >>> groups = ProtectionGroupService(storage, clients)
         >>> db = groups.create("database", "us-east-1", tags={"Tier": "db"},
         ...                    launch_settings={"copyPrivateIp": True})
         >>> db.source_server_ids, db.launch_config_status.status

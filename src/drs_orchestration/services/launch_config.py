@@ -104,7 +104,7 @@ class LaunchConfigService:
     Raises:
         ValidationError: ``concurrency`` is below 1.
 
-    Example:
+    Examples:
         >>> configs = LaunchConfigService(storage, clients)
         >>> status = configs.apply_to_group(group_id)
         >>> status.status, status.failed_servers()

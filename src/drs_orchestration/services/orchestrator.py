@@ -61,7 +61,7 @@ class Orchestrator:
         cache: :class:`RecoveryInstanceCache`.
         matcher: :class:`InstanceMatcher`.
 
-    Example:
+    Examples:
         >>> orchestrator = Orchestrator(SqliteStorage("dr.db"))
         >>> db = orchestrator.groups.create("database", "us-east-1", tags={"Tier": "db"})
         >>> plan = orchestrator.plans.create("shop", [{"name": "db",

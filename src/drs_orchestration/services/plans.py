@@ -293,7 +293,7 @@ def resolve_waves(storage: Storage, plan: RecoveryPlan) -> list[ResolvedWave]:
 class RecoveryPlanService:
     """Recovery plans: ordered waves of protection groups.
 
-    Example:
+    Examples:
         >>> plans = RecoveryPlanService(storage)
         >>> plan = plans.create("shop", [
         ...     {"name": "database", "protectionGroupIds": [db.group_id]},

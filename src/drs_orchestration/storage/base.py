@@ -315,7 +315,7 @@ class BaseStorage:
             ValidationError: more operations than :attr:`max_transaction_items`,
                 two operations on one item, or an unknown model.
 
-        Example:
+        Examples:
             >>> storage.transact([
             ...     Put(execution, expected_version=0),
             ...     Put(ClaimRecord(claim_id="plan:" + plan_id, owner_id=execution_id,

@@ -41,7 +41,7 @@ _ACQUIRE_ATTEMPTS = 5
 def claim_id(namespace: str, key: str) -> str:
     """The ID of the claim on ``key`` in ``namespace``.
 
-    Example:
+    Examples:
         >>> claim_id("server", "s-1234567890abcdef0")
         'server:s-1234567890abcdef0'
     """
@@ -72,7 +72,7 @@ class ClaimRecord(VersionedModel):
 class ClaimRepository(VersionedRepository[ClaimRecord]):
     """The ``claims`` collection, with the conditional operations claims are made of.
 
-    Example:
+    Examples:
         >>> held = storage.claims.acquire("plan:" + plan_id, execution_id, kind="running-execution")
         >>> storage.claims.release("plan:" + plan_id, execution_id)
         True

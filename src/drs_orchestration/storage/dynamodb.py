@@ -563,7 +563,7 @@ class DynamoDBStorage(BaseStorage):
         ValidationError: the prefix makes an invalid table name, no region is
             given or configured, or ``region`` contradicts the given client's region.
 
-    Example:
+    Examples:
         >>> storage = DynamoDBStorage(table_prefix="drs-orch-", region="eu-west-1")
         >>> storage.create_tables()  # once, or deploy cloudformation_template() instead
         >>> plan = storage.recovery_plans.put(plan)

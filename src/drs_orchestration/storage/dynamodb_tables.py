@@ -67,7 +67,7 @@ def table_definitions(prefix: str = DEFAULT_TABLE_PREFIX) -> list[CreateTableInp
     (projection ``ALL``) where the collection is queried by an attribute.
     TTL is not part of ``CreateTable``; see :func:`ttl_attributes`.
 
-    Example:
+    Examples:
         >>> for definition in table_definitions("drs-orch-"):
         ...     client.create_table(**definition)
     """
@@ -100,7 +100,7 @@ def table_definitions(prefix: str = DEFAULT_TABLE_PREFIX) -> list[CreateTableInp
 def ttl_attributes(prefix: str = DEFAULT_TABLE_PREFIX) -> dict[str, str]:
     """The tables that expire items, mapped to their numeric TTL attribute.
 
-    Example:
+    Examples:
         >>> ttl_attributes("drs-orch-")
         {'drs-orch-executions': 'expiresAtEpoch'}
     """
@@ -118,7 +118,7 @@ def cloudformation_template(prefix: str = DEFAULT_TABLE_PREFIX) -> dict[str, Any
     The properties are :func:`table_definitions` plus ``TimeToLiveSpecification``;
     the logical IDs are the collection names in PascalCase plus ``Table``.
 
-    Example:
+    Examples:
         >>> print(json.dumps(cloudformation_template("drs-orch-"), indent=2))
     """
     ttl = ttl_attributes(prefix)

@@ -125,7 +125,7 @@ class _MemoryBackend(DocumentBackend):
 class MemoryStorage(BaseStorage):
     """Process-local storage; thread-safe, gone when the process ends.
 
-    Example:
+    Examples:
         >>> storage = MemoryStorage()
         >>> group = storage.protection_groups.put(group)   # version 0 -> 1
     """

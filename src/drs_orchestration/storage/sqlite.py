@@ -521,7 +521,7 @@ class SqliteStorage(BaseStorage):
             newer schema) — it is left unchanged — or it cannot be created or
             opened (the message says why).
 
-    Example:
+    Examples:
         >>> with SqliteStorage(default_sqlite_path()) as storage:
         ...     group = storage.protection_groups.put(group)   # version 0 -> 1
     """

@@ -178,7 +178,7 @@ def update_item(
         NotFoundError: the item does not exist.
         ConcurrentModificationError: every attempt lost a race.
 
-    Example:
+    Examples:
         >>> plan = update_item(storage.recovery_plans, plan_id,
         ...                    lambda p: p.model_copy(update={"description": "tier 1"}))
     """

@@ -6,7 +6,7 @@ process is answered in-process — botocore still validates each parameter
 against the service model and parses each response — and, inside moto's
 ``mock_aws()``, recovery instances are real moto EC2 instances.
 
-Example:
+Examples:
     >>> import boto3
     >>> from moto import mock_aws
     >>> from drs_orchestration.testing import mock_drs

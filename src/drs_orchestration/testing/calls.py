@@ -44,7 +44,7 @@ class CallRecord:
 class CallLog(Sequence[CallRecord]):
     """Thread-safe, append-only list of :class:`CallRecord`, with counting helpers.
 
-    Example:
+    Examples:
         >>> sim.calls.count("StartRecovery")
         3
         >>> [c.error_code for c in sim.calls.of("StartRecovery")]

@@ -24,7 +24,7 @@ class SimulatedClock:
             whole seconds, so describes with real ``fromDate`` filters behave).
         wall: The wall clock real-time mode follows (injectable for tests).
 
-    Example:
+    Examples:
         >>> clock = SimulatedClock(datetime(2025, 1, 1, tzinfo=UTC))
         >>> clock.advance(90)
         datetime.datetime(2025, 1, 1, 0, 1, 30, tzinfo=datetime.timezone.utc)

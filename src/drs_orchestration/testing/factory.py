@@ -49,7 +49,7 @@ class SimulatedClientFactory:
         config: botocore config merged over the defaults, as for
             :class:`~drs_orchestration.aws.SessionClientFactory`.
 
-    Example:
+    Examples:
         >>> factory = SimulatedClientFactory(sim)
         >>> drs = factory.client("drs", "us-east-1")
         >>> other = factory.client("drs", "us-east-1", AccountContext(

@@ -4,7 +4,7 @@ Rules are deterministic for a given seed. A rule can apply to every
 operation or to a named few (names are checked against the DRS model, so a
 typo fails at once), with a rate, and optionally only a number of times.
 
-Example:
+Examples:
     >>> sim.faults.throttle(rate=0.5, operations={"StartRecovery"}, seed=7)
     >>> sim.faults.throttle_next(2, operation="DescribeJobs")
     >>> sim.faults.throttle(1.0, "UpdateLaunchConfiguration",

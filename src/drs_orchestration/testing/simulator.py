@@ -84,7 +84,7 @@ class DrsSimulator:
         quotas: Account quotas (default: DRS's defaults).
         timings: Job and replication durations (default: realistic ones).
 
-    Example:
+    Examples:
         >>> with mock_aws(), mock_drs() as sim:
         ...     server_id = sim.add_source_server(region="us-east-1", hostname="web-1")
         ...     sim.advance(600)

@@ -97,7 +97,7 @@ class InstanceMatcher:
             through (default: one on the same storage and clients).
         concurrency: Launch configurations read at the same time.
 
-    Example:
+    Examples:
         >>> matcher = InstanceMatcher(storage, clients)
         >>> report = matcher.match(group_id=group.group_id,
         ...                        rules=MatchRules(name_suffixes=["-dr"]))

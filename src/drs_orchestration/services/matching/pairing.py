@@ -142,7 +142,7 @@ class NameNormaliser:
 def normalise_name(name: str, *, prefixes: Iterable[str] = (), suffixes: Iterable[str] = ()) -> str:
     """Normalise one name as the name rule does (see :class:`NameNormaliser`).
 
-    Example:
+    Examples:
         >>> normalise_name("  Web   01-DR ", suffixes=["-dr"])
         'web 01'
     """

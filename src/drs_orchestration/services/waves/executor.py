@@ -123,8 +123,8 @@ class WaveExecutor:
         search_skew: Slack before a chunk's claim time when looking for its job
             (clock differences between this host and DRS).
 
-    Example:
-        >>> executor = WaveExecutor(storage, clients, launch_configs=launch_configs)
+    Examples:
+        >>> executor = WaveExecutor(storage, clients)
         >>> execution = executor.start(plan.plan_id, drill=True)
         >>> execution = executor.run(execution.execution_id, poll_interval=15)
         >>> execution.status
@@ -449,7 +449,7 @@ class WaveExecutor:
         ``progressed`` is true, and waits (a ``Wait`` state, the next
         schedule) when it is false.
 
-        Example:
+        Examples:
             >>> result = executor.advance(execution_id)
             >>> if result.finished: ...           # ended, or paused before a wave
             >>> elif not result.progressed: ...   # wait poll_interval, then step again

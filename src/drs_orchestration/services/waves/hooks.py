@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 class PostWaveHook(Protocol):
     """Called after each wave's outcomes are recorded.
 
-    Example:
+    Examples:
         >>> class Notify:
         ...     def after_wave(self, execution: Execution, wave_run: WaveRun) -> None:
         ...         post_to_chat(f"{wave_run.wave_name}: {wave_run.status}")
