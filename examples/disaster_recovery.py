@@ -10,7 +10,7 @@ import logging
 
 from moto import mock_aws
 
-from drs_orchestration import Execution, Orchestrator
+from drs_orchestration import Execution, MemoryStorage, Orchestrator
 from drs_orchestration.testing import SimulatedClientFactory, mock_drs
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def recover_lost_site() -> Execution:
             hostname="app-new", tags={"Tier": "app"}, replication_state="INITIAL_SYNC", stuck=True
         )
         orchestrator = Orchestrator(
-            clients=SimulatedClientFactory(sim), clock=sim.now, sleep=sim.advance
+            MemoryStorage(), SimulatedClientFactory(sim), clock=sim.now, sleep=sim.advance
         )
         waves = []
         for tier, after in (("database", []), ("app", ["database"])):

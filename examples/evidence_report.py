@@ -17,7 +17,7 @@ from pathlib import Path
 
 from moto import mock_aws
 
-from drs_orchestration import Orchestrator
+from drs_orchestration import MemoryStorage, Orchestrator
 from drs_orchestration.reports import EvidenceReport, evidence
 from drs_orchestration.testing import SimulatedClientFactory, mock_drs
 
@@ -34,7 +34,7 @@ def drill_evidence() -> EvidenceReport:
                     region="us-east-1", hostname=f"{tier}-{i}", tags={"Tier": tier}
                 )
         orchestrator = Orchestrator(
-            clients=SimulatedClientFactory(sim), clock=sim.now, sleep=sim.advance
+            MemoryStorage(), SimulatedClientFactory(sim), clock=sim.now, sleep=sim.advance
         )
         waves = []
         for tier, after in (("database", []), ("app", ["database"]), ("web", ["app"])):
