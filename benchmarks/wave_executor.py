@@ -192,7 +192,7 @@ def _measure(
         execution_id = orch.waves.start(plan_id).execution_id
         storage.start_measuring()
         if stepwise:
-            while not (result := orch.waves.advance(execution_id)).finished:
+            while not (result := orch.waves.step(execution_id)).finished:
                 if not result.progressed:
                     waits(POLL_S)
             execution = result.execution
@@ -260,7 +260,7 @@ def _time_wave_start(apply: bool, servers: int, latency: float) -> tuple[float, 
         while not execution.waves[0].job_ids or any(
             j.job_id is None for j in execution.waves[0].jobs
         ):
-            execution = orch.waves.step(execution.execution_id)
+            execution = orch.waves.step(execution.execution_id).execution
         return time.perf_counter() - started, len(sim.calls)
 
 

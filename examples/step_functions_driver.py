@@ -28,10 +28,10 @@ def handler(event: dict[str, Any], database: Path, sim: DrsSimulator) -> dict[st
     """One invocation: one step. Returns what the state machine branches on."""
     with SqliteStorage(database) as storage:
         orchestrator = Orchestrator(storage, SimulatedClientFactory(sim), clock=sim.now)
-        result = orchestrator.waves.advance(event["executionId"])
+        result = orchestrator.waves.step(event["executionId"])
     return {
-        "executionId": result.execution.execution_id,
-        "status": result.execution.status.value,
+        "executionId": result.execution_id,
+        "status": result.status.value,
         "done": result.finished,
         "wait": not result.progressed,
     }

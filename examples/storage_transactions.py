@@ -2,6 +2,7 @@
 
 from drs_orchestration import ConcurrentModificationError, Execution
 from drs_orchestration.storage import (
+    Check,
     ClaimRecord,
     Delete,
     MemoryStorage,
@@ -41,8 +42,15 @@ finished = update_item(
     lambda e: e.model_copy(update={"started_by": "ops"}),
 )
 
-# Ending the execution releases the claim, conditional on the version read.
+# Ending the execution releases the claim, conditional on the version read; the
+# execution itself is written by its executor (a step at a time), so the claim
+# goes in a transaction of its own that checks the execution is the one ended.
 claim = storage.claims.get(running)
-storage.transact([Put(finished), Delete(ClaimRecord, running, claim.version)])
+storage.transact(
+    [
+        Check(Execution, finished.execution_id, finished.version),
+        Delete(ClaimRecord, running, claim.version),
+    ]
+)
 assert storage.claims.find(running) is None
 assert len(storage.executions.list_for_plan(plan_id)) == 1

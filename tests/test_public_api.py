@@ -219,6 +219,7 @@ EXPECTED: dict[str, set[str]] = {
         "Wave",
         "WaveRun",
         "WaveStatus",
+        "WaveSummary",
         "new_execution_id",
         "new_plan_id",
         "new_protection_group_id",

@@ -45,6 +45,7 @@ from drs_orchestration.storage import (
     table_definitions,
     ttl_attributes,
 )
+from drs_orchestration.storage.backend import EXECUTION_SERVERS, EXECUTIONS
 from drs_orchestration.storage.base import COLLECTIONS
 from tests.storage.conftest import REGION, MotoSeam
 
@@ -468,7 +469,11 @@ def test_table_definitions_are_complete_create_table_inputs() -> None:
                     "Projection": {"ProjectionType": "ALL"},
                 }
             ]
-    assert ttl_attributes("app-") == {"app-executions": "expiresAtEpoch"}
+    assert ttl_attributes("app-") == {
+        "app-executions": "expiresAtEpoch",
+        "app-execution-waves": "expiresAtEpoch",
+        "app-execution-servers": "expiresAtEpoch",
+    }
 
 
 def test_table_definitions_create_the_tables_a_storage_works_on(
@@ -511,7 +516,11 @@ def test_cloudformation_template_declares_the_same_tables_with_ttl() -> None:
         declared = dict(properties[definition["TableName"]])
         ttl = declared.pop("TimeToLiveSpecification", None)
         assert declared == definition
-        if definition["TableName"] == "app-executions":
+        if definition["TableName"] in (
+            "app-executions",
+            "app-execution-waves",
+            "app-execution-servers",
+        ):
             assert ttl == {"AttributeName": "expiresAtEpoch", "Enabled": True}
         else:
             assert ttl is None
@@ -587,7 +596,7 @@ def _big_execution(servers: int) -> Execution:
     return Execution(plan_id="rp-" + "p" * 20, plan_name="big", waves=[wave])
 
 
-def test_an_execution_too_big_for_one_item_is_stored_compressed(
+def test_an_execution_of_a_thousand_servers_is_stored_as_small_native_items(
     storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
 ) -> None:
     execution = _big_execution(1200)
@@ -596,18 +605,16 @@ def test_an_execution_too_big_for_one_item_is_stored_compressed(
     stored = storage.executions.put(execution)
     updated = storage.executions.put(stored.model_copy(update={"plan_name": "bigger"}))
 
-    table = storage.table_name(COLLECTIONS[2])
-    item = dynamodb_client.get_item(
-        TableName=table, Key={"executionId": {"S": stored.execution_id}}
+    header = dynamodb_client.get_item(
+        TableName=storage.table_name(EXECUTIONS), Key={"executionId": {"S": stored.execution_id}}
     )["Item"]
-    assert set(item) == {
-        "executionId",
-        "version",
-        "planId",
-        "expiresAtEpoch",
-        "compressedDocument",
-    }
-    assert item["version"] == {"N": "2"}
+    assert "compressedDocument" not in header
+    assert header["version"] == {"N": "2"}
+    assert header["planName"] == {"S": "bigger"}
+    outcomes = dynamodb_client.scan(TableName=storage.table_name(EXECUTION_SERVERS))["Items"]
+    mine = [i for i in outcomes if i["executionId"]["S"] == stored.execution_id]
+    assert len(mine) == 12  # 1200 outcomes in records of 100
+    assert all("compressedDocument" not in item for item in mine)
     assert storage.executions.get(stored.execution_id) == updated
     assert storage.executions.list_for_plan("rp-" + "p" * 20) == [updated]
     with pytest.raises(ConcurrentModificationError):

@@ -61,6 +61,12 @@ class _CrashingRepository:
         self._budget.tick(_describe(self._kind, stored))
         return stored
 
+    def save(self, loaded: Any, item: Any) -> Any:
+        """A step's write of an execution (its header and changed records)."""
+        stored = self._inner.save(loaded, item)
+        self._budget.tick(_describe(self._kind, stored))
+        return stored
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 

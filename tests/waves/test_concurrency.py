@@ -41,13 +41,13 @@ def test_a_process_that_loses_the_claim_does_not_start_the_chunk() -> None:
         execution = drill.start()
         first = drill.orch.waves
         while not execution.waves[0].jobs:
-            execution = first.step(execution.execution_id)
+            execution = first.step(execution.execution_id).execution
 
         def other_process_steps() -> None:
             first.step(execution.execution_id)  # claims, starts and records the chunk
 
         racing = orchestrator(sim, storage=_BeforeClaim(storage, other_process_steps))  # type: ignore[arg-type]
-        after = racing.waves.step(execution.execution_id)
+        after = racing.waves.step(execution.execution_id).execution
 
         assert sim.calls.count("StartRecovery") == 1
         assert after.waves[0].jobs[0].job_id is not None
@@ -61,7 +61,7 @@ def test_a_job_id_survives_a_lost_final_write() -> None:
         drill = make_drill(sim, {"database": 2}, storage=storage)
         execution = drill.start()
         while not execution.waves[0].jobs:
-            execution = drill.orch.waves.step(execution.execution_id)
+            execution = drill.orch.waves.step(execution.execution_id).execution
         other = orchestrator(sim, storage=storage, clients=SimulatedClientFactory(sim))
         starter_clients = SimulatedClientFactory(sim)
         starter = orchestrator(sim, storage=storage, clients=starter_clients)
@@ -73,7 +73,7 @@ def test_a_job_id_survives_a_lost_final_write() -> None:
         starter_clients.client("drs", REGION).meta.events.register(
             "after-call.drs.StartRecovery", meanwhile
         )
-        after = starter.waves.step(execution.execution_id)
+        after = starter.waves.step(execution.execution_id).execution
 
         chunk = after.waves[0].jobs[0]
         assert chunk.job_id is not None

@@ -52,7 +52,7 @@ def test_cancel_lets_the_running_wave_finish_and_starts_no_later_wave() -> None:
         execution = drill.start()
         waves = drill.orch.waves
         while sim.calls.count("StartRecovery") == 0:
-            execution = waves.step(execution.execution_id)
+            execution = waves.step(execution.execution_id).execution
 
         cancelled = waves.cancel(execution.execution_id, "jane@example.com", "drill window closed")
         assert cancelled.cancel_request is not None
@@ -75,8 +75,10 @@ def test_cancel_before_anything_launched_launches_nothing() -> None:
     with simulated() as sim:
         drill = make_drill(sim, {"database": 1, "app": 1})
         execution = drill.start()
-        execution = drill.orch.waves.step(execution.execution_id)  # execution started
-        execution = drill.orch.waves.step(execution.execution_id)  # preflight of the first wave
+        execution = drill.orch.waves.step(execution.execution_id).execution  # execution started
+        execution = drill.orch.waves.step(
+            execution.execution_id
+        ).execution  # preflight of the first wave
         assert execution.waves[0].status is WaveStatus.CONFIGURING
 
         drill.orch.waves.cancel(execution.execution_id, "ops")
@@ -132,12 +134,12 @@ def test_advance_says_when_to_wait_and_polls_write_only_what_matters() -> None:
         execution = drill.start()
         results = []
         while sim.calls.count("StartRecovery") == 0:
-            results.append(waves.advance(execution.execution_id))
+            results.append(waves.step(execution.execution_id))
         assert all(r.progressed for r in results)
 
         sim.advance(60)  # the job runs: servers IN_PROGRESS, none launched yet
         before = waves.get(execution.execution_id).version
-        waiting = waves.advance(execution.execution_id)
+        waiting = waves.step(execution.execution_id)
 
         assert not waiting.progressed
         assert not waiting.finished
@@ -145,8 +147,8 @@ def test_advance_says_when_to_wait_and_polls_write_only_what_matters() -> None:
         assert progress  # the sink saw the servers move...
         assert "IN_PROGRESS" in progress[-1].server_statuses.values()  # type: ignore[attr-defined]
         # ...but a job that merely started is written once, not on every poll.
-        again = waves.advance(execution.execution_id)
+        again = waves.step(execution.execution_id)
         assert again.execution.version <= before + 1
 
         final = drill.run(again.execution)
-        assert waves.advance(final.execution_id).finished
+        assert waves.step(final.execution_id).finished

@@ -207,7 +207,7 @@ def test_servers_launched_are_exactly_those_the_policy_accepts(
             WaveStatus.CONFIGURING,
             WaveStatus.LAUNCHING,
         ):
-            execution = orch.waves.step(execution.execution_id)
+            execution = orch.waves.step(execution.execution_id).execution
 
         assert set(report.waves[0].ready) == expected
         launched = {sid for call in started_server_ids(sim) for sid in call}

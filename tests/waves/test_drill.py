@@ -192,7 +192,7 @@ def test_step_does_one_unit_and_any_executor_can_take_the_next() -> None:
 
         statuses = []
         for executor in [drill.orch.waves, other.waves] * 200:
-            execution = executor.step(execution.execution_id)
+            execution = executor.step(execution.execution_id).execution
             statuses.append(execution.status)
             if execution.status.is_terminal:
                 break

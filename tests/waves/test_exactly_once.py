@@ -30,7 +30,7 @@ def _launch_job_ids(sim: DrsSimulator) -> set[str]:
 
 def _step_until_planned(orch: Orchestrator, execution: Execution) -> Execution:
     while not execution.waves[0].jobs:
-        execution = orch.waves.step(execution.execution_id)
+        execution = orch.waves.step(execution.execution_id).execution
     return execution
 
 
@@ -111,7 +111,7 @@ def test_a_start_held_past_its_lease_is_refused_by_drs_and_its_job_adopted() -> 
         # The first request is still in flight when the claim's lease runs out.
         lease = first.waves.settings.start_lease.total_seconds()
         sim.advance(max(lease, 120.0) + 10)
-        second.waves.step(execution.execution_id)  # takes the claim over and starts the chunk
+        second.waves.step(execution.execution_id)  # takes the claim over, starts the chunk
         thread.join()
         assert not errors
 
@@ -133,15 +133,15 @@ def test_a_start_that_lands_after_the_chunk_ran_is_adopted_beside_it() -> None:
         first = orchestrator(sim, storage=storage, events=drill.events.append)
         second = orchestrator(sim, storage=storage)
         _held_start(sim, 2.0)
-        thread = threading.Thread(target=lambda: first.waves.step(execution.execution_id))
+        thread = threading.Thread(target=lambda: first.waves.step(execution.execution_id).execution)
         thread.start()
         _wait_for_claim(drill.orch, execution.execution_id)
         sim.advance(130)
-        taken = second.waves.step(execution.execution_id)
+        taken = second.waves.step(execution.execution_id).execution
         # The other process's job runs to its end before the held request lands.
         while taken.waves[0].jobs[0].status.value != "COMPLETED":
             sim.advance(60)
-            taken = second.waves.step(execution.execution_id)
+            taken = second.waves.step(execution.execution_id).execution
         thread.join()
 
         final = drill.orch.waves.run(execution.execution_id)
@@ -169,7 +169,7 @@ def test_a_job_started_behind_the_executors_back_is_reconciled_before_the_wave_e
             and execution.waves[0].jobs[0].status.value == "COMPLETED"
         ):
             sim.advance(30)
-            execution = orch.waves.step(execution.execution_id)
+            execution = orch.waves.step(execution.execution_id).execution
         assert execution.waves[0].status is WaveStatus.MONITORING
         # Someone (a crashed process of an older version, a script) starts the chunk
         # again with its tags after its job ended.

@@ -92,10 +92,10 @@ def test_polls_that_fail_even_after_retries_are_recorded_and_retried() -> None:
         drill = make_drill(sim, {"database": 1})
         execution = drill.start()
         while sim.calls.count("StartRecovery") == 0:
-            execution = drill.orch.waves.step(execution.execution_id)
+            execution = drill.orch.waves.step(execution.execution_id).execution
         sim.faults.throttle(1.0, "DescribeJobs", times=8)  # one step's worth of retries
 
-        execution = drill.orch.waves.step(execution.execution_id)
+        execution = drill.orch.waves.step(execution.execution_id).execution
         wave = execution.waves[0]
         assert wave.transient_error is not None
         assert wave.transient_error.code == "Throttled"

@@ -21,6 +21,7 @@ from drs_orchestration.models.executions import (
     ServerOutcome,
     WaveRun,
     WaveStatus,
+    WaveSummary,
 )
 from drs_orchestration.models.failback import (
     FailbackPhase,
@@ -155,6 +156,7 @@ __all__ = [
     "WaveReadiness",
     "WaveRun",
     "WaveStatus",
+    "WaveSummary",
     "new_execution_id",
     "new_plan_id",
     "new_protection_group_id",

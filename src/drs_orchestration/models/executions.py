@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field, StringConstraints
 
@@ -48,6 +48,7 @@ __all__ = [
     "ServerOutcome",
     "WaveRun",
     "WaveStatus",
+    "WaveSummary",
 ]
 
 EXECUTION_RETENTION = timedelta(days=90)
@@ -281,6 +282,31 @@ class JobRecord(DrsModel):
     error: ErrorRecord | None = None
 
 
+class WaveSummary(DrsModel):
+    """What an execution keeps of a wave beside its detail, derived when the wave is stored.
+
+    Storage keeps a wave's jobs and server outcomes in records of their own
+    and this summary in the execution's header, so a step reads the waves
+    it works on and never the others (an execution of 5,000 servers costs a
+    step what one of 100 costs).
+
+    Attributes:
+        server_count: Servers in the wave.
+        outcome_count: Server outcomes recorded (how the outcome records are split).
+        last_launch_end: When its last server was seen launched.
+        worst_rpo_s: The largest achieved RPO among its launched servers.
+        job_ids: Its DRS jobs (adopted ones included).
+        first_claim_at: When its first chunk was claimed, in DRS's time.
+    """
+
+    server_count: Annotated[int, Field(ge=0)] = 0
+    outcome_count: Annotated[int, Field(ge=0)] = 0
+    last_launch_end: Timestamp | None = None
+    worst_rpo_s: Annotated[float, Field(ge=0)] | None = None
+    job_ids: list[JobId] = Field(default_factory=list)
+    first_claim_at: Timestamp | None = None
+
+
 class WaveRun(DrsModel):
     """The run of one wave inside an execution.
 
@@ -322,6 +348,13 @@ class WaveRun(DrsModel):
     """Consecutive steps of this wave that ended in a transient error."""
     reconciled_at: Timestamp | None = None
     """When DRS's jobs carrying the wave's tags were last matched against its chunks."""
+    summary: WaveSummary = Field(default_factory=WaveSummary)
+    """Derived from the wave's detail whenever the execution is stored."""
+
+    DETAIL: ClassVar[frozenset[str]] = frozenset(
+        {"server_ids", "servers", "jobs", "applied_servers", "launch_into", "hook_errors"}
+    )
+    """Fields that grow with the wave: stored apart from the execution's header."""
     hook_errors: list[ErrorRecord] = Field(default_factory=list)
     """Errors of post-wave hooks (cache sync...): recorded, never failing the wave."""
 
@@ -338,14 +371,50 @@ class WaveRun(DrsModel):
         return found
 
     @property
+    def has_detail(self) -> bool:
+        """Whether the wave's outcomes are here (a step reads only the waves it works on)."""
+        return bool(self.servers) or self.summary.outcome_count == 0
+
+    @property
     def worst_rpo(self) -> timedelta | None:
         """The largest achieved RPO among the wave's launched servers (``None`` before any)."""
+        if not self.has_detail:
+            worst = self.summary.worst_rpo_s
+            return None if worst is None else timedelta(seconds=worst)
         return _worst_rpo(self.servers.values())
+
+    @property
+    def last_launch_end(self) -> datetime | None:
+        """When the wave's last server was seen launched (``None`` before any)."""
+        if not self.has_detail:
+            return self.summary.last_launch_end
+        launched = [
+            o.phases.launch_end
+            for o in self.servers.values()
+            if o.status is ServerLaunchStatus.LAUNCHED and o.phases.launch_end is not None
+        ]
+        return max(launched) if launched else None
 
     @property
     def recovery_time(self) -> timedelta | None:
         """The wave's RTO: from its start to its last server launched (``None`` before any)."""
-        return _recovery_time(self.started_at, self.servers.values())
+        last = self.last_launch_end
+        return None if last is None or self.started_at is None else last - self.started_at
+
+    def summarised(self) -> WaveSummary:
+        """The wave's summary as its detail says now (the stored one when it is not here)."""
+        if not self.has_detail:
+            return self.summary
+        worst = self.worst_rpo
+        claims = [c.search_from for c in self.jobs if c.search_from is not None]
+        return WaveSummary(
+            server_count=len(self.server_ids),
+            outcome_count=len(self.servers),
+            last_launch_end=self.last_launch_end,
+            worst_rpo_s=None if worst is None else worst.total_seconds(),
+            job_ids=[c.job_id for c in self.jobs if c.job_id is not None],
+            first_claim_at=min(claims) if claims else None,
+        )
 
     def _repr_html_(self) -> str:
         from drs_orchestration.reports.html import wave_run_html
@@ -360,17 +429,6 @@ def _worst_rpo(outcomes: Iterable[ServerOutcome]) -> timedelta | None:
         if o.status is ServerLaunchStatus.LAUNCHED and o.achieved_rpo_s is not None
     ]
     return timedelta(seconds=max(achieved)) if achieved else None
-
-
-def _recovery_time(start: datetime | None, outcomes: Iterable[ServerOutcome]) -> timedelta | None:
-    launched = [
-        o.phases.launch_end
-        for o in outcomes
-        if o.status is ServerLaunchStatus.LAUNCHED and o.phases.launch_end is not None
-    ]
-    if start is None or not launched:
-        return None
-    return max(launched) - start
 
 
 class Execution(VersionedModel):
@@ -432,12 +490,16 @@ class Execution(VersionedModel):
         ``None`` until some server has launched. Each server's launch time is
         its :attr:`PhaseTimes.launch_end` (when a poll first saw it launched).
         """
-        return _recovery_time(self.started_at, self.outcomes().values())
+        launched = [end for run in self.waves if (end := run.last_launch_end) is not None]
+        if self.started_at is None or not launched:
+            return None
+        return max(launched) - self.started_at
 
     @property
     def worst_rpo(self) -> timedelta | None:
         """The largest achieved RPO among every launched server (``None`` before any)."""
-        return _worst_rpo(self.outcomes().values())
+        worst = [rpo for run in self.waves if (rpo := run.worst_rpo) is not None]
+        return max(worst) if worst else None
 
     def _repr_html_(self) -> str:
         from drs_orchestration.reports.html import execution_html

@@ -23,6 +23,8 @@ __all__ = [
     "CLAIMS",
     "COLLECTIONS",
     "EXECUTIONS",
+    "EXECUTION_SERVERS",
+    "EXECUTION_WAVES",
     "FAILBACK_STATES",
     "INSTANCE_PAIRS",
     "PROTECTION_GROUPS",
@@ -70,6 +72,12 @@ SYNC_STATUS = CollectionSpec("sync-status", "statusId", "sync status")
 INSTANCE_PAIRS = CollectionSpec("instance-pairs", "sourceServerId", "instance pair")
 FAILBACK_STATES = CollectionSpec("failback-states", "recoveryInstanceId", "failback state")
 CLAIMS = CollectionSpec("claims", "claimId", "claim")
+EXECUTION_WAVES = CollectionSpec("execution-waves", "recordId", "execution wave", ttl="expiresAt")
+"""The part of each wave of an execution that grows with it (jobs, server IDs)."""
+EXECUTION_SERVERS = CollectionSpec(
+    "execution-servers", "recordId", "execution server outcomes", ttl="expiresAt"
+)
+"""An execution's server outcomes, in records of at most 100."""
 
 COLLECTIONS: tuple[CollectionSpec, ...] = (
     PROTECTION_GROUPS,
@@ -80,6 +88,8 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
     INSTANCE_PAIRS,
     FAILBACK_STATES,
     CLAIMS,
+    EXECUTION_WAVES,
+    EXECUTION_SERVERS,
 )
 """Every collection a backend must hold."""
 

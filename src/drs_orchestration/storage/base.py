@@ -47,8 +47,8 @@ from drs_orchestration.storage.backend import (
     WriteOp,
 )
 from drs_orchestration.storage.claims import ClaimRecord, ClaimRepository
+from drs_orchestration.storage.executions import ExecutionStore, LoadedExecution
 from drs_orchestration.storage.repositories import (
-    ExecutionStore,
     RecoveryInstanceStore,
     VersionedRepository,
     to_document,
@@ -114,10 +114,27 @@ class Repository(Protocol[M]):
 
 
 class ExecutionRepository(Repository[Execution], Protocol):
-    """Executions, also listed by plan."""
+    """Executions, also listed by plan, and read and written a step at a time.
+
+    ``get``/``put`` work on whole executions; a step reads the header
+    (:meth:`load`) and the waves it works on (:meth:`load_waves`), and writes
+    back only what it changed (:meth:`save`).
+    """
 
     def list_for_plan(self, plan_id: str) -> builtins.list[Execution]:
         """The executions of one recovery plan (through the index, no scan)."""
+        ...
+
+    def load(self, execution_id: str) -> LoadedExecution:
+        """The execution's header, without any wave's detail."""
+        ...
+
+    def load_waves(self, loaded: LoadedExecution, positions: Iterable[int]) -> None:
+        """Read the detail of the waves at ``positions`` into ``loaded``."""
+        ...
+
+    def save(self, loaded: LoadedExecution, execution: Execution) -> Execution:
+        """Write the header and the changed records of the loaded waves, conditionally."""
         ...
 
 
@@ -212,7 +229,7 @@ class BaseStorage:
         self._backend = backend
         self._protection_groups = VersionedRepository(backend, PROTECTION_GROUPS, ProtectionGroup)
         self._recovery_plans = VersionedRepository(backend, RECOVERY_PLANS, RecoveryPlan)
-        self._executions = ExecutionStore(backend, EXECUTIONS, Execution)
+        self._executions = ExecutionStore(backend, EXECUTIONS)
         self._recovery_instances = RecoveryInstanceStore(backend)
         self._instance_pairs = VersionedRepository(backend, INSTANCE_PAIRS, InstancePair)
         self._failback_states = VersionedRepository(backend, FAILBACK_STATES, FailbackState)
@@ -324,8 +341,22 @@ class BaseStorage:
         """
         ops: builtins.list[WriteOp] = []
         stored: builtins.list[VersionedModel] = []
+        new_executions: builtins.list[Execution] = []
         for position, operation in enumerate(operations):
-            if isinstance(operation, Put):
+            if isinstance(operation, Put) and isinstance(operation.item, Execution):
+                # An execution is a header and records; only a new one can join a
+                # transaction (its records go first, under keys no reader looks at yet).
+                if (operation.expected_version or operation.item.version) != 0:
+                    raise ValidationError.for_field(
+                        f"operations.{position}",
+                        operation.item.execution_id,
+                        "an existing execution is written by its executor, not in a transaction",
+                    )
+                execution, header = self._executions.write_new_records(operation.item)
+                new_executions.append(execution)
+                stored.append(execution)
+                ops.append(header)
+            elif isinstance(operation, Put):
                 repository = self._repository(type(operation.item), position)
                 item, row, expected = repository.prepare(operation.item, operation.expected_version)
                 stored.append(item)
@@ -342,12 +373,19 @@ class BaseStorage:
                         "check", repository.spec, operation.key, operation.expected_version or 0
                     )
                 )
-        self._check_transaction(ops)
+        try:
+            self._check_transaction(ops)
+        except ValidationError:
+            for execution in new_executions:
+                self._executions.forget_records(execution)
+            raise
         if not ops:
             return stored
         try:
             self._backend.transact(ops)
         except TransactionConflict as conflict:
+            for execution in new_executions:
+                self._executions.forget_records(execution)
             failed = ops[conflict.index]
             raise ConcurrentModificationError(
                 failed.spec.kind,

@@ -30,7 +30,6 @@ from drs_orchestration.errors import (
     NotFoundError,
 )
 from drs_orchestration.models import (
-    Execution,
     RecoveryInstanceRecord,
     SyncStatus,
     VersionedModel,
@@ -46,7 +45,6 @@ from drs_orchestration.storage.backend import (
 )
 
 __all__ = [
-    "ExecutionStore",
     "RecoveryInstanceStore",
     "VersionedRepository",
     "encode_json",
@@ -105,6 +103,10 @@ class _Codec(Generic[M]):
     @property
     def skipped(self) -> int:
         return self._skipped
+
+    @property
+    def spec(self) -> CollectionSpec:
+        return self._spec
 
     def corrupt(self, key: str, problem: str) -> CorruptRecordError:
         return CorruptRecordError(self._spec.name, key, problem, location=self._backend.location)
@@ -341,15 +343,6 @@ class VersionedRepository(Generic[V]):
             except CorruptRecordError as error:
                 found.append(error)
         return found
-
-
-class ExecutionStore(VersionedRepository[Execution]):
-    """Executions, also listed by plan through the backend's index."""
-
-    def list_for_plan(self, plan_id: str) -> builtins.list[Execution]:
-        """The executions of one recovery plan, oldest first (corrupt ones skipped)."""
-        pairs = self._decoded(self._backend.query(self._spec, plan_id))
-        return sorted((item for _, item in pairs), key=lambda e: e.created_at)
 
 
 class RecoveryInstanceStore:

@@ -76,11 +76,14 @@ class StepContext:
         progressed: The step did something (``run`` sleeps only when it did not).
         keep: Changes that must survive a lost final write (a started job's ID):
             re-applied to the latest stored execution before writing again.
+        load: Reads the detail of a wave the step did not expect to need (storage
+            reads only the waves a step works on).
     """
 
     execution: Execution
     now: datetime
     save: Callable[[Execution], None]
+    load: Callable[[WaveRun], None] = field(default=lambda _run: None)
     events: list[Event] = field(default_factory=list)
     changed: bool = False
     progressed: bool = False

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -54,6 +53,7 @@ from drs_orchestration.services.waves.preflight import assess_readiness
 from drs_orchestration.services.waves.stepper import WaveStepper
 from drs_orchestration.storage.base import Storage
 from drs_orchestration.storage.claims import ClaimRecord, claim_id
+from drs_orchestration.storage.executions import LoadedExecution
 from drs_orchestration.storage.transactions import Check, Put
 
 __all__ = ["StepResult", "WaveExecutor"]
@@ -66,26 +66,55 @@ PLAN_CLAIM = "plan"
 RUNNING_EXECUTION = "running-execution"
 
 
-@dataclass(frozen=True)
 class StepResult:
-    """What one step did.
+    """What one step did, and where the execution is now.
 
     Attributes:
-        execution: The execution as stored after the step.
+        execution_id: The execution.
+        status: Its status after the step.
+        version: Its stored version after the step.
         progressed: The step did work; ``False`` means it is waiting on DRS
             (a job still running, a quota, another process's claim), so the
             caller should wait about ``poll_interval`` before the next step.
+        paused: It is paused before a wave, waiting for ``resume``.
     """
 
-    execution: Execution
-    progressed: bool
+    def __init__(
+        self,
+        execution: Execution,
+        progressed: bool,
+        read: Callable[[], Execution],
+    ) -> None:
+        self.execution_id = execution.execution_id
+        self.status = execution.status
+        self.version = execution.version
+        self.progressed = progressed
+        self.paused = execution.status is ExecutionStatus.PAUSED and (
+            execution.cancel_request is None
+        )
+        self._read = read
+        self._execution: Execution | None = None
 
     @property
     def finished(self) -> bool:
         """Whether nothing more will happen without ``resume`` (ended or paused)."""
-        execution = self.execution
-        return execution.status.is_terminal or (
-            execution.status is ExecutionStatus.PAUSED and execution.cancel_request is None
+        return self.status.is_terminal or self.paused
+
+    @property
+    def execution(self) -> Execution:
+        """The whole execution as stored after the step (read from storage when first asked).
+
+        A driver that only needs :attr:`status`, :attr:`finished` and
+        :attr:`progressed` (a Step Functions loop) never pays for this read.
+        """
+        if self._execution is None:
+            self._execution = self._read()
+        return self._execution
+
+    def __repr__(self) -> str:
+        return (
+            f"StepResult(execution_id={self.execution_id!r}, status={self.status.value}, "
+            f"progressed={self.progressed}, finished={self.finished})"
         )
 
 
@@ -429,64 +458,57 @@ class WaveExecutor:
             plan_id=plan.plan_id, plan_name=plan.name, drill=drill, checked_at=now, waves=waves
         )
 
-    def step(self, execution_id: str) -> Execution:
-        """Advance an execution by one unit of work and return it as stored.
+    def step(self, execution_id: str) -> StepResult:
+        """Advance an execution by one unit of work; say whether to wait before the next.
 
         Safe to call from several processes: each step writes with the
-        version it read, and a step that loses the race does nothing.
+        version it read, and a step that loses the race does nothing. A step
+        reads the execution's header and the records of the waves it works
+        on, never the whole execution, so a step of a 5,000-server plan costs
+        what one of a 100-server plan costs. This is what a driver outside
+        :meth:`run` calls: a Step Functions loop or an EventBridge poller
+        steps again at once while ``progressed`` is true, and waits (a
+        ``Wait`` state, the next schedule) when it is false.
 
         Raises:
             NotFoundError: the execution does not exist.
-        """
-        execution, _ = self._advance(execution_id)
-        return execution
-
-    def advance(self, execution_id: str) -> StepResult:
-        """Like :meth:`step`, and also say whether to wait before the next step.
-
-        This is what a driver outside :meth:`run` needs: a Step Functions
-        loop or an EventBridge poller steps again at once while
-        ``progressed`` is true, and waits (a ``Wait`` state, the next
-        schedule) when it is false.
 
         Examples:
-            >>> result = executor.advance(execution_id)
+            >>> result = executor.step(execution_id)
             >>> if result.finished: ...           # ended, or paused before a wave
             >>> elif not result.progressed: ...   # wait poll_interval, then step again
         """
-        execution, progressed = self._advance(execution_id)
-        return StepResult(execution, progressed)
+        loaded, progressed = self._advance(execution_id)
+        return StepResult(loaded.execution, progressed, lambda: self.get(execution_id))
 
     def run(
         self, execution_id: str, *, poll_interval: float = 15.0, max_steps: int | None = None
     ) -> Execution:
         """Step until the execution ends or pauses, sleeping only while waiting on DRS.
 
-        Between steps the loop keeps the execution it last wrote and asks
-        storage for its version alone: it reads the execution again only when
-        another process (a ``cancel``, a second runner) wrote since, so a
-        poll of a large execution does not re-read and re-parse it.
+        Between steps the loop keeps what it last wrote and asks storage for
+        the version alone: it reads again only when another process (a
+        ``cancel``, a second runner) wrote since.
 
         Args:
             execution_id: The execution to run (a new one, or one to resume after a crash).
             poll_interval: Seconds to wait when a step made no progress.
             max_steps: Stop after this many steps (the execution stays resumable).
+
+        Returns:
+            The whole execution as stored when the loop stopped.
         """
         check_duration(poll_interval, "poll_interval")
         if max_steps is not None and (isinstance(max_steps, bool) or max_steps < 1):
             raise ValidationError.for_field("max_steps", max_steps, "must be at least 1")
         steps = 0
-        working: Execution | None = None
+        working: LoadedExecution | None = None
         while True:
-            # The execution this loop wrote last is its own (never handed out), so while
-            # the stored version is still that one, the next step works on it instead
-            # of reading and parsing the whole execution again.
-            execution, progressed = self._advance(execution_id, reuse=working)
-            working = execution
-            result = StepResult(execution, progressed)
+            working, progressed = self._advance(execution_id, reuse=working)
+            result = StepResult(working.execution, progressed, lambda: self.get(execution_id))
             steps += 1
             if result.finished or (max_steps is not None and steps >= max_steps):
-                return execution
+                return self.get(execution_id)
             if not progressed:
                 self._sleep(poll_interval)
 
@@ -499,21 +521,22 @@ class WaveExecutor:
             InvalidStateTransitionError: the execution has already ended.
         """
         for _ in range(_WRITE_RETRIES):
-            execution = self.get(execution_id)
+            loaded = self._storage.executions.load(execution_id)
+            execution = loaded.execution
             self._check_not_ended(execution, ExecutionStatus.RUNNING)
             if execution.status is not ExecutionStatus.PAUSED:
-                return execution
+                return self.get(execution_id)
             if execution.paused_before is not None:
                 execution.wave_run(execution.paused_before).pause_released = True
             execution.status = ExecutionStatus.RUNNING
             execution.paused_before = None
             execution.updated_at = self._now()
             try:
-                stored = self._storage.executions.put(execution)
+                self._storage.executions.save(loaded, execution)
             except ConcurrentModificationError:
                 continue
             logger.info("execution resumed", extra={"executionId": execution_id})
-            return stored
+            return self.get(execution_id)
         raise ConcurrentModificationError(
             "execution", execution_id, expected_version=None, actual_version=None
         )
@@ -528,19 +551,21 @@ class WaveExecutor:
             InvalidStateTransitionError: the execution has already ended.
         """
         for _ in range(_WRITE_RETRIES):
-            execution = self.get(execution_id)
+            loaded = self._storage.executions.load(execution_id)
+            execution = loaded.execution
             self._check_not_ended(execution, ExecutionStatus.CANCELLED)
             if execution.cancel_request is not None:
-                return execution
+                return self.get(execution_id)
             now = self._now()
             execution.cancel_request = CancelRequest.parse(
                 {"requested_by": requested_by, "reason": reason, "requested_at": now}
             )
             execution.updated_at = now
             try:
-                stored = self._storage.executions.put(execution)
+                self._storage.executions.save(loaded, execution)
             except ConcurrentModificationError:
                 continue
+            stored = self.get(execution_id)
             logger.info(
                 "execution cancel requested",
                 extra={"executionId": execution_id, "requestedBy": requested_by, "reason": reason},
@@ -559,63 +584,84 @@ class WaveExecutor:
 
     # ---- one step ---------------------------------------------------------------------
 
-    def _read(self, execution_id: str, reuse: Execution | None) -> Execution:
-        if reuse is not None and self._storage.executions.version_of(execution_id) == reuse.version:
+    def _read(self, execution_id: str, reuse: LoadedExecution | None) -> LoadedExecution:
+        executions = self._storage.executions
+        if reuse is not None and executions.version_of(execution_id) == reuse.version:
             return reuse
-        return self.get(execution_id)
+        return executions.load(execution_id)
 
-    def _advance(self, execution_id: str, reuse: Execution | None = None) -> tuple[Execution, bool]:
-        stored = self._read(execution_id, reuse)
+    def _advance(
+        self, execution_id: str, reuse: LoadedExecution | None = None
+    ) -> tuple[LoadedExecution, bool]:
+        loaded = self._read(execution_id, reuse)
+        stored = loaded.execution
         if stored.status.is_terminal or (
             stored.status is ExecutionStatus.PAUSED and stored.cancel_request is None
         ):
-            return stored, False
-        # The step works on the object just read (or ``run``'s own, as stored): storage
-        # hands out a fresh copy on every read, and a step that changes nothing leaves
-        # it as stored.
-        step = StepContext(execution=stored, now=self._now(), save=self._save_claim)
+            return loaded, False
+        self._storage.executions.load_waves(loaded, self._needed(stored))
+        # The step works on the execution just read (or ``run``'s own, as stored); a
+        # step that changes nothing leaves it as stored.
+        step = StepContext(
+            execution=stored,
+            now=self._now(),
+            save=lambda execution: self._save_claim(loaded, execution),
+            load=lambda run: self._storage.executions.load_waves(loaded, [stored.waves.index(run)]),
+        )
         try:
             self._dispatch(step)
         except LostRace:
-            return self.get(execution_id), True
+            return self._storage.executions.load(execution_id), True
         if not step.changed:
             # Observations that were not worth a write (a poll's progress) still reach the sink.
             for event in step.events:
                 emit(self._events, event)
-            return stored, step.progressed
+            return loaded, step.progressed
         step.execution.updated_at = step.now
-        saved = self._write(step)
+        saved = self._write(loaded, step)
         if saved is None:
-            return self.get(execution_id), True
-        if saved.status.is_terminal:
-            self._release_plan(saved)
+            return self._storage.executions.load(execution_id), True
+        if saved.execution.status.is_terminal:
+            self._release_plan(saved.execution)
         for event in step.events:
             emit(self._events, event)
         return saved, step.progressed
 
-    def _save_claim(self, execution: Execution) -> None:
+    def _needed(self, execution: Execution) -> list[int]:
+        """The waves whose detail the next step may work on (one, unless waves run at once)."""
+        if execution.status is ExecutionStatus.PENDING:
+            return []
+        stopping = execution.cancel_request is not None or execution.error is not None
+        wanted = {run.wave_name for run in self._runnable(execution, stopping=stopping)}
+        return [i for i, run in enumerate(execution.waves) if run.wave_name in wanted]
+
+    def _save_claim(self, loaded: LoadedExecution, execution: Execution) -> None:
         execution.updated_at = self._now()
         try:
-            stored = self._storage.executions.put(execution)
+            self._storage.executions.save(loaded, execution)
         except ConcurrentModificationError as exc:
             raise LostRace(execution.execution_id) from exc
-        execution.version = stored.version
 
-    def _write(self, step: StepContext) -> Execution | None:
+    def _write(self, loaded: LoadedExecution, step: StepContext) -> LoadedExecution | None:
+        executions = self._storage.executions
+        touched = set(loaded.loaded)
         try:
-            return self._storage.executions.put(step.execution)
+            executions.save(loaded, step.execution)
+            return loaded
         except ConcurrentModificationError:
             if not step.keep:
                 return None
         # A job was started in this step: its ID must reach storage even though
         # another process wrote meanwhile, so it is re-applied to the latest state.
         for _ in range(_WRITE_RETRIES):
-            latest = self.get(step.execution.execution_id)
+            latest = executions.load(step.execution.execution_id)
+            executions.load_waves(latest, touched)
             for keep in step.keep:
-                keep(latest)
-            latest.updated_at = step.now
+                keep(latest.execution)
+            latest.execution.updated_at = step.now
             try:
-                return self._storage.executions.put(latest)
+                executions.save(latest, latest.execution)
+                return latest
             except ConcurrentModificationError:
                 continue
         raise ConcurrentModificationError(
@@ -634,7 +680,7 @@ class WaveExecutor:
                     plan_name=execution.plan_name,
                     execution_type=execution.execution_type.value,
                     waves=len(execution.waves),
-                    servers=sum(len(w.server_ids) for w in execution.waves),
+                    servers=sum(w.summary.server_count for w in execution.waves),
                     at=step.now,
                 )
             )

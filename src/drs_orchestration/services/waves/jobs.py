@@ -112,7 +112,7 @@ class JobFollower:
                 execution.execution_id,
                 run.wave_name,
                 chunk.chunk_index,
-                since=chunk.search_from - self._margin(step, drs),
+                since=chunk.search_from - self.margin(step, drs),
             )
             if found is not None:
                 logger.info(
@@ -232,7 +232,7 @@ class JobFollower:
         step.execution.drs_clock_skew_s = round(skew, 3)
         return step.now - timedelta(seconds=skew)
 
-    def _margin(self, step: StepContext, drs: DrsGateway) -> timedelta:
+    def margin(self, step: StepContext, drs: DrsGateway) -> timedelta:
         """How far before a claim to look for its job: wider when DRS's time is unknown."""
         if drs.clock.last_date is None and step.execution.drs_clock_skew_s is None:
             return self._settings.search_skew * 3
@@ -502,7 +502,7 @@ class JobFollower:
         wave_tag = tag_value(run.wave_name)
         adopted = 0
         for job in find_execution_jobs(
-            drs, step.execution.execution_id, since=min(claims) - self._margin(step, drs)
+            drs, step.execution.execution_id, since=min(claims) - self.margin(step, drs)
         ):
             if job["jobID"] in recorded or (job.get("tags") or {}).get("Wave") != wave_tag:
                 continue
@@ -566,7 +566,7 @@ class JobFollower:
                         step.execution.execution_id,
                         run.wave_name,
                         chunk.chunk_index,
-                        since=chunk.search_from - self._margin(step, drs),
+                        since=chunk.search_from - self.margin(step, drs),
                     )
                     if found is not None:
                         apply_job(step.execution, run.wave_name, chunk.chunk_index, found, step.now)

@@ -45,7 +45,12 @@ from drs_orchestration.services.waves.context import (
 )
 from drs_orchestration.services.waves.hooks import PostWaveHook
 from drs_orchestration.services.waves.jobs import JobFollower
-from drs_orchestration.services.waves.launcher import plan_chunks, select_snapshots
+from drs_orchestration.services.waves.launcher import (
+    find_execution_jobs,
+    plan_chunks,
+    select_snapshots,
+    tag_value,
+)
 from drs_orchestration.services.waves.preflight import assess_readiness
 
 __all__ = ["WaveStepper"]
@@ -97,11 +102,29 @@ class WaveStepper:
                 self._follow_jobs(step, run)
 
     def reconcile_ended(self, step: StepContext, run: WaveRun) -> None:
-        """Record jobs with an ended wave's tags that landed after it ended (never fails)."""
-        if not any(c.search_from for c in run.jobs):
+        """Record jobs with an ended wave's tags that landed after it ended (never fails).
+
+        Works from the wave's summary (first claim, job IDs); the wave's
+        detail is read only when DRS holds a job of it that is not recorded.
+        """
+        summary = run.summarised()
+        if summary.first_claim_at is None:
             return
         try:
-            self._jobs.reconcile(step, run, self._gateway(run), follow=False)
+            drs = self._gateway(run)
+            strays = [
+                job
+                for job in find_execution_jobs(
+                    drs,
+                    step.execution.execution_id,
+                    since=summary.first_claim_at - self._jobs.margin(step, drs),
+                )
+                if job["jobID"] not in summary.job_ids
+                and (job.get("tags") or {}).get("Wave") == tag_value(run.wave_name)
+            ]
+            if strays:
+                step.load(run)
+                self._jobs.reconcile(step, run, drs, follow=False)
         except DrsOrchestrationError as exc:
             logger.warning(
                 "could not match DRS's jobs against an ended wave",
