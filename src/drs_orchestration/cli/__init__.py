@@ -40,10 +40,12 @@ from drs_orchestration.cli.errors import (
     exit_status,
     one_line,
 )
-from drs_orchestration.errors import DrsOrchestrationError
+from drs_orchestration.errors import DrsOrchestrationError, StorageError, StorageUnavailableError
 
 if TYPE_CHECKING:
     import click
+
+    from drs_orchestration.cli.options import CliOptions
 
 __all__ = [
     "EXIT_BACKEND",
@@ -78,14 +80,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    from drs_orchestration.cli.options import CliOptions
+
     command = build_command()
     if not args:
         with click.Context(command, info_name=PROG) as context:
-            print(command.get_help(context), file=sys.stderr)
+            print(command.get_help(context), file=sys.stderr, flush=True)
         return EXIT_USAGE
     name = _command_name(command, args)
+    options = CliOptions()
     try:
-        status = command.main(args=args, prog_name=PROG, standalone_mode=False)
+        status = command.main(args=args, prog_name=PROG, standalone_mode=False, obj=options)
     except BrokenPipeError:
         # The reader went away (``| head``): nothing more to say, and nothing to say it to.
         _discard_stdout()
@@ -96,22 +101,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             _discard_stdout()
         return exit_.code if isinstance(exit_.code, int) else EXIT_FAILED
     except (KeyboardInterrupt, click.Abort):
-        print(f"{name}: interrupted", file=sys.stderr)
+        _error(f"{name}: interrupted")
         return EXIT_INTERRUPTED
     except click.ClickException as error:
-        print(_usage_line(name, error), file=sys.stderr)
+        _error(_usage_line(name, error))
         return error.exit_code
     except CliError as error:
-        print(f"{name}: {one_line(error.message)}", file=sys.stderr)
+        _error(f"{name}: {one_line(error.message)}")
         return error.status
     except DrsOrchestrationError as error:
-        print(f"{name}: {one_line(str(error))}", file=sys.stderr)
+        _error(f"{name}: {one_line(str(error))}{_storage_hint(error, options)}")
         return exit_status(error)
     except OSError as error:
         # A file named on the command line (a report to write, a CSV to read).
-        print(f"{name}: {one_line(str(error))}", file=sys.stderr)
+        _error(f"{name}: {one_line(str(error))}")
         return EXIT_USAGE
     return status if isinstance(status, int) else 0
+
+
+def _error(line: str) -> None:
+    """Print one line on stderr, flushed at once (stderr may be a buffered stream)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _command_name(command: click.Group, args: list[str]) -> str:
@@ -129,6 +139,21 @@ def _command_name(command: click.Group, args: list[str]) -> str:
         words.append(arg)
         current = sub
     return " ".join(words)
+
+
+def _storage_hint(error: DrsOrchestrationError, options: CliOptions) -> str:
+    """How to choose another database, after an error that says this file cannot be used."""
+    if (
+        isinstance(error, StorageError)
+        and not isinstance(error, StorageUnavailableError)
+        and options.spec is not None
+        and options.spec.kind == "sqlite"
+    ):
+        return (
+            "; choose another database with --storage sqlite:///PATH or --db PATH "
+            "(or $DRS_ORCHESTRATION_STORAGE)"
+        )
+    return ""
 
 
 def _usage_line(name: str, error: click.ClickException) -> str:

@@ -33,7 +33,9 @@ Shell completion: eval "$(_DRS_ORCHESTRATION_COMPLETE=bash_source drs-orchestrat
     epilog=_EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(__version__, "--version", prog_name="drs-orchestration")
+@click.version_option(
+    __version__, "--version", prog_name="drs-orchestration", message="%(prog)s %(version)s"
+)
 def root() -> None:
     """Disaster-recovery orchestration for AWS Elastic Disaster Recovery (DRS).
 

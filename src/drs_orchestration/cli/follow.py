@@ -64,7 +64,7 @@ def follow(
     """
     from rich.live import Live
 
-    console = report_console(stderr=True)
+    console = report_console(stderr=True, log_path=False)
     view = LiveProgress(execution, console)
     relay.target = view
     sleep = rt.sleep

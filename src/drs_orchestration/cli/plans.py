@@ -122,7 +122,7 @@ def update(ctx: click.Context, plan: str, path: Path, output: OutputFormat) -> i
 def list_plans(ctx: click.Context, output: OutputFormat) -> int:
     """List the recovery plans."""
     stored = sorted(
-        runtime(ctx).storage(read_only=True).recovery_plans.list(),
+        runtime(ctx).storage(read_only=True, missing_ok=True).recovery_plans.list(),
         key=lambda p: (p.name, p.plan_id),
     )
     if output == "json":

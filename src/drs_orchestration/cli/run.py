@@ -159,6 +159,8 @@ def drill(
     1 when the drill failed or was cancelled.
     """
     rt = runtime(ctx)
+    if detach:
+        check_detachable(rt)
     found = rt.plan(plan, read_only=False)
     return _run(
         rt,
@@ -206,6 +208,8 @@ def recover(
     cancelled or not confirmed.
     """
     rt = runtime(ctx)
+    if detach:
+        check_detachable(rt)
     found = rt.plan(plan, read_only=False)
     if not yes:
         _confirm(rt, found)
@@ -255,8 +259,6 @@ def _run(
 ) -> int:
     relay = EventRelay()
     orchestrator = rt.orchestrator(events=relay)
-    if detach:
-        check_detachable(rt)  # before anything is started
     execution = orchestrator.waves.start(
         plan.plan_id, drill=drill, started_by=rt.operator(), **options
     )

@@ -75,6 +75,7 @@ class Runtime:
         self.command = command
         self._stack = ExitStack()
         self._storage: Storage | None = None
+        self._read_only = False
         self._clients: ClientFactory | None = None
         self._simulator: Any = None
 
@@ -87,13 +88,15 @@ class Runtime:
             self.options.spec = resolve_storage(self.options.storage, self.options.db)
         return self.options.spec
 
-    def storage(self, *, read_only: bool = False) -> Storage:
+    def storage(self, *, read_only: bool = False, missing_ok: bool = False) -> Storage:
         """Open the storage (once per command).
 
         Args:
             read_only: The command only reads: a SQLite file is opened
                 read-only (never created, converted or written), and a missing
                 one is reported instead of created.
+            missing_ok: With ``read_only``, a missing SQLite file reads as
+                empty (for listings) instead of being reported.
 
         Raises:
             CliError: a missing SQLite file for a read-only command (exit 1),
@@ -101,7 +104,11 @@ class Runtime:
             StorageError: the storage cannot be opened.
         """
         if self._storage is not None:
+            # A command opens its storage once; one that reads first and writes later
+            # must ask for write access the first time.
+            assert read_only or not self._read_only, "storage opened read-only, then written"
             return self._storage
+        self._read_only = read_only
         spec = self.spec
         storage: Storage
         if spec.kind == "memory":
@@ -113,6 +120,11 @@ class Runtime:
 
             assert spec.path is not None
             if read_only and not spec.path.exists():
+                if missing_ok:
+                    from drs_orchestration.storage import MemoryStorage
+
+                    self._storage = MemoryStorage()
+                    return self._storage
                 raise CliError(
                     f"no database at {spec.path} (nothing stored there yet; choose another "
                     "with --storage URL or --db PATH)",
@@ -324,7 +336,7 @@ class Runtime:
         Read per plan (the executions' index by plan), so the executions of
         a deleted plan are not listed.
         """
-        storage = self.storage(read_only=True)
+        storage = self.storage(read_only=True, missing_ok=True)
         plans = [plan] if plan is not None else storage.recovery_plans.list()
         found = [e for p in plans for e in storage.executions.list_for_plan(p.plan_id)]
         return sorted(found, key=lambda e: e.created_at, reverse=True)
