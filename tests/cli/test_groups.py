@@ -1,4 +1,4 @@
-"""``groups``: files (YAML, JSON, CSV) in, launch configurations applied, drift found, through the CLI."""
+"""``groups``: YAML, JSON and CSV files in, launch configurations applied, drift found."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from drs_orchestration.cli.group_files import read_overrides_csv
 from drs_orchestration.cli.errors import CliError
+from drs_orchestration.cli.group_files import read_overrides_csv
 from drs_orchestration.testing import DrsSimulator
 from tests.cli.conftest import GROUPS_YAML, PLAN_YAML, REGION, aws, invoke, seed, write
 
@@ -162,7 +162,11 @@ def test_update_can_rename_with_the_group_argument_but_not_move_it(
     assert aws("groups", "create", "-f", write(tmp_path / "a.yaml", one)).status == 0
 
     renamed = aws(
-        "groups", "update", "app", "-f", write(tmp_path / "b.yaml", one.replace("app\n", "tier-2\n", 1))
+        "groups",
+        "update",
+        "app",
+        "-f",
+        write(tmp_path / "b.yaml", one.replace("app\n", "tier-2\n", 1)),
     )
     assert renamed.status == 0, renamed
     assert [g["name"] for g in invoke("groups", "list", "--output", "json").json()] == ["tier-2"]
@@ -180,7 +184,9 @@ def test_update_can_rename_with_the_group_argument_but_not_move_it(
 
 def test_creating_a_name_twice_is_refused(sim: DrsSimulator, tmp_path: Path) -> None:
     seed(sim)
-    path = write(tmp_path / "a.yaml", "name: app\nregion: us-east-1\nselection: {tags: {Tier: app}}\n")
+    path = write(
+        tmp_path / "a.yaml", "name: app\nregion: us-east-1\nselection: {tags: {Tier: app}}\n"
+    )
     assert aws("groups", "create", "-f", path).status == 0
 
     again = aws("groups", "create", "-f", path)
@@ -267,9 +273,15 @@ def test_the_csv_of_server_settings(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("instanceType\nm5.large\n", "needs exactly one of the columns sourceServerId and hostname"),
+        (
+            "instanceType\nm5.large\n",
+            "needs exactly one of the columns sourceServerId and hostname",
+        ),
         ("sourceServerId,hostname\nx,y\n", "needs exactly one of the columns"),
-        ("sourceServerId,copyTags\ns-1,true\n", ":2: sourceServerId 's-1' is not a source server ID"),
+        (
+            "sourceServerId,copyTags\ns-1,true\n",
+            ":2: sourceServerId 's-1' is not a source server ID",
+        ),
         ("hostname,copyTags\n,true\n", ":2: hostname is empty"),
         ("hostname,copyTags\na,true\na,false\n", ":3: a has a row already"),
         ("hostname,copyTags\na,true,extra\n", ":2: more cells than the header"),

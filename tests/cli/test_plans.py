@@ -85,8 +85,14 @@ def test_check_fails_when_a_group_has_lost_its_servers(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: p\nwaves:\n  - {name: a, protectionGroups: [nosuch]}\n", "no protection group 'nosuch'"),
-        ("name: p\nwaves:\n  - {name: a, protectionGroups: database}\n", "must be a list of group names"),
+        (
+            "name: p\nwaves:\n  - {name: a, protectionGroups: [nosuch]}\n",
+            "no protection group 'nosuch'",
+        ),
+        (
+            "name: p\nwaves:\n  - {name: a, protectionGroups: database}\n",
+            "must be a list of group names",
+        ),
         ("name: p\nplanId: rp-x\nwaves: []\n", "planId are kept by storage"),
         ("name: p\nwaves: []\nextra: 1\n", "unknown key(s) extra"),
         ("- a\n- b\n", "a plan is a mapping"),
@@ -117,7 +123,10 @@ def test_validate_reads_group_names_without_storage(tmp_path: Path) -> None:
     # Two waves naming one group are caught by the plan service (it knows the groups); the
     # file's structure alone is valid.
     assert invalid.status == 0
-    cyclic = PLAN_YAML.replace("{name: database, protectionGroups: [database]}", "{name: database, protectionGroups: [database], dependsOn: [web]}")
+    cyclic = PLAN_YAML.replace(
+        "{name: database, protectionGroups: [database]}",
+        "{name: database, protectionGroups: [database], dependsOn: [web]}",
+    )
     result = invoke("validate", write(tmp_path / "r.yaml", cyclic), "--json")
     assert result.status == 1
     assert "dependency cycle" in json.dumps(result.json()["problems"])

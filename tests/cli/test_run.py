@@ -40,7 +40,7 @@ def test_a_drill_read_back_reported_and_cleaned_up(sim: DrsSimulator, tmp_path: 
     status = invoke("status")
     assert status.status == 0
     assert status.out.startswith(f"shop: drill {execution_id}")
-    shown = [h for h in re.findall(r"^\s+((?:database|app|web)-\d)\s", status.out, re.M)]
+    shown = re.findall(r"^\s+((?:database|app|web)-\d)\s", status.out, re.M)
     assert shown == ["database-1", "database-2", "app-1", "app-2", "web-1", "web-2", "web-3"]
     for sid in names:
         assert sid in status.out

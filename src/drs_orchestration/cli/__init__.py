@@ -103,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, click.Abort):
         _error(f"{name}: interrupted")
         return EXIT_INTERRUPTED
+    except click.exceptions.NoArgsIsHelpError as error:
+        # A command group without its sub-command: its help is the answer (and a usage status).
+        print(error.format_message(), file=sys.stderr, flush=True)
+        return EXIT_USAGE
     except click.ClickException as error:
         _error(_usage_line(name, error))
         return error.exit_code

@@ -136,7 +136,9 @@ def create(
 @click.pass_context
 def list_groups(ctx: click.Context, output: OutputFormat) -> int:
     """List the protection groups."""
-    stored = sorted(runtime(ctx).storage(read_only=True, missing_ok=True).protection_groups.list(), key=_by_name)
+    stored = sorted(
+        runtime(ctx).storage(read_only=True, missing_ok=True).protection_groups.list(), key=_by_name
+    )
     if output == "json":
         echo_json([g.to_wire() for g in stored])
         return EXIT_OK
