@@ -172,3 +172,25 @@ def test_as_a_real_process_through_python_dash_m(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert refused.stderr.startswith("drs-orchestration plans create: ")
     assert len(refused.stderr.splitlines()) == 1, refused.stderr
+
+
+def test_shell_completion_completes_commands() -> None:
+    import os
+
+    env = {
+        **os.environ,
+        "_DRS_ORCHESTRATION_COMPLETE": "bash_complete",
+        "COMP_WORDS": "drs-orchestration groups cr",
+        "COMP_CWORD": "2",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-m", "drs_orchestration"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["plain,create"]

@@ -83,10 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from drs_orchestration.cli.options import CliOptions
 
     command = build_command()
-    if not args:
-        with click.Context(command, info_name=PROG) as context:
-            print(command.get_help(context), file=sys.stderr, flush=True)
-        return EXIT_USAGE
     name = _command_name(command, args)
     options = CliOptions()
     try:

@@ -168,7 +168,7 @@ class LiveProgress:
     def server_rows(self) -> list[tuple[str, str, str]]:
         """``(wave, server, status)`` rows to show: every server, or those of active waves.
 
-        Sorted by wave order, then host name. At most :data:`MAX_SERVER_ROWS`.
+        Sorted by wave order, then host name; at most :data:`MAX_SERVER_ROWS`.
         """
         servers = sorted(
             self._servers.items(),
@@ -179,7 +179,8 @@ class LiveProgress:
             ),
         )
         if len(servers) > MAX_SERVER_ROWS:
-            servers = [item for item in servers if item[1][0] in self._active]
+            # The waves in flight first; before any starts, the first servers in order.
+            servers = [item for item in servers if item[1][0] in self._active] or servers
         return [
             (wave, self._name(sid), status) for sid, (wave, status) in servers[:MAX_SERVER_ROWS]
         ]
