@@ -39,7 +39,7 @@ def _cache(rt: Runtime, *, read_only: bool, targets: tuple[str, ...] = ()) -> Re
     from drs_orchestration.services import RecoveryInstanceCache
 
     return RecoveryInstanceCache(
-        rt.storage(read_only=read_only),
+        rt.storage(read_only=read_only, missing_ok=read_only),
         rt.clients(),
         targets=[(region, None) for region in targets] or None,
         retry=rt.retry(),
@@ -92,7 +92,7 @@ def show_cache(ctx: click.Context, source_server_ids: tuple[str, ...], output: O
         lookup = found.get(list(source_server_ids))
         records, misses = list(lookup.records.values()), lookup.misses
     else:
-        records, misses = rt.storage(read_only=True).recovery_instances.list(), []
+        records, misses = rt.storage(read_only=True, missing_ok=True).recovery_instances.list(), []
     if output == "json":
         echo_json(
             {

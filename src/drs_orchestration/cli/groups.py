@@ -218,9 +218,9 @@ def update(
             EXIT_USAGE,
         )
     orchestrator = rt.orchestrator()
-    updated = []
-    for spec in specs:
-        current = rt.group(group if group is not None else spec.name, read_only=False)
+    # Every group of the file is found (and checked) before any is changed.
+    currents = [rt.group(group or spec.name, read_only=False) for spec in specs]
+    for spec, current in zip(specs, currents, strict=True):
         region = spec.region or current.region
         if region != current.region or (
             spec.account is not None
@@ -232,6 +232,8 @@ def update(
                 + ": region and account cannot change (create another group)",
                 EXIT_USAGE,
             )
+    updated = []
+    for spec, current in zip(specs, currents, strict=True):
         updated.append(
             orchestrator.groups.update(
                 current.group_id,
@@ -240,7 +242,7 @@ def update(
                 server_ids=spec.server_ids,
                 tags=spec.tags,
                 launch_settings=spec.launch_settings,
-                server_overrides=_overrides(rt, spec, region, current=current),
+                server_overrides=_overrides(rt, spec, current.region, current=current),
                 force=force,
                 timeout_s=timeout_s,
             )

@@ -220,7 +220,8 @@ class Runtime:
     @property
     def clock(self) -> Callable[[], datetime]:
         """The time: the simulator's under ``--clients simulated``, else UTC now."""
-        self.clients()
+        if self.simulated:
+            self.clients()
         if self._simulator is not None:
             now: Callable[[], datetime] = self._simulator.now
             return now
@@ -229,7 +230,8 @@ class Runtime:
     @property
     def sleep(self) -> Callable[[float], None]:
         """How waits wait: the simulator's clock moves under ``--clients simulated``."""
-        self.clients()
+        if self.simulated:
+            self.clients()
         if self._simulator is not None:
             advance = self._simulator.advance
 
