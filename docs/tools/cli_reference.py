@@ -2,14 +2,13 @@
 
 The docs site calls :func:`cli_reference` at build time (``mkdocs_hooks.py``)
 and puts its Markdown where ``docs/cli.md`` says ``<!-- cli-reference -->``.
-It reads an argparse tree (``drs_orchestration.cli.build_parser()``) or a
-click command (``drs_orchestration.cli.main`` as a ``click.Command``), so the
-reference follows the CLI whichever framework it is built with.
+It walks the click command tree (``drs_orchestration.cli.build_command()``,
+or a module whose ``main`` is itself a ``click.Command``) and prints every
+command's own ``--help``, so the reference is the help an operator sees.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 from collections.abc import Iterator
@@ -33,12 +32,12 @@ def cli_reference(module: str = "drs_orchestration.cli") -> str:
 
 
 def _reference(cli: Any, module: str) -> str:
-    if hasattr(cli, "build_parser"):
-        commands = list(_argparse_commands(cli.build_parser()))
+    if hasattr(cli, "build_command"):
+        commands = list(_click_commands(cli.build_command()))
     elif hasattr(getattr(cli, "main", None), "get_help"):
         commands = list(_click_commands(cli.main))
     else:
-        raise RuntimeError(f"{module} has neither build_parser() nor a click command main")
+        raise RuntimeError(f"{module} has neither build_command() nor a click command main")
     parts = []
     for prog, summary, help_text in commands:
         heading = "#" * min(2 + prog.count(" "), 4)
@@ -49,24 +48,16 @@ def _reference(cli: Any, module: str) -> str:
     return "\n".join(parts)
 
 
-def _argparse_commands(
-    parser: argparse.ArgumentParser, summary: str = ""
-) -> Iterator[tuple[str, str, str]]:
-    yield parser.prog, summary, parser.format_help()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            helps = {a.dest: a.help or "" for a in action._choices_actions}
-            for name, sub in action.choices.items():
-                yield from _argparse_commands(sub, helps.get(name, ""))
-
-
 def _click_commands(
     command: Any, parent: Any = None, name: str | None = None
 ) -> Iterator[tuple[str, str, str]]:
     import click
 
     context = click.Context(
-        command, info_name=name or command.name or "drs-orchestration", parent=parent
+        command,
+        info_name=name or command.name or "drs-orchestration",
+        parent=parent,
+        **(command.context_settings or {}),
     )
     yield context.command_path, command.get_short_help_str(100), command.get_help(context)
     if isinstance(command, click.Group):

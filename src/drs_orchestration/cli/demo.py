@@ -9,23 +9,26 @@ server the phase times, the recovery and EC2 instances, and the drill's RTO.
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drs_orchestration.cli.extras import MissingExtraError, database_path, require
-from drs_orchestration.events import Event, EventSink
+import click
+
+from drs_orchestration.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
+from drs_orchestration.cli.extras import MissingExtraError, require
+from drs_orchestration.cli.options import storage_options
+from drs_orchestration.cli.progress import EventRelay
+from drs_orchestration.cli.runtime import Runtime, runtime
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from drs_orchestration.services.orchestrator import Orchestrator
+    from drs_orchestration.storage import Storage
     from drs_orchestration.testing import DrsSimulator
 
-__all__ = ["TIERS", "register", "run"]
+__all__ = ["TIERS", "demo"]
 
 REGION = "us-east-1"
 TIERS: tuple[tuple[str, int], ...] = (("database", 3), ("app", 4), ("web", 5))
@@ -35,68 +38,47 @@ _OVERRIDDEN = "database-1"
 _CATCH_UP_S = 240.0
 
 
-def register(commands: Any) -> None:
-    """Add the ``demo`` sub-command."""
-    parser: argparse.ArgumentParser = commands.add_parser(
-        "demo",
-        help="run a three-wave drill on the offline DRS simulator (no AWS account needed)",
-        description=(
-            "Seed a simulated three-tier application (12 servers), create protection groups "
-            "and a three-wave plan in SQLite, run a drill with live progress and print the "
-            "phase times, recovery instances and drill RTO. Needs the sim and cli extras."
-        ),
-    )
-    parser.add_argument(
-        "--db",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="SQLite file to keep groups, the plan and the execution in "
-        "(default: $DRS_ORCHESTRATION_DB or ./drs-orchestration.db)",
-    )
-    parser.add_argument(
-        "--speed",
-        type=float,
-        default=60.0,
-        metavar="N",
-        help="simulated seconds per wall-clock second (default: 60, a drill in ~20 s)",
-    )
-    parser.set_defaults(handler=run)
+@click.command()
+@click.option(
+    "--speed",
+    type=float,
+    default=60.0,
+    show_default=True,
+    metavar="N",
+    help="Simulated seconds per wall-clock second (60: a drill in ~20 s).",
+)
+@storage_options
+@click.pass_context
+def demo(ctx: click.Context, speed: float) -> int:
+    """Run a three-wave drill on the offline DRS simulator.
 
+    No AWS account needed.
 
-class _Relay:
-    """An event sink whose target is set once the execution exists."""
-
-    def __init__(self) -> None:
-        self.target: EventSink | None = None
-
-    def __call__(self, event: Event) -> None:
-        if self.target is not None:
-            self.target(event)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the demo; exit status 0 when the drill completed."""
+    Seeds a simulated three-tier application (12 servers), creates protection
+    groups and a three-wave plan in the storage (SQLite or memory), runs a
+    drill with live progress and prints the phase times, recovery instances
+    and drill RTO; 'drs-orchestration status' reads it back. Needs the sim
+    and cli extras.
+    """
     try:
         require("rich", "moto", extras="sim,cli")
     except MissingExtraError as exc:
-        print(f"drs-orchestration demo: {exc}", file=sys.stderr)
-        return 2
-    speed: float = args.speed
+        raise CliError(str(exc), EXIT_USAGE) from None
     if not math.isfinite(speed) or speed <= 0:
-        print(
-            f"drs-orchestration demo: --speed must be positive and finite (got {speed})",
-            file=sys.stderr,
+        raise CliError(f"--speed must be positive and finite (got {speed})", EXIT_USAGE)
+    rt = runtime(ctx)
+    if rt.spec.kind == "dynamodb":
+        raise CliError(
+            "the demo keeps its records in SQLite or memory: its AWS is simulated, "
+            "so DynamoDB tables would be simulated too",
+            EXIT_USAGE,
         )
-        return 2
     from drs_orchestration.cli.report import report_console
 
-    console = report_console(log_path=False)
-    path = database_path(args.db)
-    return _demo(console, path, speed)
+    return _demo(report_console(log_path=False), rt, speed)
 
 
-def _demo(console: Console, path: Path, speed: float) -> int:
+def _demo(console: Console, rt: Runtime, speed: float) -> int:
     from moto import mock_aws
     from rich.live import Live
 
@@ -105,23 +87,21 @@ def _demo(console: Console, path: Path, speed: float) -> int:
     from drs_orchestration.cli.report import execution_summary
     from drs_orchestration.models import ExecutionStatus
     from drs_orchestration.services.orchestrator import Orchestrator
-    from drs_orchestration.storage import SqliteStorage
     from drs_orchestration.testing import JobTimings, SimulatedClientFactory, mock_drs
 
     def wall_sleep(simulated_s: float) -> None:
         time.sleep(simulated_s / speed)
 
-    console.print(f"[bold]storage[/bold]: SQLite at {path.resolve()}")
+    spec = rt.spec
+    where = f"SQLite at {spec.path.resolve()}" if spec.path else "memory (gone when it ends)"
+    console.print(f"[bold]storage[/bold]: {where}")
     timings = JobTimings(replication_catch_up=_CATCH_UP_S)
-    relay = _Relay()
-    with (
-        mock_aws(),
-        mock_drs(seed=None, realtime_scale=speed, timings=timings) as sim,
-        SqliteStorage(path) as storage,
-    ):
+    relay = EventRelay()
+    with mock_aws(), mock_drs(seed=None, realtime_scale=speed, timings=timings) as sim:
+        storage: Storage = rt.storage()
         orchestrator = Orchestrator(
-            storage=storage,
-            clients=SimulatedClientFactory(sim),
+            storage,
+            SimulatedClientFactory(sim),
             events=relay,
             clock=sim.now,
             retry=RetryPolicy(sleep=wall_sleep),
@@ -145,12 +125,13 @@ def _demo(console: Console, path: Path, speed: float) -> int:
             execution = orchestrator.waves.run(execution.execution_id, poll_interval=15)
         console.print()
         console.print(execution_summary(execution, hostnames=hostnames))
-    console.print(
-        f"\nread it back: [bold]drs-orchestration status {execution.execution_id}"
-        + ("" if path == Path("drs-orchestration.db") else f" --db {path}")
-        + "[/bold]"
-    )
-    return 0 if execution.status is ExecutionStatus.COMPLETED else 1
+    if spec.kind == "sqlite":
+        console.print(
+            f"\nread it back: [bold]drs-orchestration status {execution.execution_id}"
+            + (f" --storage {spec.url()}" if spec.given else "")
+            + "[/bold]"
+        )
+    return EXIT_OK if execution.status is ExecutionStatus.COMPLETED else EXIT_FAILED
 
 
 def _seed(sim: DrsSimulator, console: Console) -> dict[str, str]:

@@ -1,4 +1,11 @@
-"""Live progress of an execution in the terminal, driven by the library's events."""
+"""Live progress of an execution in the terminal: per-wave bars and every server's status.
+
+Two sources keep it current: the library's events (milestones, job
+progress, as they happen) and the execution as stored after each step
+(:meth:`LiveProgress.update_from`), which also brings the host names each
+wave's readiness check recorded, and makes the view right for an execution
+that was started elsewhere and is only being followed here.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from drs_orchestration.events import (
     Event,
+    EventSink,
     ExecutionFinished,
     ExecutionPaused,
     ExecutionStarted,
@@ -16,34 +24,53 @@ from drs_orchestration.events import (
     WaveFinished,
     WaveStarted,
 )
-from drs_orchestration.models import Execution
+from drs_orchestration.models import Execution, ServerLaunchStatus, WaveStatus
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.progress import Progress, TaskID
 
-__all__ = ["LiveProgress"]
+__all__ = ["MAX_SERVER_ROWS", "EventRelay", "LiveProgress"]
+
+MAX_SERVER_ROWS = 30
+"""Server rows shown at most: beyond that, the servers of the waves in flight."""
 
 _STATUS_STYLE = {
     "LAUNCHED": "green",
     "FAILED": "red",
+    "TERMINATED": "red",
     "SKIPPED": "yellow",
     "IN_PROGRESS": "cyan",
     "PENDING": "dim",
     "NOT_STARTED": "dim",
 }
+_DONE = frozenset({"LAUNCHED", "FAILED", "SKIPPED", "TERMINATED"})
+
+
+class EventRelay:
+    """An event sink whose target is set once the execution (and its view) exists."""
+
+    def __init__(self) -> None:
+        self.target: EventSink | None = None
+
+    def __call__(self, event: Event) -> None:
+        """Pass ``event`` on to the target, if there is one yet."""
+        if self.target is not None:
+            self.target(event)
 
 
 class LiveProgress:
     """An event sink that keeps per-wave bars and per-server statuses, and logs milestones.
 
     Use it as the ``events`` of an :class:`~drs_orchestration.Orchestrator`
-    and show :meth:`render` in a ``rich.live.Live``.
+    (through an :class:`EventRelay`) and show :meth:`render` in a
+    ``rich.live.Live``.
 
     Args:
         execution: The execution about to run (its waves and servers).
         console: Where milestones are printed.
-        hostnames: Names to show next to server IDs.
+        hostnames: Names to show next to server IDs (more are taken from the
+            execution as its waves record them).
     """
 
     def __init__(
@@ -52,7 +79,8 @@ class LiveProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self._console = console
-        self._names = hostnames or {}
+        self._names = dict(hostnames or {})
+        self._kind = "drill" if execution.is_drill else "recovery"
         self._progress: Progress = Progress(
             TextColumn("{task.description:<12}"),
             BarColumn(),
@@ -61,22 +89,46 @@ class LiveProgress:
             console=console,
         )
         self._tasks: dict[str, TaskID] = {}
+        self._order: dict[str, int] = {}
+        self._active: set[str] = set()
         self._servers: dict[str, tuple[str, str]] = {}
-        for run in execution.waves:
+        for index, run in enumerate(execution.waves):
+            self._order[run.wave_name] = index
             self._tasks[run.wave_name] = self._progress.add_task(
                 run.wave_name, total=len(run.server_ids), state="waiting"
             )
-            for sid in sorted(run.server_ids, key=lambda s: (self._names.get(s, ""), s)):
+            for sid in run.server_ids:
                 self._servers[sid] = (run.wave_name, "NOT_STARTED")
+        self.update_from(execution)
+
+    def update_from(self, execution: Execution) -> None:
+        """Take every server's status, host name and wave state from the stored execution."""
+        for run in execution.waves:
+            for sid, outcome in run.servers.items():
+                if outcome.readiness is not None and outcome.readiness.hostname:
+                    self._names.setdefault(sid, outcome.readiness.hostname)
+                if outcome.status is not ServerLaunchStatus.NOT_STARTED:
+                    self._servers[sid] = (run.wave_name, outcome.status.value)
+            if run.status is WaveStatus.PENDING:
+                continue
+            if run.status.is_terminal:
+                self._active.discard(run.wave_name)
+            else:
+                self._active.add(run.wave_name)
+            state = run.status.value.lower()
+            if run.config_path is not None and not run.status.is_terminal:
+                state += f" ({run.config_path.value} path)"
+            self._refresh_wave(run.wave_name, state=state)
 
     def __call__(self, event: Event) -> None:
         """Take one event."""
         if isinstance(event, ExecutionStarted):
             self._log(
-                f"drill of {event.plan_name!r} started: {event.waves} waves, "
+                f"{self._kind} of {event.plan_name!r} started: {event.waves} waves, "
                 f"{event.servers} servers"
             )
         elif isinstance(event, WaveStarted):
+            self._active.add(event.wave_name)
             path = event.config_path or "no groups"
             self._update(event.wave_name, state=f"launching ({path} path)")
             self._log(f"wave {event.wave_name}: launch configurations on the {path} path")
@@ -102,6 +154,7 @@ class LiveProgress:
                 f"{status.lower()}: {event.reason}"
             )
         elif isinstance(event, WaveFinished):
+            self._active.discard(event.wave_name)
             self._refresh_wave(event.wave_name, state=event.status.lower())
             self._log(
                 f"wave {event.wave_name} {event.status.lower()}: {event.launched} launched, "
@@ -112,8 +165,28 @@ class LiveProgress:
         elif isinstance(event, ExecutionFinished):
             self._log(f"execution {event.status.lower()}")
 
+    def server_rows(self) -> list[tuple[str, str, str]]:
+        """``(wave, server, status)`` rows to show: every server, or those of active waves.
+
+        Sorted by wave order, then host name; at most :data:`MAX_SERVER_ROWS`.
+        """
+        servers = sorted(
+            self._servers.items(),
+            key=lambda item: (
+                self._order.get(item[1][0], 0),
+                self._names.get(item[0], ""),
+                item[0],
+            ),
+        )
+        if len(servers) > MAX_SERVER_ROWS:
+            # The waves in flight first; before any starts, the first servers in order.
+            servers = [item for item in servers if item[1][0] in self._active] or servers
+        return [
+            (wave, self._name(sid), status) for sid, (wave, status) in servers[:MAX_SERVER_ROWS]
+        ]
+
     def render(self) -> RenderableType:
-        """The bars and a table of every server's launch status."""
+        """The bars and a table of the servers' launch statuses."""
         from rich.console import Group
         from rich.table import Table
         from rich.text import Text
@@ -122,20 +195,21 @@ class LiveProgress:
         table.add_column("wave")
         table.add_column("server")
         table.add_column("status")
-        for sid, (wave, status) in self._servers.items():
-            table.add_row(wave, self._name(sid), Text(status, style=_STATUS_STYLE.get(status, "")))
-        return Group(self._progress, table)
+        rows = self.server_rows()
+        for wave, name, status in rows:
+            table.add_row(wave, name, Text(status, style=_STATUS_STYLE.get(status, "")))
+        hidden = len(self._servers) - len(rows)
+        parts: list[RenderableType] = [self._progress, table]
+        if hidden > 0:
+            parts.append(Text(f"... and {hidden} more servers (drs-orchestration status)", "dim"))
+        return Group(*parts)
 
     def _name(self, sid: str) -> str:
         name = self._names.get(sid)
         return f"{name} ({sid})" if name else sid
 
     def _refresh_wave(self, wave: str, state: str | None = None) -> None:
-        done = sum(
-            1
-            for w, status in self._servers.values()
-            if w == wave and status in ("LAUNCHED", "FAILED", "SKIPPED")
-        )
+        done = sum(1 for w, status in self._servers.values() if w == wave and status in _DONE)
         self._update(wave, completed=done, **({"state": state} if state else {}))
 
     def _update(self, wave: str, **fields: object) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from drs_orchestration.models import Execution, ServerLaunchStatus, ServerOutcome
+from drs_orchestration.reports._format import format_duration
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-__all__ = ["PIPED_WIDTH", "execution_summary", "format_duration", "report_console"]
+__all__ = ["PIPED_WIDTH", "execution_hostnames", "execution_summary", "report_console"]
 
 PIPED_WIDTH = 132
 """Columns of output that goes to a file or pipe (no terminal to fit), unless ``COLUMNS`` is set."""
@@ -38,18 +39,6 @@ def report_console(**kwargs: Any) -> Console:
     return console
 
 
-def format_duration(value: timedelta | float | None) -> str:
-    """``4m07s``-style text for a duration (``-`` when unknown)."""
-    if value is None:
-        return "-"
-    seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
-    minutes, secs = divmod(max(seconds, 0), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
 def _span(start: datetime | None, end: datetime | None) -> str:
     return format_duration(end - start) if start and end else "-"
 
@@ -71,16 +60,29 @@ def _instances(outcome: ServerOutcome) -> str:
     return f"{recovery or '-'}\nEC2 {ec2}"
 
 
+def execution_hostnames(execution: Execution) -> dict[str, str]:
+    """Host name by source server, as each wave's readiness check recorded it."""
+    return {
+        sid: outcome.readiness.hostname
+        for sid, outcome in execution.outcomes().items()
+        if outcome.readiness is not None and outcome.readiness.hostname
+    }
+
+
 def execution_summary(
     execution: Execution, *, hostnames: dict[str, str] | None = None
 ) -> RenderableType:
-    """Per wave, every server's phase times, recovery/EC2 instance and readiness; then the RTO."""
+    """Per wave, every server's phase times, recovery/EC2 instance and readiness; then the RTO.
+
+    Servers are shown by host name (``hostnames``, else what the execution
+    recorded at each wave's readiness check), sorted by it.
+    """
     from rich import box
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    names = hostnames or {}
+    names = {**execution_hostnames(execution), **(hostnames or {})}
     parts: list[RenderableType] = [
         Text(
             f"{execution.plan_name}: {execution.execution_type.value.lower()} "

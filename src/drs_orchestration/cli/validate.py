@@ -1,59 +1,63 @@
-"""``drs-orchestration validate PLAN_FILE``: check a recovery plan file without touching AWS."""
+"""``drs-orchestration validate PLAN_FILE``: check a recovery plan file without storage or AWS."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from drs_orchestration.cli.files import DocumentError, load_document
+import click
+
+from drs_orchestration.cli.errors import EXIT_FAILED, EXIT_OK, CliError
+from drs_orchestration.cli.options import OutputFormat, output_option
+from drs_orchestration.cli.plan_files import (
+    load_plan_document,
+    placeholder_group_id,
+    plan_document,
+)
 from drs_orchestration.errors import ValidationError
 from drs_orchestration.models import RecoveryPlan
 
-__all__ = ["register", "run"]
+__all__ = ["validate"]
 
 
-def register(commands: Any) -> None:
-    """Add the ``validate`` sub-command."""
-    parser: argparse.ArgumentParser = commands.add_parser(
-        "validate",
-        help="check a recovery plan file (JSON or YAML) and list every problem",
-        description=(
-            "Validate a recovery plan document: wave names, dependencies (unknown, "
-            "cyclic), servers in two waves, IDs. Exits 0 when valid, 1 when not."
-        ),
-    )
-    parser.add_argument("plan_file", type=Path, metavar="PLAN_FILE")
-    parser.add_argument(
-        "--json", action="store_true", help="print the result as JSON (for scripts)"
-    )
-    parser.set_defaults(handler=run)
+@click.command()
+@click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False), metavar="PLAN_FILE")
+@output_option
+def validate(plan_file: Path, output: OutputFormat) -> int:
+    """Check a recovery plan file without storage or AWS.
 
-
-def run(args: argparse.Namespace) -> int:
-    """Validate ``args.plan_file``; print problems (exit 1) or a summary (exit 0)."""
-    path: Path = args.plan_file
+    Lists every problem of a JSON or YAML plan file: wave names,
+    dependencies (unknown, cyclic), servers in two waves, IDs. Groups named
+    under protectionGroups are not looked up. Exits 0 when valid, 1 when not.
+    """
+    as_json = output == "json"
     try:
-        document = load_document(path)
-    except DocumentError as exc:
-        return _fail(args, [{"field": "(file)", "message": str(exc), "value": str(path)}])
+        document = load_plan_document(plan_file)
+        document = plan_document(document, str(plan_file), _placeholder)
+    except CliError as exc:
+        return _fail(
+            plan_file, as_json, [{"field": "(file)", "message": exc.message, "value": None}]
+        )
     try:
         plan = RecoveryPlan.parse(document)
     except ValidationError as exc:
-        return _fail(args, list(exc.problems))
+        return _fail(plan_file, as_json, list(exc.problems))
     summary = _summary(plan)
-    if args.json:
-        print(json.dumps({"valid": True, **summary}, indent=2))
+    if as_json:
+        click.echo(json.dumps({"valid": True, **summary}, indent=2))
     else:
         order = " -> ".join(summary["order"])
-        print(
-            f"{path}: valid plan {plan.name!r}: {summary['waves']} wave(s), "
+        click.echo(
+            f"{plan_file}: valid plan {plan.name!r}: {summary['waves']} wave(s), "
             f"{summary['servers']} server(s) listed, "
             f"{summary['protectionGroups']} protection group(s); order: {order}"
         )
-    return 0
+    return EXIT_OK
+
+
+def _placeholder(name: str) -> str:
+    return name if name.startswith("pg-") else placeholder_group_id(name)
 
 
 def _summary(plan: RecoveryPlan) -> dict[str, Any]:
@@ -67,13 +71,13 @@ def _summary(plan: RecoveryPlan) -> dict[str, Any]:
     }
 
 
-def _fail(args: argparse.Namespace, problems: list[dict[str, Any]]) -> int:
-    if args.json:
-        print(json.dumps({"valid": False, "problems": problems}, indent=2, default=str))
-        return 1
-    print(f"{args.plan_file}: {len(problems)} problem(s)", file=sys.stderr)
+def _fail(plan_file: Path, as_json: bool, problems: list[dict[str, Any]]) -> int:
+    if as_json:
+        click.echo(json.dumps({"valid": False, "problems": problems}, indent=2, default=str))
+        return EXIT_FAILED
+    click.echo(f"{plan_file}: {len(problems)} problem(s)", err=True)
     for problem in problems:
         value = problem.get("value")
         shown = "" if value is None else f" (got {json.dumps(value, default=str)[:120]})"
-        print(f"  {problem['field']}: {problem['message']}{shown}", file=sys.stderr)
-    return 1
+        click.echo(f"  {problem['field']}: {problem['message']}{shown}", err=True)
+    return EXIT_FAILED

@@ -10,20 +10,25 @@ from pathlib import Path
 import pytest
 
 from drs_orchestration.cli import main
-from drs_orchestration.cli.extras import MissingExtraError, database_path, require
+from drs_orchestration.cli.extras import MissingExtraError, require
 
 
 def test_demo_runs_a_drill_and_status_reads_it_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.delenv("DRS_ORCHESTRATION_DB", raising=False)
+    monkeypatch.delenv("DRS_ORCHESTRATION_STORAGE", raising=False)
     monkeypatch.delenv("COLUMNS", raising=False)
 
     assert main(["demo", "--speed", "2000"]) == 0
 
     out = capsys.readouterr().out
-    assert str(tmp_path / "drs-orchestration.db") in out.replace("\n", "")
+    # The default storage is the per-user SQLite file, which status reads without options.
+    default = tmp_path / "state" / "drs-orchestration" / "drs-orchestration.db"
+    assert str(default) in out.replace("\n", "")
+    assert default.exists()
     assert "database -> app -> web" in out
     assert "drill RTO (start to last server launched)" in out
     assert "fast path" in out
@@ -78,11 +83,6 @@ def test_demo_refuses_a_speed_that_is_not_positive(capsys: pytest.CaptureFixture
     assert "--speed must be positive" in capsys.readouterr().err
 
 
-def test_require_and_database_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_require_names_the_extra_to_install() -> None:
     with pytest.raises(MissingExtraError, match=r'pip install "drs-orchestration\[cli\]"'):
         require("a_module_that_is_not_installed", extras="cli")
-    monkeypatch.setenv("DRS_ORCHESTRATION_DB", "/tmp/elsewhere.db")
-    assert database_path(None) == Path("/tmp/elsewhere.db")
-    assert database_path(Path("x.db")) == Path("x.db")
-    monkeypatch.delenv("DRS_ORCHESTRATION_DB")
-    assert database_path(None) == Path("drs-orchestration.db")
