@@ -97,18 +97,18 @@ def test_an_interrupted_drill_keeps_its_state_and_resume_finishes_it(
     sim: DrsSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shop(sim, tmp_path)
-    advance = WaveExecutor.advance
+    step = WaveExecutor.step
     calls = {"n": 0}
 
     def interrupted(self: WaveExecutor, execution_id: str) -> object:
         calls["n"] += 1
         if calls["n"] == 8:
             raise KeyboardInterrupt
-        return advance(self, execution_id)
+        return step(self, execution_id)
 
-    monkeypatch.setattr(WaveExecutor, "advance", interrupted)
+    monkeypatch.setattr(WaveExecutor, "step", interrupted)
     stopped = aws("drill", "shop")
-    monkeypatch.setattr(WaveExecutor, "advance", advance)
+    monkeypatch.setattr(WaveExecutor, "step", step)
 
     assert stopped.status == 130
     line = stopped.err.strip().splitlines()[-1]

@@ -75,7 +75,7 @@ def follow(
             get_renderable=view.render, console=console, refresh_per_second=4, transient=True
         ):
             while True:
-                result = orchestrator.waves.advance(execution_id)
+                result = orchestrator.waves.step(execution_id)
                 view.update_from(result.execution)
                 if result.finished:
                     return result.execution

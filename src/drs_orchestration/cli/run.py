@@ -307,7 +307,7 @@ def step(ctx: click.Context, execution_id: str, output: OutputFormat) -> int:
     """
     rt = runtime(ctx)
     rt.execution(execution_id, read_only=False)
-    result = rt.orchestrator().waves.advance(execution_id)
+    result = rt.orchestrator().waves.step(execution_id)
     execution = result.execution
     if output == "json":
         echo_json(
