@@ -16,7 +16,9 @@ from drs_orchestration.storage.base import Storage
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
 
 REGION = "us-east-1"
-NO_WAIT_RETRY = RetryPolicy(max_attempts=3, initial_wait_s=0.0, max_wait_s=0.0, sleep=lambda _: None)
+NO_WAIT_RETRY = RetryPolicy(
+    max_attempts=3, initial_wait_s=0.0, max_wait_s=0.0, sleep=lambda _: None
+)
 
 
 @pytest.fixture
@@ -33,7 +35,9 @@ def dynamodb_storage(prefix: str = "lambda-test-") -> DynamoDBStorage:
     return storage
 
 
-def make_adapter(sim: DrsSimulator, storage: Storage | None = None, **options: Any) -> LambdaAdapter:
+def make_adapter(
+    sim: DrsSimulator, storage: Storage | None = None, **options: Any
+) -> LambdaAdapter:
     """An adapter whose orchestrator runs on the simulator's clock."""
     options.setdefault("sync_cache", False)
     return LambdaAdapter.create(

@@ -156,7 +156,9 @@ def test_bad_requests_name_the_field_and_the_value(
 
 
 @BOTH
-def test_a_base64_body_is_decoded(sim: DrsSimulator, adapter: LambdaAdapter, build: Builder) -> None:
+def test_a_base64_body_is_decoded(
+    sim: DrsSimulator, adapter: LambdaAdapter, build: Builder
+) -> None:
     seed(sim, adapter)
     status, group = call(
         adapter, build, "POST", "/protection-groups",
