@@ -1,4 +1,4 @@
-"""An ARC Region switch custom-action step: one DRS execution per step execution, reported safely."""
+"""An ARC Region switch custom action: one DRS execution per step execution, reported safely."""
 
 from __future__ import annotations
 
