@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -213,3 +216,11 @@ def test_bad_capabilities_and_missing_cross_account_settings_are_refused() -> No
     with pytest.raises(ValidationError, match="external_id"):
         policy_for(["cross_account"], assume_roles=["arn:aws:iam::222222222222:role/R"])
     assert grants_for("cache") == list(CAPABILITIES["cache"])
+
+
+def test_the_policies_the_docs_show_are_current() -> None:
+    script = Path(__file__).resolve().parents[2] / "examples" / "iam" / "write_policies.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
