@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -173,7 +174,8 @@ class LambdaAdapter:
         self.metrics = metrics
         self.logger = logger or Logger(service=service)
         self.operations: dict[str, Operation] = available_operations(orchestrator)
-        self._invocation = Invocation()
+        # Lambda sends one event at a time to a container; tests and local servers may not.
+        self._local = threading.local()
         self._rest = APIGatewayRestResolver()
         self._http = APIGatewayHttpResolver()
         for resolver in (self._rest, self._http):
@@ -207,6 +209,17 @@ class LambdaAdapter:
             storage, clients, events=_fan_out(metrics, events), **orchestrator_options
         )
         return cls(orchestrator, metrics=metrics, service=service)
+
+    @property
+    def _invocation(self) -> Invocation:
+        current: Invocation | None = getattr(self._local, "invocation", None)
+        if current is None:
+            current = self._local.invocation = Invocation()
+        return current
+
+    @_invocation.setter
+    def _invocation(self, value: Invocation) -> None:
+        self._local.invocation = value
 
     # ---- the handler ----------------------------------------------------------------
 
