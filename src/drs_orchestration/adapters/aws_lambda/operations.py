@@ -1,0 +1,464 @@
+"""The operations the Lambda adapter exposes, each once: an HTTP route and a direct-invocation name.
+
+An :class:`Operation` names its parameters' model (from
+:mod:`~drs_orchestration.adapters.aws_lambda.requests`), the HTTP method and
+path it answers, and the service call it makes. API Gateway events and
+direct invocations (``{"operation": "start_execution", ...}``) both end up in
+:func:`run_operation`, so a route and its direct twin cannot drift apart.
+
+Operations of optional capabilities exist only when the orchestrator has
+them at runtime: ``pause_execution`` when the wave executor has ``pause``,
+the failback operations when the orchestrator has a ``failback`` service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from drs_orchestration.adapters.aws_lambda.requests import (
+    ApplyLaunchConfigsRequest,
+    ApplyMatchesRequest,
+    CancelExecutionRequest,
+    CreateGroupRequest,
+    CreatePlanRequest,
+    DeleteGroupRequest,
+    DriftRequest,
+    ExecutionRef,
+    GroupRef,
+    MatchRequest,
+    NoParameters,
+    PlanRef,
+    PreflightRequest,
+    RecoveryInstancesRequest,
+    StartExecutionRequest,
+    TerminateRequest,
+    UnpairRequest,
+    UpdateGroupRequest,
+    UpdatePlanRequest,
+    split_ids,
+)
+from drs_orchestration.adapters.aws_lambda.responses import to_json_ready
+from drs_orchestration.errors import ValidationError
+from drs_orchestration.models import Execution, ExecutionType
+from drs_orchestration.models.base import DrsModel
+
+if TYPE_CHECKING:
+    from drs_orchestration.services import Orchestrator
+
+__all__ = [
+    "Invocation",
+    "Operation",
+    "available_operations",
+    "execution_summary",
+    "run_operation",
+]
+
+
+@dataclass
+class Invocation:
+    """What an operation knows about the call it serves.
+
+    Attributes:
+        caller: Who called (the API Gateway principal, or ``None`` for a direct call).
+        request_id: The Lambda request ID.
+        counters: Metric name → value added by operations (cache misses...).
+    """
+
+    caller: str | None = None
+    request_id: str | None = None
+    counters: dict[str, float] = field(default_factory=dict)
+
+    def count(self, name: str, value: float = 1) -> None:
+        """Add ``value`` to the counter ``name``."""
+        self.counters[name] = self.counters.get(name, 0) + value
+
+
+Runner = Callable[["Orchestrator", Any, Invocation], Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One thing the adapter can do.
+
+    Attributes:
+        name: The direct-invocation name (``start_execution``).
+        method: The HTTP method of its route.
+        path: The route, path parameters in camelCase (``/executions/<executionId>``).
+        request: The model its parameters are validated with.
+        run: The service call; returns a model, a dataclass or JSON-ready data.
+        status: The HTTP status of a success.
+        summary: One line for the route table in the docs.
+    """
+
+    name: str
+    method: str
+    path: str
+    request: type[DrsModel]
+    run: Runner
+    status: int = 200
+    summary: str = ""
+
+
+def execution_summary(execution: Execution) -> dict[str, Any]:
+    """A small view of an execution: what a driver branches on, bounded by the number of waves.
+
+    A whole execution grows with the plan (hundreds of KB at a thousand
+    servers), past Step Functions' 256 KB state limit; this does not.
+    """
+    summary: dict[str, Any] = to_json_ready(
+        {
+            "executionId": execution.execution_id,
+            "planId": execution.plan_id,
+            "executionType": execution.execution_type,
+            "status": execution.status,
+            "pausedBefore": execution.paused_before,
+            "cancelRequested": execution.cancel_request is not None,
+            "version": execution.version,
+            "createdAt": execution.created_at,
+            "startedAt": execution.started_at,
+            "endedAt": execution.ended_at,
+            "startedBy": execution.started_by,
+            "error": execution.error.code if execution.error else None,
+            "waves": [{"waveName": w.wave_name, "status": w.status} for w in execution.waves],
+        }
+    )
+    return summary
+
+
+# ---- protection groups -----------------------------------------------------------------
+
+
+def _create_group(orch: Orchestrator, req: CreateGroupRequest, _: Invocation) -> Any:
+    return orch.groups.create(
+        req.name,
+        req.region,
+        server_ids=req.server_ids,
+        tags=req.tags,
+        launch_settings=req.launch_settings,
+        server_overrides=req.server_overrides,
+        account=req.account,
+        description=req.description,
+        apply=req.apply,
+        timeout_s=req.timeout_s,
+    )
+
+
+def _update_group(orch: Orchestrator, req: UpdateGroupRequest, _: Invocation) -> Any:
+    return orch.groups.update(
+        req.group_id,
+        name=req.name,
+        description=req.description,
+        server_ids=req.server_ids,
+        tags=req.tags,
+        launch_settings=req.launch_settings,
+        server_overrides=req.server_overrides,
+        force=req.force,
+        timeout_s=req.timeout_s,
+        expected_version=req.expected_version,
+    )
+
+
+def _delete_group(orch: Orchestrator, req: DeleteGroupRequest, _: Invocation) -> Any:
+    orch.groups.delete(req.group_id, expected_version=req.expected_version)
+    return {"groupId": req.group_id, "deleted": True}
+
+
+def _apply(orch: Orchestrator, req: ApplyLaunchConfigsRequest, inv: Invocation) -> Any:
+    return orch.launch_configs.apply_to_group(
+        req.group_id, force=req.force, timeout_s=req.timeout_s, applied_by=inv.caller
+    )
+
+
+def _drift(orch: Orchestrator, req: DriftRequest, _: Invocation) -> Any:
+    report = orch.launch_configs.detect_drift(req.group_id, remote=req.remote)
+    return {**to_json_ready(report), "hasDrift": report.has_drift}
+
+
+# ---- recovery plans --------------------------------------------------------------------
+
+
+def _create_plan(orch: Orchestrator, req: CreatePlanRequest, _: Invocation) -> Any:
+    return orch.plans.create(
+        req.name,
+        req.waves,
+        description=req.description,
+        failure_policy=req.failure_policy,
+        allow_concurrent_waves=req.allow_concurrent_waves,
+        readiness=req.readiness,
+    )
+
+
+def _update_plan(orch: Orchestrator, req: UpdatePlanRequest, _: Invocation) -> Any:
+    return orch.plans.update(
+        req.plan_id,
+        name=req.name,
+        waves=req.waves,
+        description=req.description,
+        failure_policy=req.failure_policy,
+        allow_concurrent_waves=req.allow_concurrent_waves,
+        readiness=req.readiness,
+        expected_version=req.expected_version,
+    )
+
+
+def _delete_plan(orch: Orchestrator, req: PlanRef, _: Invocation) -> Any:
+    orch.plans.delete(req.plan_id)
+    return {"planId": req.plan_id, "deleted": True}
+
+
+def _check_plan(orch: Orchestrator, req: PlanRef, _: Invocation) -> Any:
+    check = orch.plans.check(req.plan_id)
+    return {
+        **to_json_ready(check),
+        "ok": check.ok,
+        "errors": len(check.errors),
+        "warnings": len(check.warnings),
+    }
+
+
+# ---- executions ------------------------------------------------------------------------
+
+
+def _start(orch: Orchestrator, req: StartExecutionRequest, inv: Invocation) -> Any:
+    return orch.waves.start(
+        req.plan_id,
+        drill=req.execution_type is ExecutionType.DRILL,
+        skip_not_ready=req.skip_not_ready,
+        started_by=req.started_by or inv.caller,
+        readiness=req.readiness,
+        replace_recovery_instances=req.replace_recovery_instances,
+        drill_into_paired_instances=req.drill_into_paired_instances,
+    )
+
+
+def _list_executions(orch: Orchestrator, req: PlanRef, _: Invocation) -> Any:
+    orch.plans.get(req.plan_id)  # an unknown plan is a 404, not an empty list
+    executions = orch.storage.executions.list_for_plan(req.plan_id)
+    executions.sort(key=lambda e: e.created_at, reverse=True)
+    return {"planId": req.plan_id, "executions": [execution_summary(e) for e in executions]}
+
+
+def _step(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
+    result = orch.waves.advance(req.execution_id)
+    return {
+        **execution_summary(result.execution),
+        "progressed": result.progressed,
+        "finished": result.finished,
+    }
+
+
+def _cancel(orch: Orchestrator, req: CancelExecutionRequest, inv: Invocation) -> Any:
+    who = req.requested_by or inv.caller or "lambda"
+    return execution_summary(orch.waves.cancel(req.execution_id, who, req.reason))
+
+
+def _pause(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
+    return execution_summary(orch.waves.pause(req.execution_id))  # type: ignore[attr-defined]
+
+
+def _resume(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
+    return execution_summary(orch.waves.resume(req.execution_id))
+
+
+def _preflight(orch: Orchestrator, req: PreflightRequest, _: Invocation) -> Any:
+    return orch.waves.preflight(
+        req.plan_id,
+        drill=req.execution_type is ExecutionType.DRILL,
+        readiness=req.readiness,
+        replace_recovery_instances=req.replace_recovery_instances,
+        drill_into_paired_instances=req.drill_into_paired_instances,
+    )
+
+
+# ---- recovery-instance cache -----------------------------------------------------------
+
+
+def _cache_get(orch: Orchestrator, req: RecoveryInstancesRequest, inv: Invocation) -> Any:
+    lookup = orch.cache.get(req.source_server_ids)
+    inv.count("CacheMisses", len(lookup.misses))
+    return lookup
+
+
+def _sync_status(orch: Orchestrator, _req: NoParameters, _: Invocation) -> Any:
+    status = orch.cache.get_sync_status()
+    return to_json_ready(status) if status is not None else {"synced": False}
+
+
+def _for_execution(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
+    records = orch.cache.for_execution(req.execution_id)
+    return {"executionId": req.execution_id, "recoveryInstances": to_json_ready(records)}
+
+
+def _terminate(orch: Orchestrator, req: TerminateRequest, _: Invocation) -> Any:
+    return orch.cache.terminate_execution(
+        req.execution_id,
+        dry_run=req.dry_run,
+        include_recovery=req.include_recovery,
+        include_launched_into=req.include_launched_into,
+    )
+
+
+# ---- instance matching -----------------------------------------------------------------
+
+
+def _match(orch: Orchestrator, req: MatchRequest, _: Invocation) -> Any:
+    return orch.matcher.match(
+        source_server_ids=req.source_server_ids,
+        group_id=req.group_id,
+        region=req.region,
+        account=req.account,
+        rules=req.rules,
+    )
+
+
+def _apply_matches(orch: Orchestrator, req: ApplyMatchesRequest, _: Invocation) -> Any:
+    return orch.matcher.apply(req.report, group_id=req.group_id, add_tag=req.add_tag)
+
+
+def _unpair(orch: Orchestrator, req: UnpairRequest, _: Invocation) -> Any:
+    pairs = orch.matcher.unpair(req.source_server_ids, req.group_id)
+    return {"groupId": req.group_id, "unpaired": to_json_ready(pairs)}
+
+
+_G = "/protection-groups"
+_P = "/recovery-plans"
+_E = "/executions/<executionId>"
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("create_protection_group", "POST", _G, CreateGroupRequest, _create_group, 201,
+              "Create a group (explicit servers or tags) and apply its launch settings"),
+    Operation("list_protection_groups", "GET", _G, NoParameters,
+              lambda o, _r, _i: {"protectionGroups": to_json_ready(o.groups.list())},
+              summary="Every protection group"),
+    Operation("get_protection_group", "GET", f"{_G}/<groupId>", GroupRef,
+              lambda o, r, _i: o.groups.get(r.group_id), summary="One group"),
+    Operation("update_protection_group", "PATCH", f"{_G}/<groupId>", UpdateGroupRequest,
+              _update_group, summary="Change a group; re-apply settings only if they changed"),
+    Operation("delete_protection_group", "DELETE", f"{_G}/<groupId>", DeleteGroupRequest,
+              _delete_group, summary="Delete a group"),
+    Operation("apply_launch_configs", "POST", f"{_G}/<groupId>/apply", ApplyLaunchConfigsRequest,
+              _apply, summary="Apply the group's launch settings (``force`` re-applies all)"),
+    Operation("get_launch_config_status", "GET", f"{_G}/<groupId>/launch-config-status", GroupRef,
+              lambda o, r, _i: o.launch_configs.get_status(r.group_id),
+              summary="The group's per-server launch-configuration status"),
+    Operation("detect_drift", "GET", f"{_G}/<groupId>/drift", DriftRequest, _drift,
+              summary="Drift of the group's servers (``remote=true`` reads DRS back)"),
+    Operation("create_recovery_plan", "POST", _P, CreatePlanRequest, _create_plan, 201,
+              "Create a plan of waves"),
+    Operation("list_recovery_plans", "GET", _P, NoParameters,
+              lambda o, _r, _i: {"recoveryPlans": to_json_ready(o.plans.list())},
+              summary="Every plan"),
+    Operation("get_recovery_plan", "GET", f"{_P}/<planId>", PlanRef,
+              lambda o, r, _i: o.plans.get(r.plan_id), summary="One plan"),
+    Operation("update_recovery_plan", "PATCH", f"{_P}/<planId>", UpdatePlanRequest, _update_plan,
+              summary="Change a plan"),
+    Operation("delete_recovery_plan", "DELETE", f"{_P}/<planId>", PlanRef, _delete_plan,
+              summary="Delete a plan (its executions stay)"),
+    Operation("check_recovery_plan", "GET", f"{_P}/<planId>/check", PlanRef, _check_plan,
+              summary="Check a plan against its groups (no AWS call)"),
+    Operation("preflight", "POST", f"{_P}/<planId>/preflight", PreflightRequest, _preflight,
+              summary="Readiness of every server, as a drill or recovery would see it"),
+    Operation("start_execution", "POST", f"{_P}/<planId>/executions", StartExecutionRequest,
+              _start, 201, "Start a drill or recovery (``executionType`` required)"),
+    Operation("list_executions", "GET", f"{_P}/<planId>/executions", PlanRef, _list_executions,
+              summary="The plan's executions, newest first (summaries)"),
+    Operation("get_execution", "GET", _E, ExecutionRef,
+              lambda o, r, _i: o.waves.get(r.execution_id), summary="One execution, in full"),
+    Operation("step_execution", "POST", f"{_E}/step", ExecutionRef, _step,
+              summary="Take one step; ``progressed`` false means wait before the next"),
+    Operation("cancel_execution", "POST", f"{_E}/cancel", CancelExecutionRequest, _cancel,
+              summary="Ask the execution to stop before its next wave"),
+    Operation("resume_execution", "POST", f"{_E}/resume", ExecutionRef, _resume,
+              summary="Release a pause before a wave"),
+    Operation("get_execution_recovery_instances", "GET", f"{_E}/recovery-instances", ExecutionRef,
+              _for_execution, summary="Cached recovery instances the execution launched"),
+    Operation("terminate_execution_instances", "POST", f"{_E}/terminate", TerminateRequest,
+              _terminate, summary="Terminate its recovery instances (a dry run unless "
+              "``dryRun`` is false)"),
+    Operation("sync_cache", "POST", "/cache/sync", NoParameters,
+              lambda o, _r, _i: o.cache.sync_all(), summary="Sync every target into the cache"),
+    Operation("get_cache_sync_status", "GET", "/cache/sync-status", NoParameters, _sync_status,
+              summary="The last full sync"),
+    Operation("get_recovery_instances", "GET", "/cache/recovery-instances",
+              RecoveryInstancesRequest, _cache_get,
+              summary="Cached recovery instances of ``sourceServerIds`` (comma-separated)"),
+    Operation("match_instances", "POST", "/matching/match", MatchRequest, _match,
+              summary="Pair source servers with existing instances (writes nothing)"),
+    Operation("apply_instance_matches", "POST", "/matching/apply", ApplyMatchesRequest,
+              _apply_matches, summary="Store a reviewed match report's pairs"),
+    Operation("unpair_instances", "POST", f"{_G}/<groupId>/unpair", UnpairRequest, _unpair,
+              summary="Stop launching servers into existing instances"),
+)  # fmt: skip
+
+_PAUSE = Operation(
+    "pause_execution",
+    "POST",
+    f"{_E}/pause",
+    ExecutionRef,
+    _pause,
+    summary="Pause before the next wave (when the executor supports it)",
+)
+
+FAILBACK_METHODS: tuple[tuple[str, str, str, str], ...] = (
+    ("get_failback", "GET", "", "get"),
+    ("start_failback", "POST", "/start", "start_failback"),
+    ("step_failback", "POST", "/step", "step"),
+    ("launch_failback", "POST", "/launch", "launch_failback"),
+    ("reprotect", "POST", "/reprotect", "reprotect"),
+    ("cleanup_failback", "POST", "/cleanup", "cleanup"),
+)
+"""(operation, HTTP method, path suffix, method of ``orchestrator.failback``) of each failback
+operation; each exists when the failback service has that method."""
+
+
+def _failback_runner(method: str) -> Runner:
+    def run(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
+        service = orch.failback  # type: ignore[attr-defined]
+        return getattr(service, method)(req.execution_id)
+
+    return run
+
+
+def available_operations(orchestrator: Orchestrator) -> dict[str, Operation]:
+    """The operations this orchestrator supports, by name."""
+    found = {op.name: op for op in OPERATIONS}
+    if callable(getattr(orchestrator.waves, "pause", None)):
+        found[_PAUSE.name] = _PAUSE
+    failback = getattr(orchestrator, "failback", None)
+    if failback is not None:
+        for name, method, suffix, attribute in FAILBACK_METHODS:
+            if callable(getattr(failback, attribute, None)):
+                found[name] = Operation(
+                    name, method, f"{_E}/failback{suffix}", ExecutionRef,
+                    _failback_runner(attribute), summary=f"Failback: {attribute}",
+                )  # fmt: skip
+    return found
+
+
+def _prepare(request: type[DrsModel], params: Mapping[str, Any]) -> dict[str, Any]:
+    data = dict(params)
+    if request is RecoveryInstancesRequest:
+        for key in ("sourceServerIds", "source_server_ids"):
+            if key in data:
+                data[key] = split_ids(data[key])
+    return data
+
+
+def run_operation(
+    orchestrator: Orchestrator,
+    operation: Operation,
+    params: Mapping[str, Any],
+    invocation: Invocation,
+) -> Any:
+    """Validate ``params`` with the operation's model, run it, and return JSON-ready camelCase.
+
+    Raises:
+        ValidationError: the parameters do not fit the operation's model (each field named).
+        DrsOrchestrationError: whatever the service raised.
+    """
+    if not isinstance(params, Mapping):
+        raise ValidationError.for_field("(body)", params, "must be a JSON object")
+    request = operation.request.parse(_prepare(operation.request, params))
+    return to_json_ready(operation.run(orchestrator, request, invocation))
