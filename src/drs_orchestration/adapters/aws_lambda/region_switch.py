@@ -261,7 +261,7 @@ def run_region_switch_step(
     except ValidationError as exc:
         raise DrsExecutionFailed(f"invalid Region switch payload: {exc.message}") from None
     execution_id = _execution_for(orchestrator, step)
-    result = orchestrator.waves.advance(execution_id)
+    result = orchestrator.waves.step(execution_id)
     steps = 1
     while (
         result.progressed
@@ -269,7 +269,7 @@ def run_region_switch_step(
         and steps < _MAX_STEPS
         and (remaining_ms is None or remaining_ms() > _SAFETY_MARGIN_MS)
     ):
-        result = orchestrator.waves.advance(execution_id)
+        result = orchestrator.waves.step(execution_id)
         steps += 1
     execution = result.execution
     status = execution.status

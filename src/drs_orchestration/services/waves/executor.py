@@ -77,6 +77,10 @@ class StepResult:
             (a job still running, a quota, another process's claim), so the
             caller should wait about ``poll_interval`` before the next step.
         paused: It is paused before a wave, waiting for ``resume``.
+        header: The execution as the step left it, read no further than the step
+            needed: its own fields and every wave's status and summary, and the
+            outcomes of the waves the step worked on only. Use :attr:`execution`
+            for everything.
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class StepResult:
         self.paused = execution.status is ExecutionStatus.PAUSED and (
             execution.cancel_request is None
         )
+        self.header = execution
         self._read = read
         self._execution: Execution | None = None
 
