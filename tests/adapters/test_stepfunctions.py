@@ -296,7 +296,7 @@ def test_answers_that_say_try_later_back_off_and_step_again(
     adapter = make_adapter(sim)
     plan_id = seed_plan(sim, adapter)
     execution = adapter.orchestrator.waves.start(plan_id, drill=True)
-    advance = adapter.orchestrator.waves.advance
+    step = adapter.orchestrator.waves.step
     outages = iter(
         [
             StorageUnavailableError("table throttled"),
@@ -310,9 +310,9 @@ def test_answers_that_say_try_later_back_off_and_step_again(
         outage = next(outages, None)
         if outage is not None:
             raise outage
-        return advance(execution_id)
+        return step(execution_id)
 
-    monkeypatch.setattr(adapter.orchestrator.waves, "advance", sometimes_unavailable)
+    monkeypatch.setattr(adapter.orchestrator.waves, "step", sometimes_unavailable)
     run = interpret(
         state_machine_definition(FUNCTION),
         {"executionId": execution.execution_id},
