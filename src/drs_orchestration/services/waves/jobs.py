@@ -43,6 +43,7 @@ from drs_orchestration.services.waves.context import (
     record_started_job,
 )
 from drs_orchestration.services.waves.launcher import (
+    QuotaUsage,
     chunk_tags,
     count_in_progress,
     find_chunk_job,
@@ -81,6 +82,11 @@ def record_recovery_point(
         return
     outcome.recovery_point = point
     outcome.achieved_rpo_s = round(max((execution_start - point).total_seconds(), 0.0), 3)
+
+
+_RECENT_JOBS = timedelta(minutes=15)
+"""How far back other jobs are counted before a chunk starts (DRS refuses past its quotas anyway,
+and such a refusal makes the next attempt count the whole quota window)."""
 
 
 class JobFollower:
@@ -134,7 +140,7 @@ class JobFollower:
             if chunk.start_failures >= settings.max_start_attempts:
                 self.start_failed(step, run, chunk)
                 return
-        usage = count_in_progress(drs, step.now - settings.quota_window)
+        usage = self._usage(step, chunk, drs)
         if not usage.allows(settings.quotas, len(chunk.server_ids)):
             logger.info(
                 "waiting for DRS quota before starting a chunk",
@@ -195,6 +201,34 @@ class JobFollower:
                 self._start_refused(step, run, chunk, exc, counts=not waits, keep_claim=False)
         else:
             self.record_job(step, run, chunk, job)
+
+    def _usage(self, step: StepContext, chunk: JobRecord, drs: DrsGateway) -> QuotaUsage:
+        """Jobs and servers in progress that count against the account's quotas.
+
+        Reads DRS's recent jobs only (the window since the chunk's claim, or the
+        last minutes), so a wave's reads do not grow with the jobs of earlier
+        waves, and adds this execution's own jobs in progress. The full window
+        is read when DRS last refused the chunk for a quota: then jobs of
+        other tools are what hold the capacity.
+        """
+        settings = self._settings
+        refused_for_quota = chunk.error is not None and chunk.error.code == "ServiceQuotaExceeded"
+        if refused_for_quota:
+            return count_in_progress(drs, step.now - settings.quota_window)
+        own = {
+            c.job_id: len(c.server_ids)
+            for run in step.execution.waves
+            for c in run.jobs
+            if c.job_id is not None and c.status in (JobStatus.PENDING, JobStatus.STARTED)
+        }
+        since = step.now - _RECENT_JOBS
+        recent = {
+            j["jobID"]: len(j.get("participatingServers", []))
+            for j in drs.describe_jobs(from_date=since)
+            if j.get("status") in ("PENDING", "STARTED")
+        }
+        jobs = {**recent, **own}
+        return QuotaUsage(jobs=len(jobs), servers=sum(jobs.values()))
 
     def _start_refused(
         self,
@@ -356,8 +390,9 @@ class JobFollower:
                 )
             if worth_writing:
                 self.apply_view(step, run, chunk, view)
-                # Recorded, but the wave is still waiting on DRS: ``run`` sleeps first.
-                step.done(progressed=False)
+                # A job seen ending has outcomes to record now: step again at once. Any
+                # other change is recorded while the wave still waits on DRS.
+                step.done(progressed=view.status is JobStatus.COMPLETED)
 
     @staticmethod
     def view_differs(run: WaveRun, chunk: JobRecord, view: JobView) -> tuple[bool, bool]:
