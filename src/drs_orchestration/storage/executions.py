@@ -171,7 +171,7 @@ class ExecutionStore(VersionedRepository[Execution]):
         if raw is None:
             return None
         header = self._codec.decode(raw)
-        if any(run.servers or run.jobs for run in header.waves):
+        if header.waves and _written_whole(raw):
             # An older version's whole-execution document: everything is here already.
             for run in header.waves:
                 run.summary = run.summarised()
@@ -507,6 +507,15 @@ class ExecutionStore(VersionedRepository[Execution]):
             self._backend.delete_many(EXECUTION_WAVES, waves)
         if outcomes:
             self._backend.delete_many(EXECUTION_SERVERS, outcomes)
+
+
+def _written_whole(raw: RawRecord) -> bool:
+    """Whether a header is an older version's whole execution (its waves have no summary)."""
+    body = raw.body
+    if isinstance(body, dict):
+        return any(isinstance(w, dict) and "summary" not in w for w in body.get("waves", []))
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    return '"summary"' not in text
 
 
 def _text(record: VersionedModel) -> str:

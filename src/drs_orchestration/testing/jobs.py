@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from drs_orchestration.testing.ec2 import Ec2LaunchError
+from drs_orchestration.testing.events import LAUNCH_RESULT
 from drs_orchestration.testing.launch import launch_recovery_instance
 from drs_orchestration.testing.service import arn
 from drs_orchestration.testing.state import (
@@ -314,6 +315,22 @@ class JobEngine:
             instance.launched = True
             entry.launch_status = "LAUNCHED"
         self._set_last_launch(state, entry, entry.launch_status, job)
+        kind = "DRILL" if job.is_drill else "RECOVERY"
+        outcome = "SUCCEEDED" if entry.launch_status == "LAUNCHED" else "FAILED"
+        self._sim.events.publish(
+            LAUNCH_RESULT,
+            account=state.account_id,
+            region=state.region,
+            at=at,
+            resources=[
+                arn("source-server", state.region, state.account_id, entry.source_server_id)
+            ],
+            detail={
+                "state": f"{kind}_LAUNCH_{outcome}",
+                "job-id": job.job_id,
+                "source-server-id": entry.source_server_id,
+            },
+        )
 
     def _cleanup_end(
         self, state: RegionState, job: Job, entry: ParticipatingServer, at: datetime

@@ -26,6 +26,7 @@ from drs_orchestration.testing.ec2 import (
     moto_active,
 )
 from drs_orchestration.testing.errors import uninitialized
+from drs_orchestration.testing.events import STALLED_CHANGE, DrsEventBus
 from drs_orchestration.testing.faults import FaultPlan
 from drs_orchestration.testing.jobs import JobEngine, JobTimings
 from drs_orchestration.testing.operations import OPERATIONS, OpContext
@@ -108,6 +109,8 @@ class DrsSimulator:
         self.timings = timings or JobTimings()
         self.faults = FaultPlan(seed)
         self.calls = CallLog()
+        self.events = DrsEventBus()
+        """The EventBridge events DRS publishes (``sim.events.subscribe(...)``)."""
         self.ec2 = Ec2Bridge(self.ids)
         self.engine = JobEngine(self)
         self.page_size = 100
@@ -161,22 +164,33 @@ class DrsSimulator:
         return self.clock.now()
 
     def advance(self, seconds: float) -> datetime:
-        """Move simulated time forward and apply everything that falls due; return the new time."""
+        """Move simulated time forward and apply everything that falls due; return the new time.
+
+        Transitions apply in time order with the clock at each one's time, and
+        the DRS events they publish (:attr:`events`) are delivered then, so a
+        subscriber acts at the simulated moment the event happens.
+        """
         with self._lock:
-            now = self.clock.advance(seconds)
+            target = self.clock.now() + timedelta(seconds=seconds)
+            self._run_until(target)
+            now = self.clock.advance(max((target - self.clock.now()).total_seconds(), 0.0))
             self.engine.run_due(now)
+            self.events.deliver()
             return now
 
     def advance_until_idle(self, max_seconds: float = 86400.0) -> float:
         """Advance until no job has anything left to do; return the simulated seconds it took."""
         with self._lock:
             started = self.clock.now()
-            limit = started + timedelta(seconds=max_seconds)
-            while (due := self.engine.next_due()) is not None and due <= limit:
-                now = self.clock.now()
-                self.clock.advance(max((due - now).total_seconds(), 0.0))
-                self.engine.run_due(self.clock.now())
+            self._run_until(started + timedelta(seconds=max_seconds))
             return (self.clock.now() - started).total_seconds()
+
+    def _run_until(self, limit: datetime) -> None:
+        while (due := self.engine.next_due()) is not None and due <= limit:
+            now = self.clock.now()
+            self.clock.advance(max((due - now).total_seconds(), 0.0))
+            self.engine.run_due(self.clock.now())
+            self.events.deliver()
 
     def realtime(self, scale: float = 1.0) -> None:
         """Let simulated time run at ``scale`` times wall time (``scale=60``: a minute a second)."""
@@ -452,6 +466,7 @@ class DrsSimulator:
             server = self.find_server(server_id)
             now = self.clock.now()
             previous = server.replication
+            was = replication_view(previous, now).state
             replication = Replication(
                 state,
                 now,
@@ -461,6 +476,7 @@ class DrsSimulator:
                 catch_up_seconds=self.timings.replication_catch_up,
             )
             change_replication(server, replication, now)
+            self._stall_changed(server, was, state, now)
 
     def outage(
         self,
@@ -523,8 +539,22 @@ class DrsSimulator:
                     catch_up_seconds=self.timings.replication_catch_up,
                 )
                 change_replication(server, replication, now)
+                self._stall_changed(server, view.state, "STALLED", now)
                 stalled.append(server.server_id)
             return stalled
+
+    def _stall_changed(self, server: SourceServer, was: str, now_state: str, at: datetime) -> None:
+        """Publish DRS's stalled-change event when a server stalls or stops being stalled."""
+        if (was == "STALLED") == (now_state == "STALLED"):
+            return
+        self.events.publish(
+            STALLED_CHANGE,
+            account=server.account_id,
+            region=server.region,
+            at=at,
+            resources=[server.arn],
+            detail={"state": "STALLED" if now_state == "STALLED" else "NOT_STALLED"},
+        )
 
     def _all_ids(self) -> set[str]:
         return {sid for state in self._regions.values() for sid in state.servers}

@@ -31,6 +31,7 @@ from drs_orchestration.errors import (
 )
 from drs_orchestration.events import EventSink, ExecutionFinished, ExecutionStarted, emit
 from drs_orchestration.models import (
+    AccountContext,
     CancelRequest,
     Execution,
     ExecutionStatus,
@@ -48,7 +49,7 @@ from drs_orchestration.services.launch_config import LaunchConfigService
 from drs_orchestration.services.plans import resolve_waves
 from drs_orchestration.services.waves.context import ExecutorSettings, LostRace, StepContext
 from drs_orchestration.services.waves.hooks import CacheSyncHook, PostWaveHook, RecoveryInstanceSync
-from drs_orchestration.services.waves.launcher import DrsQuotas, tag_value
+from drs_orchestration.services.waves.launcher import EXECUTION_ID_TAG, DrsQuotas, tag_value
 from drs_orchestration.services.waves.preflight import assess_readiness
 from drs_orchestration.services.waves.stepper import WaveStepper
 from drs_orchestration.storage.base import Storage
@@ -61,6 +62,9 @@ __all__ = ["StepResult", "WaveExecutor"]
 logger = logging.getLogger(__name__)
 
 _WRITE_RETRIES = 10
+_EVENT_STEPS = 100
+DRS_LAUNCH_RESULT = "DRS Source Server Launch Result"
+"""The EventBridge detail type DRS publishes when a server's launch ends."""
 PLAN_CLAIM = "plan"
 """The claim namespace of a plan's running execution (``plan:<plan ID>``)."""
 RUNNING_EXECUTION = "running-execution"
@@ -485,6 +489,65 @@ class WaveExecutor:
         """
         loaded, progressed = self._advance(execution_id)
         return StepResult(loaded.execution, progressed, lambda: self.get(execution_id))
+
+    def on_drs_event(
+        self, event: Mapping[str, Any], *, account: AccountContext | None = None
+    ) -> StepResult | None:
+        """Take the next step of the execution a DRS event concerns, at once.
+
+        DRS publishes ``DRS Source Server Launch Result`` on EventBridge
+        (``source: aws.drs``) when a server's launch ends, with the job's ID.
+        The job's ``ExecutionId`` tag names the execution, which is stepped
+        until it has to wait again: the steps read DRS and record what
+        changed, end the wave and start the next, so waves follow each other
+        at event latency instead of a poll interval. Polling stays the
+        safety net for events that are late, lost or delivered twice (a step
+        is idempotent: it decides from DRS's state, not from the event).
+
+        Args:
+            event: The EventBridge event as delivered (a Lambda's ``event``).
+            account: The account the job runs in, when the event comes from
+                another account's bus (``None``: the clients' own account).
+
+        Returns:
+            The step's result, or ``None`` for an event that is not a launch
+            result of a job this library started.
+
+        Raises:
+            ValidationError: the event is not an EventBridge event of DRS.
+        """
+        if not isinstance(event, Mapping) or event.get("source") != "aws.drs":
+            raise ValidationError.for_field(
+                "event.source",
+                event.get("source") if isinstance(event, Mapping) else event,
+                "must be an EventBridge event of DRS (source aws.drs)",
+            )
+        if event.get("detail-type") != DRS_LAUNCH_RESULT:
+            return None
+        detail = event.get("detail") or {}
+        job_id = detail.get("job-id") if isinstance(detail, Mapping) else None
+        region = event.get("region")
+        if not isinstance(job_id, str) or not isinstance(region, str):
+            raise ValidationError.for_field(
+                "event.detail.job-id", job_id, "a launch result names its job and region"
+            )
+        drs = DrsGateway(self._clients, region, account, retry=self._retry)
+        jobs = drs.describe_jobs(job_ids=[job_id])
+        execution_id = (jobs[0].get("tags") or {}).get(EXECUTION_ID_TAG) if jobs else None
+        if execution_id is None or self._storage.executions.version_of(execution_id) is None:
+            logger.info(
+                "a DRS launch result of a job this library did not start",
+                extra={"jobId": job_id, "region": region},
+            )
+            return None
+        # The event may let several units of work go at once (record the outcomes,
+        # end the wave, start the next one): take them now, up to the next wait.
+        result = self.step(execution_id)
+        for _ in range(_EVENT_STEPS):
+            if result.finished or not result.progressed:
+                break
+            result = self.step(execution_id)
+        return result
 
     def run(
         self, execution_id: str, *, poll_interval: float = 15.0, max_steps: int | None = None

@@ -390,9 +390,21 @@ class JobFollower:
                 )
             if worth_writing:
                 self.apply_view(step, run, chunk, view)
+                ended = self._servers_ended(run, chunk)
+                if ended and chunk.status is not JobStatus.COMPLETED:
+                    # Every server's launch has ended: the job has nothing left to do for
+                    # the wave (DRS marks it COMPLETED a few seconds later), so its
+                    # outcomes are recorded now instead of a poll interval later.
+                    chunk.status = JobStatus.COMPLETED
+                    chunk.ended_at = chunk.ended_at or step.now
                 # A job seen ending has outcomes to record now: step again at once. Any
                 # other change is recorded while the wave still waits on DRS.
-                step.done(progressed=view.status is JobStatus.COMPLETED)
+                step.done(progressed=chunk.status is JobStatus.COMPLETED)
+
+    @staticmethod
+    def _servers_ended(run: WaveRun, chunk: JobRecord) -> bool:
+        mine = [o for o in run.servers.values() if o.job_id == chunk.job_id]
+        return bool(mine) and all(o.status in FINAL_LAUNCH for o in mine)
 
     @staticmethod
     def view_differs(run: WaveRun, chunk: JobRecord, view: JobView) -> tuple[bool, bool]:
