@@ -125,7 +125,7 @@ def test_a_drill_does_not_replace_a_recovery_instance_of_a_real_recovery() -> No
 
         allowed = drill.run(drill.start(replace_recovery_instances=True))
         assert allowed.status is ExecutionStatus.COMPLETED
-        assert sim.calls.count("StartRecovery") == 2
+        assert len(sim.calls.of("StartRecovery", succeeded=True)) == 2
 
 
 def test_a_plan_follows_its_group_when_servers_leave_and_join() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
@@ -28,7 +28,7 @@ from drs_orchestration.models.ids import (
     SourceServerId,
     new_execution_id,
 )
-from drs_orchestration.models.plans import FailurePolicy
+from drs_orchestration.models.plans import FailurePolicy, RecoveryPlan, ResolvedWave
 from drs_orchestration.models.readiness import ReadinessPolicy, ServerReadiness
 
 if TYPE_CHECKING:
@@ -467,6 +467,63 @@ class Execution(VersionedModel):
     def is_drill(self) -> bool:
         """Whether this is a drill (instances launched in isolation, not a failover)."""
         return self.execution_type is ExecutionType.DRILL
+
+    @classmethod
+    def from_plan(
+        cls,
+        plan: RecoveryPlan,
+        resolved: Sequence[ResolvedWave],
+        *,
+        now: datetime,
+        drill: bool = True,
+        **options: Any,
+    ) -> Execution:
+        """A new execution of ``plan`` whose waves launch the servers ``resolved`` names.
+
+        The waves' settings are copied from the plan in its execution order,
+        so a plan edited later does not change the execution.
+
+        Args:
+            plan: The recovery plan.
+            resolved: Each wave's servers, region, account and groups as
+                resolved when the execution starts.
+            now: When the execution is created.
+            drill: A drill, or a recovery.
+            **options: Other execution fields (``readiness``, ``started_by``...).
+        """
+        by_name = {r.wave.name: r for r in resolved}
+        waves = [
+            WaveRun(
+                wave_name=w.name,
+                region=by_name[w.name].region,
+                account=by_name[w.name].account,
+                server_ids=list(by_name[w.name].server_ids),
+                protection_group_ids=list(w.protection_group_ids),
+                group_versions=dict(by_name[w.name].group_versions),
+                launch_into=dict(by_name[w.name].launch_into),
+                depends_on=list(w.depends_on),
+                pause_before=w.pause_before,
+                point_in_time=w.point_in_time,
+                timeout_s=w.timeout_s,
+                servers={
+                    sid: ServerOutcome(source_server_id=sid) for sid in by_name[w.name].server_ids
+                },
+            )
+            for w in plan.ordered_waves()
+        ]
+        return cls(
+            plan_id=plan.plan_id,
+            plan_name=plan.name,
+            plan_version=plan.version,
+            execution_type=ExecutionType.DRILL if drill else ExecutionType.RECOVERY,
+            waves=waves,
+            failure_policy=plan.failure_policy,
+            allow_concurrent_waves=plan.allow_concurrent_waves,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + EXECUTION_RETENTION,
+            **options,
+        )
 
     def wave_run(self, wave_name: str) -> WaveRun:
         """Return the run of the wave called ``wave_name``.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -40,6 +41,7 @@ __all__ = [
     "MAX_WAVES_PER_PLAN",
     "FailurePolicy",
     "RecoveryPlan",
+    "ResolvedWave",
     "Wave",
     "check_wave_inputs",
     "find_cycle",
@@ -336,3 +338,24 @@ def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
                 colour[path.pop()] = black
                 pending.pop()
     return None
+
+
+@dataclass(frozen=True)
+class ResolvedWave:
+    """A wave with the servers an execution starting now would launch.
+
+    Attributes:
+        wave: The plan's wave.
+        server_ids: Its groups' current servers (in group order), or its frozen list.
+        region: Where they replicate.
+        account: The account they are in (``None``: the caller's own).
+        group_versions: The version of each group the servers came from.
+    """
+
+    wave: Wave
+    server_ids: list[str]
+    region: str
+    account: AccountContext | None
+    group_versions: dict[str, int] = field(default_factory=dict)
+    launch_into: dict[str, str] = field(default_factory=dict)
+    """Servers whose launch settings launch them into an existing instance, and that instance."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -29,7 +29,6 @@ from drs_orchestration.errors import (
     ValidationError,
 )
 from drs_orchestration.models import (
-    AccountContext,
     ConfigStatus,
     FailurePolicy,
     ProtectionGroup,
@@ -38,7 +37,7 @@ from drs_orchestration.models import (
     utc_now,
 )
 from drs_orchestration.models.base import aware_clock
-from drs_orchestration.models.plans import check_wave_inputs
+from drs_orchestration.models.plans import ResolvedWave, check_wave_inputs
 from drs_orchestration.models.readiness import ReadinessPolicy
 from drs_orchestration.storage.base import Storage
 
@@ -66,27 +65,6 @@ def _wave(value: WaveInput, index: int) -> Wave:
         return Wave.model_validate(value)
     except pydantic.ValidationError as exc:
         raise ValidationError.from_pydantic(exc, prefix=f"waves.{index}") from exc
-
-
-@dataclass(frozen=True)
-class ResolvedWave:
-    """A wave with the servers an execution starting now would launch.
-
-    Attributes:
-        wave: The plan's wave.
-        server_ids: Its groups' current servers (in group order), or its frozen list.
-        region: Where they replicate.
-        account: The account they are in (``None``: the caller's own).
-        group_versions: The version of each group the servers came from.
-    """
-
-    wave: Wave
-    server_ids: list[str]
-    region: str
-    account: AccountContext | None
-    group_versions: dict[str, int] = field(default_factory=dict)
-    launch_into: dict[str, str] = field(default_factory=dict)
-    """Servers whose launch settings launch them into an existing instance, and that instance."""
 
 
 Severity = Literal["error", "warning"]

@@ -35,15 +35,12 @@ from drs_orchestration.models import (
     CancelRequest,
     Execution,
     ExecutionStatus,
-    ExecutionType,
     RecoveryPlan,
-    ServerOutcome,
     WaveRun,
     WaveStatus,
     utc_now,
 )
 from drs_orchestration.models.base import aware_now, check_duration
-from drs_orchestration.models.executions import EXECUTION_RETENTION
 from drs_orchestration.models.readiness import PlanReadiness, ReadinessPolicy, WaveReadiness
 from drs_orchestration.services.launch_config import LaunchConfigService
 from drs_orchestration.services.plans import resolve_waves
@@ -293,43 +290,17 @@ class WaveExecutor:
         plan = self._storage.recovery_plans.get(plan_id)
         policy = plan.readiness if readiness is None else _readiness(readiness)
         resolved = resolve_waves(self._storage, plan)
-        by_name = {r.wave.name: r for r in resolved}
         now = self._now()
-        waves = [
-            WaveRun(
-                wave_name=w.name,
-                region=by_name[w.name].region,
-                account=by_name[w.name].account,
-                server_ids=list(by_name[w.name].server_ids),
-                protection_group_ids=list(w.protection_group_ids),
-                group_versions=dict(by_name[w.name].group_versions),
-                launch_into=dict(by_name[w.name].launch_into),
-                depends_on=list(w.depends_on),
-                pause_before=w.pause_before,
-                point_in_time=w.point_in_time,
-                timeout_s=w.timeout_s,
-                servers={
-                    sid: ServerOutcome(source_server_id=sid) for sid in by_name[w.name].server_ids
-                },
-            )
-            for w in plan.ordered_waves()
-        ]
-        execution = Execution(
-            plan_id=plan.plan_id,
-            plan_name=plan.name,
-            plan_version=plan.version,
-            execution_type=ExecutionType.DRILL if drill else ExecutionType.RECOVERY,
-            waves=waves,
-            failure_policy=plan.failure_policy,
-            allow_concurrent_waves=plan.allow_concurrent_waves,
+        execution = Execution.from_plan(
+            plan,
+            resolved,
+            now=now,
+            drill=drill,
             skip_not_ready=skip_not_ready,
             readiness=policy,
             replace_recovery_instances=replace_recovery_instances,
             drill_into_paired_instances=drill_into_paired_instances,
             started_by=started_by,
-            created_at=now,
-            updated_at=now,
-            expires_at=now + EXECUTION_RETENTION,
         )
         stored = self._claim_plan(plan, execution)
         logger.info(
@@ -338,8 +309,8 @@ class WaveExecutor:
                 "executionId": stored.execution_id,
                 "planId": plan_id,
                 "executionType": stored.execution_type.value,
-                "waves": len(waves),
-                "servers": sum(len(w.server_ids) for w in waves),
+                "waves": len(stored.waves),
+                "servers": sum(len(w.server_ids) for w in stored.waves),
             },
         )
         return stored

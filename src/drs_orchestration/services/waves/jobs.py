@@ -176,7 +176,7 @@ class JobFollower:
         except AwsConflictError as exc:
             # DRS refuses servers already in a job in progress: if that job is this
             # chunk's (a start that outlived its claim, a lost response), adopt it.
-            holding = self._job_holding(drs, execution.execution_id, run, chunk)
+            holding, busy = self._job_holding(drs, execution.execution_id, run, chunk)
             if holding is not None:
                 logger.warning(
                     "StartRecovery was refused because the chunk's job already exists; "
@@ -190,7 +190,9 @@ class JobFollower:
                 )
                 self.record_job(step, run, chunk, holding)
                 return
-            self._start_refused(step, run, chunk, exc, counts=True, keep_claim=False)
+            # Servers still in another job in progress (one just ending, another
+            # tool's) are a wait, bounded by the wave's timeout, not a refusal.
+            self._start_refused(step, run, chunk, exc, counts=not busy, keep_claim=False)
         except DrsOrchestrationError as exc:
             if may_have_applied(exc):
                 # The request may have reached DRS: keep the claim, so the next step
@@ -277,13 +279,15 @@ class JobFollower:
         return max(self._settings.start_lease, timedelta(seconds=drs.request_flight_bound_s()))
 
     @staticmethod
+    @staticmethod
     def _job_holding(
         drs: DrsGateway, execution_id: str, run: WaveRun, chunk: JobRecord
-    ) -> JobTypeDef | None:
-        """The job in progress that holds the chunk's servers, if it carries the chunk's tags.
+    ) -> tuple[JobTypeDef | None, bool]:
+        """The chunk's own job holding its servers (by its tags), and whether any job holds them.
 
-        Read through each server's ``lifeCycle.lastLaunch``, so it does not depend
-        on any clock.
+        The second answer says whether a job still in progress holds the
+        servers, whoever started it. Read through each server's
+        ``lifeCycle.lastLaunch``, so it does not depend on any clock.
         """
         job_ids = {
             job_id
@@ -295,13 +299,15 @@ class JobFollower:
             )
         }
         if not job_ids:
-            return None
+            return None, False
         wanted = chunk_tags(execution_id, run.wave_name, chunk.chunk_index)
-        for job in drs.describe_jobs(job_ids=sorted(job_ids)):
+        jobs = drs.describe_jobs(job_ids=sorted(job_ids))
+        busy = any(job.get("status") in ("PENDING", "STARTED") for job in jobs)
+        for job in jobs:
             tags = job.get("tags") or {}
             if all(tags.get(key) == value for key, value in wanted.items()):
-                return job
-        return None
+                return job, busy
+        return None, busy
 
     def record_job(
         self, step: StepContext, run: WaveRun, chunk: JobRecord, job: JobTypeDef
