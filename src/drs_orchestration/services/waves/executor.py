@@ -559,26 +559,20 @@ class WaveExecutor:
         Raises:
             InvalidStateTransitionError: the execution has already ended.
         """
-        for _ in range(_WRITE_RETRIES):
-            loaded = self._storage.executions.load(execution_id)
-            execution = loaded.execution
+
+        def release(execution: Execution) -> bool:
             self._check_not_ended(execution, ExecutionStatus.RUNNING)
             if execution.status is not ExecutionStatus.PAUSED:
-                return self.get(execution_id)
+                return False
             if execution.paused_before is not None:
                 execution.wave_run(execution.paused_before).pause_released = True
             execution.status = ExecutionStatus.RUNNING
             execution.paused_before = None
-            execution.updated_at = self._now()
-            try:
-                self._storage.executions.save(loaded, execution)
-            except ConcurrentModificationError:
-                continue
+            return True
+
+        if self._change_header(execution_id, release):
             logger.info("execution resumed", extra={"executionId": execution_id})
-            return self.get(execution_id)
-        raise ConcurrentModificationError(
-            "execution", execution_id, expected_version=None, actual_version=None
-        )
+        return self.get(execution_id)
 
     def cancel(self, execution_id: str, requested_by: str, reason: str | None = None) -> Execution:
         """Ask an execution to stop: no later wave starts, and it ends ``CANCELLED``.
@@ -589,27 +583,40 @@ class WaveExecutor:
         Raises:
             InvalidStateTransitionError: the execution has already ended.
         """
-        for _ in range(_WRITE_RETRIES):
-            loaded = self._storage.executions.load(execution_id)
-            execution = loaded.execution
+
+        def request(execution: Execution) -> bool:
             self._check_not_ended(execution, ExecutionStatus.CANCELLED)
             if execution.cancel_request is not None:
-                return self.get(execution_id)
-            now = self._now()
+                return False
             execution.cancel_request = CancelRequest.parse(
-                {"requested_by": requested_by, "reason": reason, "requested_at": now}
+                {"requested_by": requested_by, "reason": reason, "requested_at": self._now()}
             )
-            execution.updated_at = now
-            try:
-                self._storage.executions.save(loaded, execution)
-            except ConcurrentModificationError:
-                continue
-            stored = self.get(execution_id)
+            return True
+
+        if self._change_header(execution_id, request):
             logger.info(
                 "execution cancel requested",
                 extra={"executionId": execution_id, "requestedBy": requested_by, "reason": reason},
             )
-            return stored
+        return self.get(execution_id)
+
+    def _change_header(self, execution_id: str, change: Callable[[Execution], bool]) -> bool:
+        """Apply ``change`` to the execution's header as stored, again after a lost race.
+
+        ``change`` returns whether it changed anything (nothing is written
+        then); it sees the stored header each time, so a concurrent write is
+        never overwritten with stale values.
+        """
+        for _ in range(_WRITE_RETRIES):
+            loaded = self._storage.executions.load(execution_id)
+            if not change(loaded.execution):
+                return False
+            loaded.execution.updated_at = self._now()
+            try:
+                self._storage.executions.save(loaded, loaded.execution)
+            except ConcurrentModificationError:
+                continue
+            return True
         raise ConcurrentModificationError(
             "execution", execution_id, expected_version=None, actual_version=None
         )
