@@ -261,6 +261,15 @@ def _original(run: _Run) -> None:
                     f"original instance {target_id} no longer exists"
                 )
             continue
+        if target_id in run.used:
+            # Taken by an explicit pair: no contest between these servers, each is refused.
+            for source in sources:
+                run.leave(
+                    source,
+                    f"original instance refused: instance {target_id} is already paired "
+                    f"with {run.used[target_id]}",
+                )
+            continue
         if len(sources) > 1:
             ids = [s.source_server_id for s in sources]
             run.ambiguous.append(
