@@ -191,6 +191,10 @@ class FailbackLaunch(DrsModel):
     launch_id: Annotated[str, StringConstraints(pattern=r"^fl-[0-9a-z]{20}$")]
     drill: bool = False
     into_original: bool = False
+    """Some servers launch into existing instances (their originals or explicit pairs),
+    through a protection group per wave."""
+    add_tag: bool = False
+    """Tag those instances ``AWSDRS=AllowLaunchingIntoThisInstance`` where they lack it."""
     requested_at: Timestamp
     plan_name: str
     plan_id: PlanId | None = None
@@ -246,6 +250,8 @@ class FailbackState(VersionedModel):
     """When replicating back must have caught up, or the server fails."""
     ready_at: Timestamp | None = None
     launch: FailbackLaunch | None = None
+    launch_into_instance_id: Ec2InstanceId | None = None
+    """The existing instance the launch back goes into (its original one, or an explicit pair)."""
     failback_recovery_instance_id: RecoveryInstanceId | None = None
     failback_ec2_instance_id: Ec2InstanceId | None = None
     failback_private_ip: str | None = None
