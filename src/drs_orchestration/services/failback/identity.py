@@ -106,11 +106,13 @@ def verified_identity(
 ) -> ServerIdentity:
     """``identity`` with the verdict on a finished launch (a copy; the input is not changed)."""
     kept = recovery_ec2_instance_id == identity.target_instance_id
-    preserved = (
-        kept
-        and identity.target_private_ip is not None
-        and recovery_private_ip == identity.target_private_ip
-    )
+    preserved: bool | None
+    if not kept:
+        preserved = False
+    elif identity.target_private_ip is None:
+        preserved = None  # the IP before the launch is unknown: nothing to compare with
+    else:
+        preserved = recovery_private_ip == identity.target_private_ip
     verdict = identity.model_copy(
         update={
             "recovery_ec2_instance_id": recovery_ec2_instance_id,
@@ -121,7 +123,14 @@ def verified_identity(
             "error": None,
         }
     )
-    if not preserved:
+    if preserved is None:
+        verdict.error = identity.error or ErrorRecord(
+            code="IdentityUnverified",
+            message=f"the private IP of {identity.target_instance_id} before the launch is "
+            "unknown, so keeping it cannot be verified; check it and acknowledge",
+            at=at,
+        )
+    elif not preserved:
         error = PrivateIPMismatchError(
             source_server_id,
             expected_ip=identity.target_private_ip,
