@@ -13,7 +13,7 @@ from moto import mock_aws
 from drs_orchestration import MemoryStorage, Orchestrator, RetryPolicy
 from drs_orchestration.events import Event
 from drs_orchestration.models import AccountContext, Execution, ExecutionStatus
-from drs_orchestration.services.failback import AgentInstaller
+from drs_orchestration.services.failback import AgentInstaller, FailbackCoordinator
 from drs_orchestration.storage.base import Storage
 from drs_orchestration.testing import DrsSimulator, JobTimings, SimulatedClientFactory, mock_drs
 from tests.cache.conftest import make_storage
@@ -49,6 +49,23 @@ class World:
     events: list[Event] = field(default_factory=list)
     originals: dict[str, str] = field(default_factory=dict)
     """Source server ID → the EC2 instance in the origin it replicates."""
+
+    def coordinator(self, **options: Any) -> FailbackCoordinator:
+        """A coordinator sharing the orchestrator's services, with its own settings."""
+        orch = self.orch
+        return FailbackCoordinator(
+            self.storage,
+            self.clients,
+            waves=orch.waves,
+            plans=orch.plans,
+            groups=orch.groups,
+            matcher=orch.matcher,
+            events=self.events.append,
+            clock=self.sim.now,
+            sleep=self.sim.advance,
+            retry=NO_WAIT,
+            **options,
+        )
 
     def drs(self, region: str = RECOVERY, account: AccountContext | None = None) -> Any:
         return self.clients.client("drs", region, account)

@@ -280,7 +280,7 @@ class FailbackCoordinator:
         execution = self._execution(execution_id)
         if self._storage.claims.find(self._ctx.claim_key(execution_id)) is None:
             raise NotFoundError(
-                "failback",
+                "failback of execution",
                 execution_id,
                 details={"hint": "start it with start_failback(execution_id)"},
             )
@@ -393,11 +393,9 @@ class FailbackCoordinator:
         by_server = {s.source_server_id: s for s in states}
         if servers is None:
             chosen = [s for s in states if eligible(s) is None]
-            if not chosen:
-                raise ValidationError.for_field(
-                    "servers", None, f"no server of the failback can {what} now"
-                )
-            return chosen
+            if chosen:
+                return chosen
+            servers = [s.source_server_id for s in states]  # none can: say why for each
         problems = []
         chosen = []
         for index, sid in enumerate(dict.fromkeys(servers)):
@@ -435,7 +433,8 @@ class FailbackCoordinator:
         ID). Those instances are checked by the matcher first (tag, OS, boot
         mode, state...). A drill is refused when it would overwrite an existing
         instance (ours or DRS's ``launchIntoSourceInstance``), unless
-        ``drill_into_original``. On premises: ``StartFailbackLaunch`` (no drill).
+        ``drill_into_original``. A server whose failback was drilled can then
+        be launched back for real. On premises: ``StartFailbackLaunch`` (no drill).
 
         Raises:
             NotFoundError: no such failback.
@@ -446,9 +445,12 @@ class FailbackCoordinator:
         states = self._states(execution_id)
 
         def not_ready(state: FailbackState) -> str | None:
-            if state.phase is not FailbackPhase.READY:
-                return f"is {state.phase.value}, not READY"
-            return None
+            if state.phase is FailbackPhase.READY:
+                return None
+            drilled = state.launch is not None and state.launch.drill
+            if state.phase is FailbackPhase.COMPLETED and drilled and not drill:
+                return None  # a failback drill leaves the server ready for the real one
+            return f"is {state.phase.value}, not READY"
 
         chosen = self._pick(states, servers, not_ready, "launch back")
         in_aws = [s for s in chosen if s.mode is FailbackMode.IN_AWS]
@@ -482,6 +484,10 @@ class FailbackCoordinator:
             for state in members:
                 state.phase = FailbackPhase.LAUNCHING
                 state.launch = launch.model_copy()
+                state.failback_recovery_instance_id = None
+                state.failback_ec2_instance_id = None
+                state.failback_private_ip = None
+                state.launched_into_original = None
                 state.launch_into_instance_id = targets.get(state.source_server_id)
                 state.error = None
                 written.append(state)
