@@ -281,8 +281,12 @@ def _observe(
     lag: float | None,
     now: datetime,
 ) -> bool:
-    """Apply one reading; return whether the record changed."""
-    before = (state.replication_state, state.lag_seconds, state.phase)
+    """Apply one reading; return whether it is worth a write.
+
+    A new state or phase is; a lag that merely moved is kept with the next
+    write (a poll of a large failback would otherwise write every record).
+    """
+    before = (state.replication_state, state.phase)
     state.replication_state = replication
     state.lag_seconds = lag
     caught_up = replication == "CONTINUOUS" and lag is not None and lag <= ctx.settings.max_lag_s
@@ -306,7 +310,7 @@ def _observe(
         )
     elif state.deadline is not None and now >= state.deadline:
         fail(ctx, state, _timeout(ctx, state))
-    return before != (state.replication_state, state.lag_seconds, state.phase)
+    return before != (state.replication_state, state.phase)
 
 
 def poll_replication(ctx: FailbackContext, states: Sequence[FailbackState]) -> None:
