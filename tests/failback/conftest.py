@@ -81,9 +81,10 @@ class World:
         account: AccountContext | None = None,
         state: str = "running",
         tags: dict[str, str] | None = None,
+        allow: bool = True,
     ) -> str:
         ec2 = self.ec2(region, account)
-        all_tags = {"Name": name, **ALLOW, **(tags or {})}
+        all_tags = {"Name": name, **(ALLOW if allow else {}), **(tags or {})}
         instance_id = str(
             ec2.run_instances(
                 ImageId=AMI,
@@ -133,12 +134,16 @@ class World:
         *,
         tier: str = "app",
         account: AccountContext | None = None,
+        allow: bool = True,
         **details: Any,
     ) -> list[str]:
-        """EC2-originated source servers replicating from ``ORIGIN`` into ``RECOVERY``."""
+        """EC2-originated source servers replicating from ``ORIGIN`` into ``RECOVERY``.
+
+        Their original instances allow DRS to launch into them unless ``allow=False``.
+        """
         made = []
         for index in range(count):
-            original = self.instance(f"{tier}-{index}")
+            original = self.instance(f"{tier}-{index}", allow=allow)
             sid = self.sim.add_source_server(
                 region=RECOVERY,
                 hostname=f"{tier}-{index}",
