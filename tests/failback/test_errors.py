@@ -47,10 +47,12 @@ def test_an_original_instance_drs_may_not_launch_into_is_refused_before_any_laun
 def test_explicit_pairs_must_name_servers_launched_back(world: World) -> None:
     eid, _ = _ready(world, 1)
 
-    with pytest.raises(Exception, match="pairs"):
+    with pytest.raises(ValidationError) as caught:
         world.orch.failback.launch_failback(
             eid, pairs={"s-0000000000000000a": "i-0123456789abcdef0"}
         )
+
+    assert caught.value.problems[0]["field"] == "pairs"
 
 
 def test_a_launch_back_that_fails_in_drs_fails_that_server_with_drs_reason(
