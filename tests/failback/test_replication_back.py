@@ -129,3 +129,49 @@ def test_settings_out_of_range_are_refused_naming_the_field(world: World) -> Non
         world.coordinator(replication_timeout_s=0)
     with pytest.raises(ValidationError, match="max_reverse_attempts"):
         world.coordinator(max_reverse_attempts=0)
+
+
+def test_starting_a_stopped_failback_again_reverses_again(world: World) -> None:
+    execution = world.fail_over({"app": world.servers(1)})
+    coordinator = world.orch.failback
+    eid = execution.execution_id
+    coordinator.start_failback(eid)
+    coordinator.step(eid)
+    coordinator.stop_failback(eid)
+
+    coordinator.start_failback(eid)
+    failback = coordinator.run(eid)
+
+    assert failback.phase is FailbackPhase.READY
+    reversals = world.sim.calls.of("ReverseReplication", succeeded=True)
+    assert len(reversals) == 2
+    (state,) = failback.servers
+    # DRS reused the reversed source server it had made the first time.
+    assert len(world.drs(ORIGIN).describe_source_servers()["items"]) == 1
+    assert state.reversed_source_server_arn is not None
+
+
+def test_a_timed_out_failback_started_again_looks_for_the_running_reversal_first(
+    world: World,
+) -> None:
+    execution = world.fail_over({"app": world.servers(1)})
+    world.sim.faults.stall_reverse_replication("INITIAL_SYNC", times=1)
+    coordinator = world.coordinator(replication_timeout_s=1800)
+    eid = execution.execution_id
+    coordinator.start_failback(eid)
+    assert coordinator.run(eid, poll_interval=60).phase is FailbackPhase.FAILED
+    (first,) = coordinator.get(eid).servers
+
+    coordinator.start_failback(eid)
+    (restarted,) = coordinator.get(eid).servers
+    assert restarted.phase is FailbackPhase.NOT_STARTED
+    assert restarted.error is None
+    failback = coordinator.run(eid, poll_interval=60, max_steps=5)
+
+    (state,) = failback.servers
+    # DRS refused a second reversal (one is running): the running one was adopted.
+    assert len(world.sim.calls.of("ReverseReplication", succeeded=True)) == 1
+    refused = world.sim.calls.of("ReverseReplication", succeeded=False)
+    assert [c.error_code for c in refused] == ["ConflictException"]
+    assert state.reversed_source_server_arn == first.reversed_source_server_arn
+    assert state.phase is FailbackPhase.REVERSE_REPLICATING

@@ -17,6 +17,7 @@ reversing or launching anything twice::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import string
@@ -230,7 +231,7 @@ class FailbackCoordinator:
             install_agent=install_agent,
             accounts=dict(accounts or {}),
         )
-        self._ctx = FailbackContext(storage, clients, retry, settings, clock, events)
+        self._base = FailbackContext(storage, clients, retry, settings, clock, events)
         configs = LaunchConfigService(storage, clients, events=events, retry=retry, clock=clock)
         groups = groups or ProtectionGroupService(
             storage, clients, launch_configs=configs, retry=retry, clock=clock
@@ -261,6 +262,10 @@ class FailbackCoordinator:
 
     # ---- reading ---------------------------------------------------------------------
 
+    def _context(self) -> FailbackContext:
+        """A context of its own for one call: progress and events are per call (and thread)."""
+        return dataclasses.replace(self._base, progressed=False, _pending=[])
+
     def _execution(self, execution_id: str) -> Execution:
         cached = self._executions.get(execution_id)
         if cached is not None:
@@ -277,8 +282,9 @@ class FailbackCoordinator:
         Raises:
             NotFoundError: the execution does not exist, or has no failback.
         """
+        ctx = self._context()
         execution = self._execution(execution_id)
-        if self._storage.claims.find(self._ctx.claim_key(execution_id)) is None:
+        if self._storage.claims.find(ctx.claim_key(execution_id)) is None:
             raise NotFoundError(
                 "failback of execution",
                 execution_id,
@@ -309,7 +315,9 @@ class FailbackCoordinator:
         :meth:`acknowledge_ip_mismatch`.
 
         Starting again is safe: servers already recorded keep their state,
-        others are added.
+        others are added, and failed ones start over — from replicating back
+        if it was their launch back that failed (the reversal is reused, never
+        repeated: DRS is asked before any new call).
 
         Args:
             execution_id: The failover to come back from.
@@ -324,6 +332,7 @@ class FailbackCoordinator:
             ValidationError: a server cannot fail back (each named with the reason).
             AwsApiError: DRS could not be read.
         """
+        ctx = self._context()
         execution = self._execution(execution_id)
         if not execution.status.is_terminal:
             raise ConflictError(
@@ -346,12 +355,17 @@ class FailbackCoordinator:
             )
             check_owned(existing, execution_id)
             fresh = [c for c in candidates if c.recovery_instance_id not in existing]
-            now = self._ctx.now()
-            states = prepare_states(self._ctx, execution, fresh, at=now) if fresh else []
+            now = ctx.now()
+            states = prepare_states(ctx, execution, fresh, at=now) if fresh else []
+            states += [
+                _restarted(state, now, ctx.settings.replication_timeout)
+                for state in existing.values()
+                if state.phase is FailbackPhase.FAILED
+            ]
             for state in states:
                 if state.ip_blocks_failback and state.identity is not None:
                     state.error = state.identity.error
-            claim_key = self._ctx.claim_key(execution_id)
+            claim_key = ctx.claim_key(execution_id)
             extra: list[Put] = []
             if self._storage.claims.find(claim_key) is None:
                 extra.append(
@@ -367,12 +381,12 @@ class FailbackCoordinator:
                     )
                 )
             try:
-                self._ctx.save_all(states, extra=extra)
+                ctx.save_all(states, extra=extra)
             except LostRace:
                 continue  # started concurrently: read what the other start wrote, add the rest
             for state in states:
-                self._ctx.record(state, "recorded", f"mode {state.mode.value}")
-            self._ctx.flush()
+                ctx.record(state, "recorded", f"mode {state.mode.value}")
+            ctx.flush()
             return self.get(execution_id)
         raise ConflictError(
             f"the failback of execution {execution_id} kept changing while it was started",
@@ -442,6 +456,7 @@ class FailbackCoordinator:
                 not fit its way back (each named).
             InstanceMatchingError: an instance to launch into fails a check.
         """
+        ctx = self._context()
         states = self._states(execution_id)
 
         def not_ready(state: FailbackState) -> str | None:
@@ -466,8 +481,8 @@ class FailbackCoordinator:
         if drill and not drill_into_original:
             self._refuse_drill_overwrites(in_aws, targets)
         if targets:
-            check_pairs(self._ctx, self._services.matcher, in_aws, targets, add_tag=add_tag)
-        now = self._ctx.now()
+            check_pairs(ctx, self._services.matcher, in_aws, targets, add_tag=add_tag)
+        now = ctx.now()
         written: list[FailbackState] = []
         for members in (in_aws, on_premises):
             if not members:
@@ -491,10 +506,10 @@ class FailbackCoordinator:
                 state.launch_into_instance_id = targets.get(state.source_server_id)
                 state.error = None
                 written.append(state)
-        self._ctx.save_all(written)
+        ctx.save_all(written)
         for state in written:
-            self._ctx.record(state, "launch_requested", "drill" if drill else "recovery")
-        self._ctx.flush()
+            ctx.record(state, "launch_requested", "drill" if drill else "recovery")
+        ctx.flush()
         return self.get(execution_id)
 
     @staticmethod
@@ -528,12 +543,13 @@ class FailbackCoordinator:
     def _refuse_drill_overwrites(
         self, states: Sequence[FailbackState], targets: Mapping[str, str]
     ) -> None:
+        ctx = self._context()
         overwrites = dict(targets)
         for (region, account_id), group in grouped(
             [s for s in states if s.source_server_id not in targets],
             lambda s: (str(s.reversed_region), s.reversed_account_id),
         ).items():
-            drs = self._ctx.drs(region, self._ctx.reach(account_id, group[0].account))
+            drs = ctx.drs(region, ctx.reach(account_id, group[0].account))
             for state in group:
                 config = drs.get_launch_configuration(str(state.reversed_source_server_id))
                 into = (config.get("launchIntoInstanceProperties") or {}).get(
@@ -560,12 +576,13 @@ class FailbackCoordinator:
             NotFoundError: no such failback.
             ValidationError: a named server cannot be re-protected (named, with why).
         """
+        ctx = self._context()
         chosen = self._pick(self._states(execution_id), servers, _aftercare_refusal, "re-protect")
-        now = self._ctx.now()
+        now = ctx.now()
         for state in chosen:
             if state.reprotect is None or state.reprotect.error is not None:
                 state.reprotect = FailbackStep(requested_at=now)
-        self._ctx.save_all(chosen)
+        ctx.save_all(chosen)
         return self.get(execution_id)
 
     def cleanup(
@@ -589,8 +606,9 @@ class FailbackCoordinator:
             NotFoundError: no such failback.
             ValidationError: a named server cannot be cleaned up (named, with why).
         """
+        ctx = self._context()
         chosen = self._pick(self._states(execution_id), servers, _aftercare_refusal, "clean up")
-        now = self._ctx.now()
+        now = ctx.now()
         for state in chosen:
             if stop_replication and (
                 state.stop_replication is None or state.stop_replication.error is not None
@@ -605,7 +623,7 @@ class FailbackCoordinator:
                     )
                 else:
                     state.terminate = FailbackStep(requested_at=now)
-        self._ctx.save_all(chosen)
+        ctx.save_all(chosen)
         return self.get(execution_id)
 
     def acknowledge_ip_mismatch(
@@ -623,6 +641,7 @@ class FailbackCoordinator:
             ValidationError: its identity was verified (nothing to acknowledge),
                 or ``acknowledged_by`` is empty.
         """
+        ctx = self._context()
         failback = self.get(execution_id)
         try:
             state = failback.server(source_server_id)
@@ -640,7 +659,7 @@ class FailbackCoordinator:
                 "there is no mismatch to acknowledge",
             )
         acknowledgement = Acknowledgement.parse(
-            {"acknowledged_by": acknowledged_by, "reason": reason, "at": self._ctx.now()}
+            {"acknowledged_by": acknowledged_by, "reason": reason, "at": ctx.now()}
         )
 
         def acknowledge(current: FailbackState) -> FailbackState:
@@ -650,8 +669,8 @@ class FailbackCoordinator:
             return current.model_copy(update=update)
 
         stored = update_item(self._storage.failback_states, state.recovery_instance_id, acknowledge)
-        self._ctx.record(stored, "ip_mismatch_acknowledged", acknowledged_by)
-        self._ctx.flush()
+        ctx.record(stored, "ip_mismatch_acknowledged", acknowledged_by)
+        ctx.flush()
         return stored
 
     def stop_failback(
@@ -676,19 +695,20 @@ class FailbackCoordinator:
                 return None
             return f"is {state.phase.value}"
 
+        ctx = self._context()
         chosen = self._pick(self._states(execution_id), servers, stoppable, "stop")
         for state in chosen:
             if state.phase is not FailbackPhase.NOT_STARTED:
-                self._ctx.drs(state.region, state.account).stop_failback(state.recovery_instance_id)
+                ctx.drs(state.region, state.account).stop_failback(state.recovery_instance_id)
             state.phase = FailbackPhase.FAILED
             state.error = ErrorRecord(
                 code="FailbackStopped",
                 message=f"failback stopped on request{': ' + reason if reason else ''}",
-                at=self._ctx.now(),
+                at=ctx.now(),
             )
-            self._ctx.record(state, "stopped", reason or None)
-        self._ctx.save_all(chosen)
-        self._ctx.flush()
+            ctx.record(state, "stopped", reason or None)
+        ctx.save_all(chosen)
+        ctx.flush()
         return self.get(execution_id)
 
     def failback_replication_configuration(
@@ -699,8 +719,9 @@ class FailbackCoordinator:
         Raises:
             KeyError: the server takes no part in the failback.
         """
+        ctx = self._context()
         state = self.get(execution_id).server(source_server_id)
-        answer = self._ctx.drs(state.region, state.account).get_failback_replication_configuration(
+        answer = ctx.drs(state.region, state.account).get_failback_replication_configuration(
             state.recovery_instance_id
         )
         return {k: v for k, v in answer.items() if k != "ResponseMetadata"}
@@ -735,8 +756,9 @@ class FailbackCoordinator:
         def open_state(state: FailbackState) -> str | None:
             return f"is {state.phase.value}" if state.phase.is_terminal else None
 
+        ctx = self._context()
         for state in self._pick(self._states(execution_id), servers, open_state, "configure"):
-            self._ctx.drs(state.region, state.account).update_failback_replication_configuration(
+            ctx.drs(state.region, state.account).update_failback_replication_configuration(
                 state.recovery_instance_id, fields
             )
 
@@ -754,10 +776,9 @@ class FailbackCoordinator:
         """Like :meth:`step`, and say whether it progressed and whether work is left."""
         execution = self._execution(execution_id)
         states = self.get(execution_id).servers
-        ctx = self._ctx
-        ctx.progressed = False
+        ctx = self._context()
         try:
-            self._dispatch(execution, states)
+            self._dispatch(ctx, execution, states)
         except LostRace:
             ctx.progressed = True  # another process moved it on; the next step re-reads
         except DrsOrchestrationError as exc:
@@ -795,8 +816,9 @@ class FailbackCoordinator:
             if not result.progressed:
                 self._sleep(poll_interval)
 
-    def _dispatch(self, execution: Execution, states: list[FailbackState]) -> None:
-        ctx = self._ctx
+    def _dispatch(
+        self, ctx: FailbackContext, execution: Execution, states: list[FailbackState]
+    ) -> None:
         for state in states:
             if state.phase is FailbackPhase.NOT_STARTED and not state.ip_blocks_failback:
                 begin(ctx, state)
@@ -859,3 +881,31 @@ def _aftercare_refusal(state: FailbackState) -> str | None:
             "and the recovery instance untouched"
         )
     return None
+
+
+def _restarted(state: FailbackState, now: datetime, timeout: timedelta) -> FailbackState:
+    """A failed server's record, ready to go again from where it can.
+
+    A server whose launch back failed after it had caught up follows its
+    reversed source server again; any other starts over, and its reversal is
+    looked for in DRS before any new call (``ReverseReplication`` is refused
+    while one runs, and the refusal makes the next step look).
+    """
+    launch_failed = state.launch is not None and state.ready_at is not None
+    stopped = state.error is not None and state.error.code == "FailbackStopped"
+    state.error = None
+    state.launch = None
+    state.launch_into_instance_id = None
+    if launch_failed and not stopped and state.reversed_source_server_arn is not None:
+        state.phase = FailbackPhase.REVERSE_REPLICATING
+        state.deadline = now + timeout
+        return state
+    state.phase = FailbackPhase.NOT_STARTED
+    state.deadline = None
+    state.ready_at = None
+    state.reverse_requested_at = None
+    state.reverse_attempts = 0
+    state.reversed_source_server_arn = None
+    state.reversed_source_server_id = None
+    state.agent_install_started_at = None
+    return state
