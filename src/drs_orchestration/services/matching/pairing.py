@@ -295,7 +295,7 @@ def _original(run: _Run) -> None:
             )
         elif target_id in run.blocked:
             refused = run.blocked[target_id]
-        elif run.owners.get(target_id) == source.source_server_id:
+        elif source.own_instance_id == target_id:
             refused = f"instance {target_id} is the server's own source instance"
         else:
             # Another server's source instance is allowed here: failing back into the
