@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
-import string
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,11 +48,6 @@ from drs_orchestration.models import (
     utc_now,
 )
 from drs_orchestration.models.base import check_duration
-from drs_orchestration.services.failback.aftercare import (
-    advance_cleanup,
-    advance_reprotect,
-    pending_step,
-)
 from drs_orchestration.services.failback.context import (
     FailbackContext,
     FailbackSettings,
@@ -64,16 +57,18 @@ from drs_orchestration.services.failback.context import (
 from drs_orchestration.services.failback.installer import AgentInstaller
 from drs_orchestration.services.failback.launch import (
     LaunchServices,
-    advance_in_aws,
-    advance_on_premises,
     check_pairs,
 )
+from drs_orchestration.services.failback.machine import dispatch
 from drs_orchestration.services.failback.prepare import check_owned, choose, prepare_states
-from drs_orchestration.services.failback.reverse import (
-    begin,
-    grouped,
-    poll_replication,
-    resolve_reverse,
+from drs_orchestration.services.failback.requests import (
+    aftercare_refusal,
+    launch_targets,
+    new_launch_id,
+    pending,
+    pick,
+    refuse_drill_overwrites,
+    restarted,
 )
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import LaunchConfigService
@@ -91,7 +86,6 @@ __all__ = ["FailbackCoordinator", "FailbackStepResult"]
 logger = logging.getLogger(__name__)
 
 _START_ATTEMPTS = 3
-_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
 @dataclass(frozen=True)
@@ -109,23 +103,6 @@ class FailbackStepResult:
     failback: Failback
     progressed: bool
     pending: bool
-
-
-def _pending(state: FailbackState) -> bool:
-    if state.phase is FailbackPhase.NOT_STARTED:
-        return not state.ip_blocks_failback
-    if state.phase in (FailbackPhase.REVERSE_REPLICATING, FailbackPhase.LAUNCHING):
-        return True
-    if state.phase is FailbackPhase.COMPLETED:
-        return any(
-            pending_step(step)
-            for step in (state.reprotect, state.stop_replication, state.terminate)
-        )
-    return False
-
-
-def _new_launch_id() -> str:
-    return "fl-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
 
 
 class FailbackCoordinator:
@@ -358,7 +335,7 @@ class FailbackCoordinator:
             now = ctx.now()
             states = prepare_states(ctx, execution, fresh, at=now) if fresh else []
             states += [
-                _restarted(state, now, ctx.settings.replication_timeout)
+                restarted(state, now, ctx.settings.replication_timeout)
                 for state in existing.values()
                 if state.phase is FailbackPhase.FAILED
             ]
@@ -395,36 +372,6 @@ class FailbackCoordinator:
 
     def _states(self, execution_id: str) -> list[FailbackState]:
         return self.get(execution_id).servers
-
-    @staticmethod
-    def _pick(
-        states: Sequence[FailbackState],
-        servers: Sequence[str] | None,
-        eligible: Callable[[FailbackState], str | None],
-        what: str,
-    ) -> list[FailbackState]:
-        """The states to act on; ``eligible`` says why one cannot (``None``: it can)."""
-        by_server = {s.source_server_id: s for s in states}
-        if servers is None:
-            chosen = [s for s in states if eligible(s) is None]
-            if chosen:
-                return chosen
-            servers = [s.source_server_id for s in states]  # none can: say why for each
-        problems = []
-        chosen = []
-        for index, sid in enumerate(dict.fromkeys(servers)):
-            state = by_server.get(sid)
-            why = "takes no part in this failback" if state is None else eligible(state)
-            if why is not None:
-                problems.append({"field": f"servers.{index}", "message": why, "value": sid})
-            elif state is not None:
-                chosen.append(state)
-        if problems:
-            raise ValidationError(
-                f"cannot {what}: " + "; ".join(f"{p['value']} {p['message']}" for p in problems),
-                problems=problems,
-            )
-        return chosen
 
     def launch_failback(
         self,
@@ -467,7 +414,7 @@ class FailbackCoordinator:
                 return None  # a failback drill leaves the server ready for the real one
             return f"is {state.phase.value}, not READY"
 
-        chosen = self._pick(states, servers, not_ready, "launch back")
+        chosen = pick(states, servers, not_ready, "launch back")
         in_aws = [s for s in chosen if s.mode is FailbackMode.IN_AWS]
         on_premises = [s for s in chosen if s.mode is FailbackMode.ON_PREMISES]
         if on_premises and (drill or into_original or pairs):
@@ -477,9 +424,9 @@ class FailbackCoordinator:
                 "fail back on premises (Failback Client): StartFailbackLaunch has no drill "
                 "and no launch into an instance; launch them separately",
             )
-        targets = self._targets(in_aws, into_original=into_original, pairs=pairs or {})
+        targets = launch_targets(in_aws, into_original=into_original, pairs=pairs or {})
         if drill and not drill_into_original:
-            self._refuse_drill_overwrites(in_aws, targets)
+            refuse_drill_overwrites(ctx, in_aws, targets)
         if targets:
             check_pairs(ctx, self._services.matcher, in_aws, targets, add_tag=add_tag)
         now = ctx.now()
@@ -487,7 +434,7 @@ class FailbackCoordinator:
         for members in (in_aws, on_premises):
             if not members:
                 continue
-            launch_id = _new_launch_id()
+            launch_id = new_launch_id()
             launch = FailbackLaunch(
                 launch_id=launch_id,
                 drill=drill,
@@ -512,60 +459,6 @@ class FailbackCoordinator:
         ctx.flush()
         return self.get(execution_id)
 
-    @staticmethod
-    def _targets(
-        states: Sequence[FailbackState], *, into_original: bool, pairs: Mapping[str, str]
-    ) -> dict[str, str]:
-        known = {s.source_server_id for s in states}
-        unknown = sorted(set(pairs) - known)
-        if unknown:
-            raise ValidationError.for_field(
-                "pairs", unknown, "names servers that are not launched back in AWS by this call"
-            )
-        targets = dict(pairs)
-        if into_original:
-            missing = []
-            for state in states:
-                if state.source_server_id in targets:
-                    continue
-                if state.original_instance_id is None:
-                    missing.append(state.source_server_id)
-                else:
-                    targets[state.source_server_id] = state.original_instance_id
-            if missing:
-                raise ValidationError.for_field(
-                    "into_original",
-                    missing,
-                    "DRS names no original instance for these servers; give pairs= for them",
-                )
-        return targets
-
-    def _refuse_drill_overwrites(
-        self, states: Sequence[FailbackState], targets: Mapping[str, str]
-    ) -> None:
-        ctx = self._context()
-        overwrites = dict(targets)
-        for (region, account_id), group in grouped(
-            [s for s in states if s.source_server_id not in targets],
-            lambda s: (str(s.reversed_region), s.reversed_account_id),
-        ).items():
-            drs = ctx.drs(region, ctx.reach(account_id, group[0].account))
-            for state in group:
-                config = drs.get_launch_configuration(str(state.reversed_source_server_id))
-                into = (config.get("launchIntoInstanceProperties") or {}).get(
-                    "launchIntoEC2InstanceID"
-                )
-                if into:
-                    overwrites[state.source_server_id] = into
-        if overwrites:
-            raise ValidationError.for_field(
-                "drill_into_original",
-                False,
-                "a drill would launch into (and overwrite) existing instances: "
-                + ", ".join(f"{s} into {i}" for s, i in sorted(overwrites.items()))
-                + "; pass drill_into_original=True to drill into them anyway",
-            )
-
     def reprotect(self, execution_id: str, *, servers: Sequence[str] | None = None) -> Failback:
         """Ask for the failed-back instances to replicate to the recovery region again.
 
@@ -577,7 +470,7 @@ class FailbackCoordinator:
             ValidationError: a named server cannot be re-protected (named, with why).
         """
         ctx = self._context()
-        chosen = self._pick(self._states(execution_id), servers, _aftercare_refusal, "re-protect")
+        chosen = pick(self._states(execution_id), servers, aftercare_refusal, "re-protect")
         now = ctx.now()
         for state in chosen:
             if state.reprotect is None or state.reprotect.error is not None:
@@ -607,7 +500,7 @@ class FailbackCoordinator:
             ValidationError: a named server cannot be cleaned up (named, with why).
         """
         ctx = self._context()
-        chosen = self._pick(self._states(execution_id), servers, _aftercare_refusal, "clean up")
+        chosen = pick(self._states(execution_id), servers, aftercare_refusal, "clean up")
         now = ctx.now()
         for state in chosen:
             if stop_replication and (
@@ -696,7 +589,7 @@ class FailbackCoordinator:
             return f"is {state.phase.value}"
 
         ctx = self._context()
-        chosen = self._pick(self._states(execution_id), servers, stoppable, "stop")
+        chosen = pick(self._states(execution_id), servers, stoppable, "stop")
         for state in chosen:
             if state.phase is not FailbackPhase.NOT_STARTED:
                 ctx.drs(state.region, state.account).stop_failback(state.recovery_instance_id)
@@ -757,7 +650,7 @@ class FailbackCoordinator:
             return f"is {state.phase.value}" if state.phase.is_terminal else None
 
         ctx = self._context()
-        for state in self._pick(self._states(execution_id), servers, open_state, "configure"):
+        for state in pick(self._states(execution_id), servers, open_state, "configure"):
             ctx.drs(state.region, state.account).update_failback_replication_configuration(
                 state.recovery_instance_id, fields
             )
@@ -778,7 +671,7 @@ class FailbackCoordinator:
         states = self.get(execution_id).servers
         ctx = self._context()
         try:
-            self._dispatch(ctx, execution, states)
+            dispatch(ctx, self._services, execution, states)
         except LostRace:
             ctx.progressed = True  # another process moved it on; the next step re-reads
         except DrsOrchestrationError as exc:
@@ -792,7 +685,7 @@ class FailbackCoordinator:
         ctx.flush()
         failback = self.get(execution_id)
         return FailbackStepResult(
-            failback, ctx.progressed, any(_pending(s) for s in failback.servers)
+            failback, ctx.progressed, any(pending(s) for s in failback.servers)
         )
 
     def run(
@@ -815,97 +708,3 @@ class FailbackCoordinator:
                 return result.failback
             if not result.progressed:
                 self._sleep(poll_interval)
-
-    def _dispatch(
-        self, ctx: FailbackContext, execution: Execution, states: list[FailbackState]
-    ) -> None:
-        for state in states:
-            if state.phase is FailbackPhase.NOT_STARTED and not state.ip_blocks_failback:
-                begin(ctx, state)
-                return
-        for state in states:
-            if (
-                state.phase is FailbackPhase.REVERSE_REPLICATING
-                and state.mode is FailbackMode.IN_AWS
-                and state.reversed_source_server_arn is None
-                and state.reverse_requested_at is not None
-            ):
-                resolve_reverse(ctx, state)
-                if ctx.progressed:
-                    return
-        launches: dict[str, list[FailbackState]] = {}
-        for state in states:
-            if state.phase is FailbackPhase.LAUNCHING and state.launch is not None:
-                launches.setdefault(state.launch.launch_id, []).append(state)
-        for members in launches.values():
-            if members[0].mode is FailbackMode.IN_AWS:
-                advance_in_aws(ctx, self._services, execution, members)
-            else:
-                advance_on_premises(ctx, members)
-            if ctx.progressed:
-                return
-        following = [
-            s
-            for s in states
-            if s.phase is FailbackPhase.REVERSE_REPLICATING
-            and (s.mode is FailbackMode.ON_PREMISES or s.reversed_source_server_arn is not None)
-        ]
-        if following:
-            poll_replication(ctx, following)
-            if ctx.progressed:
-                return
-        done = [s for s in states if s.phase is FailbackPhase.COMPLETED]
-        reprotecting = [s for s in done if pending_step(s.reprotect)]
-        if reprotecting:
-            advance_reprotect(ctx, reprotecting)
-            if ctx.progressed:
-                return
-        cleaning = [
-            s
-            for s in done
-            if not pending_step(s.reprotect)
-            and (pending_step(s.stop_replication) or pending_step(s.terminate))
-        ]
-        if cleaning:
-            advance_cleanup(ctx, cleaning)
-
-
-def _aftercare_refusal(state: FailbackState) -> str | None:
-    if state.phase is not FailbackPhase.COMPLETED:
-        return f"is {state.phase.value}: it has not been launched back"
-    if state.mode is not FailbackMode.IN_AWS:
-        return "failed back on premises: re-protect it by installing the replication agent"
-    if state.launch is not None and state.launch.drill:
-        return (
-            "was launched back as a drill: a failback drill leaves the original replication "
-            "and the recovery instance untouched"
-        )
-    return None
-
-
-def _restarted(state: FailbackState, now: datetime, timeout: timedelta) -> FailbackState:
-    """A failed server's record, ready to go again from where it can.
-
-    A server whose launch back failed after it had caught up follows its
-    reversed source server again; any other starts over, and its reversal is
-    looked for in DRS before any new call (``ReverseReplication`` is refused
-    while one runs, and the refusal makes the next step look).
-    """
-    launch_failed = state.launch is not None and state.ready_at is not None
-    stopped = state.error is not None and state.error.code == "FailbackStopped"
-    state.error = None
-    state.launch = None
-    state.launch_into_instance_id = None
-    if launch_failed and not stopped and state.reversed_source_server_arn is not None:
-        state.phase = FailbackPhase.REVERSE_REPLICATING
-        state.deadline = now + timeout
-        return state
-    state.phase = FailbackPhase.NOT_STARTED
-    state.deadline = None
-    state.ready_at = None
-    state.reverse_requested_at = None
-    state.reverse_attempts = 0
-    state.reversed_source_server_arn = None
-    state.reversed_source_server_id = None
-    state.agent_install_started_at = None
-    return state
