@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 
 from drs_orchestration.models import (
     AccountContext,
+    Acknowledgement,
     CancelRequest,
     ConfigPath,
     ConfigStatus,
@@ -46,8 +47,11 @@ from drs_orchestration.models import (
     Execution,
     ExecutionStatus,
     ExecutionType,
+    FailbackLaunch,
+    FailbackMode,
     FailbackPhase,
     FailbackState,
+    FailbackStep,
     FailurePolicy,
     InstancePair,
     JobRecord,
@@ -65,6 +69,7 @@ from drs_orchestration.models import (
     RecoveryPlan,
     RightSizingMethod,
     ServerConfigStatus,
+    ServerIdentity,
     ServerLaunchStatus,
     ServerOutcome,
     SyncStatus,
@@ -73,6 +78,7 @@ from drs_orchestration.models import (
     WaveRun,
     WaveStatus,
 )
+from drs_orchestration.models.failback import DRS_FAILBACK_STATES
 
 __all__ = [
     "account_contexts",
@@ -662,6 +668,7 @@ def _server_outcome_fields() -> st.SearchStrategy[dict[str, Any]]:
             "phases": phase_times(),
             "skipped_reason": _optional(_text(30)),
             "error": _optional(error_records()),
+            "identity": _optional(_server_identities()),
         }
     )
 
@@ -870,24 +877,96 @@ def instance_pairs() -> st.SearchStrategy[InstancePair]:
 
 
 @cache
+def _failback_steps() -> st.SearchStrategy[FailbackStep]:
+    return _model(
+        FailbackStep,
+        requested_at=_optional(timestamps()),
+        attempts=_ints(0, 5),
+        done_at=_optional(timestamps()),
+        reversed_source_server_arn=_optional(_labels(40)),
+        replication_state=_optional(st.sampled_from(["INITIAL_SYNC", "CONTINUOUS"])),
+        job_id=_optional(job_ids()),
+        skipped_reason=_optional(_text(30)),
+        error=_optional(error_records()),
+    )
+
+
+@cache
+def _server_identities() -> st.SearchStrategy[ServerIdentity]:
+    return _model(
+        ServerIdentity,
+        target_instance_id=ec2_instance_ids(),
+        source_private_ip=_optional(_private_ips()),
+        target_private_ip=_optional(_private_ips()),
+        recovery_private_ip=_optional(_private_ips()),
+        recovery_ec2_instance_id=_optional(ec2_instance_ids()),
+        captured_at=_optional(timestamps()),
+        verified_at=_optional(timestamps()),
+        instance_kept=_optional(st.booleans()),
+        ip_preserved=_optional(st.booleans()),
+        error=_optional(error_records()),
+    )
+
+
+@cache
+def _failback_launches() -> st.SearchStrategy[FailbackLaunch]:
+    return _model(
+        FailbackLaunch,
+        launch_id=_fixed(string.ascii_lowercase + string.digits, 20).map(lambda s: f"fl-{s}"),
+        drill=st.booleans(),
+        into_original=st.booleans(),
+        add_tag=st.booleans(),
+        requested_at=timestamps(),
+        plan_name=_text(40).filter(bool),
+        plan_id=_optional(plan_ids()),
+        execution_id=_optional(execution_ids()),
+        group_id=_optional(protection_group_ids()),
+        job_id=_optional(job_ids()),
+        start_requested_at=_optional(timestamps()),
+    )
+
+
+@cache
 def failback_states() -> st.SearchStrategy[FailbackState]:
     """Failback state of a recovery instance, in any phase."""
     return _model(
         FailbackState,
         recovery_instance_id=recovery_instance_ids(),
+        execution_id=execution_ids(),
+        wave_name=_wave_names(),
         source_server_id=source_server_ids(),
         region=regions(),
-        account_id=_optional(account_ids()),
-        execution_id=_optional(execution_ids()),
+        account=_optional(account_contexts()),
+        ec2_instance_id=_optional(ec2_instance_ids()),
+        mode=st.sampled_from(FailbackMode),
         phase=st.sampled_from(FailbackPhase),
-        replication_staging_account_id=_optional(account_ids()),
+        execution_is_drill=st.booleans(),
+        staging_account_id=_optional(account_ids()),
+        identity=_optional(_server_identities()),
+        ip_acknowledgement=_optional(
+            _model(
+                Acknowledgement,
+                acknowledged_by=_labels(20),
+                reason=_optional(_text(40)),
+                at=timestamps(),
+            )
+        ),
+        reverse_requested_at=_optional(timestamps()),
+        reverse_attempts=_ints(0, 3),
         reversed_source_server_id=_optional(source_server_ids()),
-        failback_job_id=_optional(job_ids()),
+        reversed_region=_optional(regions()),
+        replication_state=_optional(st.sampled_from(["INITIATING", "CONTINUOUS", "STALLED"])),
         lag_seconds=_optional(durations()),
-        original_instance_private_ip=_optional(_private_ips()),
-        recovery_instance_private_ip=_optional(_private_ips()),
-        private_ip_validated=_optional(st.booleans()),
+        drs_failback_state=_optional(st.sampled_from(sorted(DRS_FAILBACK_STATES))),
+        deadline=_optional(timestamps()),
+        launch=_optional(_failback_launches()),
+        launch_into_instance_id=_optional(ec2_instance_ids()),
+        failback_private_ip=_optional(_private_ips()),
+        launched_into_original=_optional(st.booleans()),
+        reprotect=_optional(_failback_steps()),
+        terminate=_optional(_failback_steps()),
         error=_optional(error_records()),
+        warnings=st.lists(_labels(30), max_size=2),
         created_at=timestamps(),
         updated_at=timestamps(),
         version=_versions(),

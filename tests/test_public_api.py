@@ -11,6 +11,12 @@ import pytest
 
 EXPECTED: dict[str, set[str]] = {
     "drs_orchestration": {
+        "AgentInstallRequest",
+        "Failback",
+        "FailbackCoordinator",
+        "FailbackPhase",
+        "ReplicationTimeoutError",
+        "ServerIdentity",
         "TerminationLimits",
         "RecoveryPlanService",
         "ProtectionGroupService",
@@ -133,6 +139,10 @@ EXPECTED: dict[str, set[str]] = {
         "update_item",
     },
     "drs_orchestration.services": {
+        "AgentInstallRequest",
+        "AgentInstaller",
+        "FailbackCoordinator",
+        "FailbackStepResult",
         "CacheSyncHook",
         "DriftReport",
         "DrsQuotas",
@@ -153,6 +163,12 @@ EXPECTED: dict[str, set[str]] = {
         "paired_targets",
     },
     "drs_orchestration.models": {
+        "Acknowledgement",
+        "Failback",
+        "FailbackLaunch",
+        "FailbackMode",
+        "FailbackStep",
+        "ServerIdentity",
         "WaveReadiness",
         "ServerReadiness",
         "ReadinessRule",
@@ -226,6 +242,7 @@ EXPECTED: dict[str, set[str]] = {
         "utc_now",
     },
     "drs_orchestration.errors": {
+        "ReplicationTimeoutError",
         "AgentInstallationError",
         "AwsAccessDeniedError",
         "AwsApiError",
@@ -256,7 +273,17 @@ EXPECTED: dict[str, set[str]] = {
         "ThrottledError",
         "ValidationError",
     },
+    "drs_orchestration.services.failback": {
+        "AgentInstallRequest",
+        "AgentInstaller",
+        "FailbackCoordinator",
+        "FailbackStepResult",
+        "capture_identities",
+        "run_installer",
+        "verify_identities",
+    },
     "drs_orchestration.events": {
+        "FailbackProgressed",
         "CacheSyncFailed",
         "CacheSynced",
         "ConfigApplied",
@@ -300,6 +327,7 @@ def test_all_is_pinned(module_name: str) -> None:
         "drs_orchestration.models",
         "drs_orchestration.reports",
         "drs_orchestration.services",
+        "drs_orchestration.services.failback",
         "drs_orchestration.storage",
         "drs_orchestration.testing",
     ],

@@ -20,7 +20,8 @@ records, DynamoDB throttling) in one place of its module, always with
     │   └── LaunchConfigTimeoutError            504
     ├── ServersNotReadyError                    409
     ├── RecoveryError                           502
-    │   └── JobTimeoutError                     504
+    │   ├── JobTimeoutError                     504
+    │   └── ReplicationTimeoutError             504
     ├── InstanceMatchingError                   422
     ├── PrivateIPMismatchError                  409
     ├── AgentInstallationError                  502
@@ -68,6 +69,7 @@ __all__ = [
     "NotFoundError",
     "PrivateIPMismatchError",
     "RecoveryError",
+    "ReplicationTimeoutError",
     "ServersNotReadyError",
     "ServiceQuotaExceededError",
     "StorageError",
@@ -361,6 +363,17 @@ class JobTimeoutError(RecoveryError):
     http_status = 504
 
 
+class ReplicationTimeoutError(RecoveryError):
+    """Replication (back to the origin, or of a re-protected server) did not catch up in time.
+
+    The message names the server, the state and lag it was last seen in, the
+    threshold and what to check.
+    """
+
+    code = "ReplicationTimeout"
+    http_status = 504
+
+
 class InstanceMatchingError(DrsOrchestrationError):
     """Source servers could not be paired with target EC2 instances."""
 
@@ -403,10 +416,25 @@ class PrivateIPMismatchError(DrsOrchestrationError):
 
 
 class AgentInstallationError(DrsOrchestrationError):
-    """The DRS replication agent could not be installed on an instance."""
+    """The DRS replication agent (or the Failback Client) could not be installed.
+
+    Attributes:
+        remediation: What to check or do before trying again.
+    """
 
     code = "AgentInstallation"
     http_status = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        remediation: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.remediation = remediation
+        text = f"{message}; {remediation}" if remediation else message
+        super().__init__(text, details={**(details or {}), "remediation": remediation})
 
 
 class CrossAccountError(DrsOrchestrationError):

@@ -41,6 +41,7 @@ __all__ = [
     "ExecutionFinished",
     "ExecutionPaused",
     "ExecutionStarted",
+    "FailbackProgressed",
     "InstancesMatched",
     "InstancesPaired",
     "InstancesTerminated",
@@ -344,3 +345,21 @@ class InstancesUnpaired(Event):
     group_id: str
     source_server_ids: tuple[str, ...]
     pairs_deleted: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailbackProgressed(Event):
+    """One server's failback moved on: a phase reached, or a step done or failed.
+
+    ``action`` names what happened (``reverse_started``, ``ready``,
+    ``launch_started``, ``failed_back``, ``reprotected``, ``replication_stopped``,
+    ``terminated``, ``failed``...).
+    """
+
+    kind: ClassVar[str] = "failback_progressed"
+    execution_id: str
+    source_server_id: str
+    recovery_instance_id: str
+    phase: str
+    action: str
+    message: str | None = None

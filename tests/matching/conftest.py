@@ -21,7 +21,6 @@ from drs_orchestration.services import (
 from drs_orchestration.storage import MemoryStorage
 from drs_orchestration.storage.base import BaseStorage
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
-from drs_orchestration.testing.operations import OPERATIONS, OpContext
 from tests.cache.conftest import make_storage
 
 if TYPE_CHECKING:
@@ -163,51 +162,26 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-Templates = dict[tuple[str, str], list[dict[str, Any]]]
-"""Launch configuration templates by (account, region), as DRS would list them."""
+def launch_into_source_instance(
+    env: Env, region: str = REGION, account: AccountContext | None = None, *, on: bool = True
+) -> None:
+    """Set ``launchIntoSourceInstance`` on DRS's launch configuration template of a region."""
+    drs = env.drs(region, account)
+    template = drs.describe_launch_configuration_templates()["items"][0]
+    drs.update_launch_configuration_template(
+        launchConfigurationTemplateID=template["launchConfigurationTemplateID"],
+        launchIntoSourceInstance=on,
+    )
 
 
 @pytest.fixture
-def templates(monkeypatch: pytest.MonkeyPatch) -> Templates:
-    """DRS's launch configuration templates, answered through the simulator.
-
-    The simulator does not model ``DescribeLaunchConfigurationTemplates``;
-    this handler answers it from ``templates`` (empty: no template), and the
-    simulator still validates the request and the answer against the model.
-    """
-    store: Templates = {}
-
-    def describe(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"items": list(store.get((ctx.account_id, ctx.region), []))}
-
-    monkeypatch.setitem(OPERATIONS, "DescribeLaunchConfigurationTemplates", describe)
-    return store
-
-
-def template(
-    *, launch_into_source_instance: bool, account_id: str = "123456789012", region: str = REGION
-) -> dict[str, Any]:
-    """One launch configuration template as DRS describes it."""
-    template_id = "lct-0123456789abcdefA"
-    return {
-        "launchConfigurationTemplateID": template_id,
-        "arn": f"arn:aws:drs:{region}:{account_id}:launch-configuration-template/{template_id}",
-        "launchIntoSourceInstance": launch_into_source_instance,
-        "copyPrivateIp": False,
-        "copyTags": False,
-    }
-
-
-@pytest.fixture
-def env(aws: None, templates: Templates) -> Iterator[Env]:
+def env(aws: None) -> Iterator[Env]:
     with mock_drs() as sim:
         yield make_env(MemoryStorage(), sim)
 
 
 @pytest.fixture(params=["memory", "sqlite", "dynamodb"])
-def backend_env(
-    request: pytest.FixtureRequest, aws: None, templates: Templates, tmp_path: Path
-) -> Iterator[Env]:
+def backend_env(request: pytest.FixtureRequest, aws: None, tmp_path: Path) -> Iterator[Env]:
     """The environment on each storage backend (DynamoDB on moto)."""
     storage = make_storage(request.param, tmp_path)
     with mock_drs() as sim:

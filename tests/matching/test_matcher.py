@@ -22,7 +22,7 @@ from drs_orchestration.services import InstanceMatcher
 from drs_orchestration.testing.operations import OPERATIONS
 from tests.http_faults import HttpFaults, _RawBody
 from tests.ids import instance_id, server_id
-from tests.matching.conftest import OTHER_ACCOUNT, REGION, Env, Templates, template
+from tests.matching.conftest import OTHER_ACCOUNT, REGION, Env, launch_into_source_instance
 
 ORIGIN = "us-west-2"
 GIB = 1024**3
@@ -233,14 +233,10 @@ def _failed_over(env: Env, hostname: str) -> tuple[str, str, str]:
     return original, server, arn.rsplit("/", 1)[1]
 
 
-def test_a_failing_back_server_goes_into_its_original_instance(
-    env: Env, templates: Templates
-) -> None:
+def test_a_failing_back_server_goes_into_its_original_instance(env: Env) -> None:
     original, _, reversed_id = _failed_over(env, "app")
     decoy = env.instance("app", region=ORIGIN)
-    templates[("123456789012", ORIGIN)] = [
-        template(launch_into_source_instance=True, region=ORIGIN)
-    ]
+    launch_into_source_instance(env, ORIGIN)
 
     report = env.matcher.match(source_server_ids=[reversed_id], region=ORIGIN)
 
@@ -270,10 +266,8 @@ def test_a_failing_back_server_whose_original_instance_is_gone_is_matched_by_nam
     assert f"original instance {original} no longer exists" in pair.reason
 
 
-def test_drs_launch_into_source_instance_setting_is_detected_and_reported(
-    env: Env, templates: Templates
-) -> None:
-    templates[("123456789012", REGION)] = [template(launch_into_source_instance=True)]
+def test_drs_launch_into_source_instance_setting_is_detected_and_reported(env: Env) -> None:
+    launch_into_source_instance(env, REGION)
     production = env.instance("web-1", state="running")
     local = env.server("web-1", source_instance_id=production, origin_region=REGION)
     remote = env.server("db-1", source_instance_id=instance_id("db"), origin_region=ORIGIN)

@@ -277,7 +277,11 @@ def test_delete_at_the_current_version(storage: BaseStorage) -> None:
 def test_unconditional_delete(storage: BaseStorage) -> None:
     stored = storage.failback_states.put(
         FailbackState(
-            recovery_instance_id=_instance_id(7), source_server_id=_server_id(7), region="us-east-1"
+            recovery_instance_id=_instance_id(7),
+            execution_id=_execution_id(7),
+            wave_name="database",
+            source_server_id=_server_id(7),
+            region="us-east-1",
         )
     )
 

@@ -42,6 +42,8 @@ def test_non_finite_numbers_are_rejected_naming_the_field(value: float) -> None:
         FailbackState.parse(
             {
                 "recoveryInstanceId": "i-0123456789abcdef0",
+                "executionId": "ex-0123456789abcdefghij",
+                "waveName": "database",
                 "sourceServerId": "s-0123456789abcdef0",
                 "region": "us-east-1",
                 "lagSeconds": value,

@@ -33,6 +33,7 @@ class World:
     instances: dict[str, str] = field(default_factory=dict)
     job_id: str = ""
     drill_job_id: str = ""
+    template_id: str = ""
 
 
 def _instance_of(drs: DrsClient, server_id: str) -> str:
@@ -58,6 +59,8 @@ def world() -> Iterator[World]:
                 hostname="idle", staging_account_id="210987654321", hardware_id="hw-1"
             )
             w.servers["config"] = sim.add_source_server(hostname="config")
+            w.servers["stopme"] = sim.add_source_server(hostname="stopme")
+            w.servers["loner"] = sim.add_source_server(hostname="loner")
             recovery = ["failback", "stop", "reverse", "disconnect", "delete"]
             w.job_id = run_drill(drs, [w.servers[n] for n in recovery], is_drill=False)["jobID"]
             w.drill_job_id = run_drill(drs, [w.servers["drill"]])["jobID"]
@@ -68,6 +71,8 @@ def world() -> Iterator[World]:
                 drs.reverse_replication(recoveryInstanceID=w.instances[name])
             drs.disconnect_recovery_instance(recoveryInstanceID=w.instances["delete"])
             sim.advance(3600)
+            templates = drs.describe_launch_configuration_templates()["items"]
+            w.template_id = templates[0]["launchConfigurationTemplateID"]
             yield w
 
 
@@ -114,6 +119,14 @@ CASES: dict[str, Callable[[World], dict[str, Any]]] = {
     "UntagResource": lambda w: {"resourceArn": _arn(w, "server"), "tagKeys": ["role"]},
     "ListTagsForResource": lambda w: {"resourceArn": _arn(w, "instance")},
     "InitializeService": lambda w: {},
+    "StopReplication": lambda w: {"sourceServerID": w.servers["stopme"]},
+    "DisconnectSourceServer": lambda w: {"sourceServerID": w.servers["loner"]},
+    "DescribeLaunchConfigurationTemplates": lambda w: {"maxResults": 5},
+    "UpdateLaunchConfigurationTemplate": lambda w: {
+        "launchConfigurationTemplateID": w.template_id,
+        "launchIntoSourceInstance": True,
+        "copyTags": False,
+    },
 }
 
 

@@ -20,13 +20,17 @@ from drs_orchestration.aws.gateway import ServiceGateway
 if TYPE_CHECKING:
     from mypy_boto3_drs import DrsClient
     from mypy_boto3_drs.type_defs import (
+        GetFailbackReplicationConfigurationResponseTypeDef,
         JobLogTypeDef,
         JobTypeDef,
+        LaunchConfigurationTemplateTypeDef,
         LaunchConfigurationTypeDef,
         RecoveryInstanceTypeDef,
         RecoverySnapshotTypeDef,
         SourceServerTypeDef,
     )
+
+    from drs_orchestration.aws.ec2 import Ec2Gateway
 
 
 __all__ = [
@@ -342,3 +346,142 @@ class DrsGateway(ServiceGateway):
             recoveryInstanceIDs=list(recovery_instance_ids),
         )
         return response["job"]
+
+    # ---- failback -----------------------------------------------------------------------
+
+    def reverse_replication(self, recovery_instance_id: str) -> str:
+        """Start replicating a recovery instance back (``ReverseReplication``); return the ARN.
+
+        On a recovery instance in the recovery region, DRS creates (or reuses)
+        a source server in the origin replicating back
+        (``replicationDirection=FAILBACK``); on a failed-back instance in the
+        origin, replication goes to the recovery region again (re-protection).
+        The ARN is that source server's (``reversedDirectionSourceServerArn``).
+
+        Not idempotent and without a client token: a call that may have taken
+        effect is raised with ``maybe_applied=True``, never sent again.
+        """
+        response = self._call(
+            "ReverseReplication",
+            self.client.reverse_replication,
+            resource_ids=[recovery_instance_id],
+            recoveryInstanceID=recovery_instance_id,
+        )
+        return str(response.get("reversedDirectionSourceServerArn") or "")
+
+    def stop_replication(self, source_server_id: str) -> SourceServerTypeDef:
+        """Stop a source server's replication (``StopReplication``: its snapshots go too)."""
+        response = self._call(
+            "StopReplication",
+            self.client.stop_replication,
+            resource_ids=[source_server_id],
+            sourceServerID=source_server_id,
+        )
+        return response["sourceServer"]
+
+    def disconnect_recovery_instance(self, recovery_instance_id: str) -> None:
+        """Stop DRS's replication of a recovery instance; its EC2 instance stays."""
+        self._call(
+            "DisconnectRecoveryInstance",
+            self.client.disconnect_recovery_instance,
+            resource_ids=[recovery_instance_id],
+            recoveryInstanceID=recovery_instance_id,
+        )
+
+    def delete_recovery_instance(self, recovery_instance_id: str) -> None:
+        """Forget a disconnected recovery instance in DRS; its EC2 instance stays."""
+        self._call(
+            "DeleteRecoveryInstance",
+            self.client.delete_recovery_instance,
+            resource_ids=[recovery_instance_id],
+            recoveryInstanceID=recovery_instance_id,
+        )
+
+    def start_failback_launch(
+        self, recovery_instance_ids: Sequence[str], *, tags: Mapping[str, str] | None = None
+    ) -> JobTypeDef:
+        """Start a FAILBACK job for recovery instances ready for it (the Failback Client path).
+
+        Not idempotent and without a client token (see :meth:`reverse_replication`).
+
+        Raises:
+            ValueError: no IDs, or more than one call accepts.
+        """
+        if not recovery_instance_ids:
+            raise ValueError("start_failback_launch needs at least one recovery instance ID")
+        if len(recovery_instance_ids) > MAX_SERVERS_PER_CALL:
+            raise ValueError(
+                f"start_failback_launch accepts at most {MAX_SERVERS_PER_CALL} IDs "
+                f"(got {len(recovery_instance_ids)})"
+            )
+        response = self._call(
+            "StartFailbackLaunch",
+            self.client.start_failback_launch,
+            resource_ids=list(recovery_instance_ids),
+            recoveryInstanceIDs=list(recovery_instance_ids),
+            tags=dict(tags or {}),
+        )
+        return response["job"]
+
+    def stop_failback(self, recovery_instance_id: str) -> None:
+        """Stop a recovery instance's failback: its failback state goes back to not started."""
+        self._call(
+            "StopFailback",
+            self.client.stop_failback,
+            resource_ids=[recovery_instance_id],
+            recoveryInstanceID=recovery_instance_id,
+        )
+
+    def get_failback_replication_configuration(
+        self, recovery_instance_id: str
+    ) -> GetFailbackReplicationConfigurationResponseTypeDef:
+        """The failback replication settings of a recovery instance."""
+        return self._call(
+            "GetFailbackReplicationConfiguration",
+            self.client.get_failback_replication_configuration,
+            resource_ids=[recovery_instance_id],
+            recoveryInstanceID=recovery_instance_id,
+        )
+
+    def update_failback_replication_configuration(
+        self, recovery_instance_id: str, fields: Mapping[str, Any]
+    ) -> None:
+        """Change a recovery instance's failback replication settings.
+
+        ``fields`` in DRS's names: ``name``, ``bandwidthThrottling``,
+        ``usePrivateIP``, ``internetProtocol``.
+        """
+        self._call(
+            "UpdateFailbackReplicationConfiguration",
+            self.client.update_failback_replication_configuration,
+            resource_ids=[recovery_instance_id],
+            recoveryInstanceID=recovery_instance_id,
+            **dict(fields),
+        )
+
+    def launch_configuration_templates(
+        self, template_ids: Iterable[str] | None = None
+    ) -> list[LaunchConfigurationTemplateTypeDef]:
+        """The account's launch configuration templates in this region (all pages).
+
+        A template's ``launchIntoSourceInstance`` makes DRS launch a server
+        failing back to its original region or zone into its source instance.
+        """
+        params: dict[str, Any] = {}
+        if template_ids is not None:
+            params["launchConfigurationTemplateIDs"] = list(dict.fromkeys(template_ids))
+        return self._paginate(
+            "DescribeLaunchConfigurationTemplates",
+            "describe_launch_configuration_templates",
+            "items",
+            resource_ids=params.get("launchConfigurationTemplateIDs", ()),
+            **params,
+        )
+
+    def ec2(self) -> Ec2Gateway:
+        """The EC2 gateway of the same region, account and retry policy."""
+        from drs_orchestration.aws.ec2 import Ec2Gateway
+
+        return Ec2Gateway(
+            self._clients, self.region, self.account, retry=self.retry, page_size=self.page_size
+        )

@@ -44,6 +44,7 @@ __all__ = [
     "JobRecord",
     "JobStatus",
     "PhaseTimes",
+    "ServerIdentity",
     "ServerLaunchStatus",
     "ServerOutcome",
     "WaveRun",
@@ -188,6 +189,45 @@ class ErrorRecord(DrsModel):
         return record
 
 
+class ServerIdentity(DrsModel):
+    """What a launch into a paired instance must keep: that instance, and its private IP.
+
+    Captured before the wave launches — the source server's private IP (from
+    DRS) and the target instance's (from EC2) — and checked once the launch
+    ended: the recovery instance must be the target instance itself, with the
+    target's private IP. DRS requires ``copyPrivateIp`` off when launching
+    into an instance, so the IP kept is the target's (pre-provisioned to
+    match the source where that matters), not a copy of the source's.
+
+    Attributes:
+        target_instance_id: The paired instance the launch settings name.
+        source_private_ip: The source server's primary private IP, before the launch.
+        target_private_ip: The target instance's private IP, before the launch.
+        recovery_private_ip: The recovery instance's private IP, after the launch.
+        recovery_ec2_instance_id: The EC2 instance DRS launched (the target, if kept).
+        instance_kept: The recovery instance is the target instance.
+        ip_preserved: The recovery instance has the target's private IP.
+        error: ``PrivateIPMismatch`` when either check failed (both IPs and how
+            to fix it), or why the checks could not be made.
+    """
+
+    target_instance_id: Ec2InstanceId
+    source_private_ip: str | None = None
+    target_private_ip: str | None = None
+    recovery_private_ip: str | None = None
+    recovery_ec2_instance_id: Ec2InstanceId | None = None
+    captured_at: Timestamp | None = None
+    verified_at: Timestamp | None = None
+    instance_kept: bool | None = None
+    ip_preserved: bool | None = None
+    error: ErrorRecord | None = None
+
+    @property
+    def verified(self) -> bool:
+        """Whether the launch kept both the instance and its private IP."""
+        return self.instance_kept is True and self.ip_preserved is True
+
+
 class CancelRequest(DrsModel):
     """Who asked to cancel an execution, why and when."""
 
@@ -227,6 +267,8 @@ class ServerOutcome(DrsModel):
         achieved_rpo_s: Seconds of data the recovery lost: the execution's
             start minus ``recovery_point`` (0 when the point is later, as an
             on-demand snapshot of a healthy source is).
+        identity: For a server launched into a paired instance, whether the
+            launch kept that instance and its private IP (:class:`ServerIdentity`).
     """
 
     source_server_id: SourceServerId
@@ -241,6 +283,8 @@ class ServerOutcome(DrsModel):
     achieved_rpo_s: Annotated[float, Field(ge=0)] | None = None
     skipped_reason: str | None = None
     error: ErrorRecord | None = None
+    identity: ServerIdentity | None = None
+    """For a server launched into a paired instance: the IPs before and after, and the verdict."""
 
 
 class JobRecord(DrsModel):

@@ -1,4 +1,4 @@
-"""The capabilities: protection groups, recovery plans, launch configurations, waves, cache.
+"""The capabilities: groups, plans, launch configurations, waves, cache, matching, failback.
 
 Services depend on models, errors, ``aws`` (through a ``ClientFactory``) and
 ``storage`` (through the ``Storage`` protocol), never on a concrete backend.
@@ -11,6 +11,12 @@ from drs_orchestration.services.cache import (
 )
 from drs_orchestration.services.config_hash import calculate_config_hash
 from drs_orchestration.services.drift import DriftReport, FieldDifference
+from drs_orchestration.services.failback import (
+    AgentInstaller,
+    AgentInstallRequest,
+    FailbackCoordinator,
+    FailbackStepResult,
+)
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import EnsureReadyResult, LaunchConfigService
 from drs_orchestration.services.matching import InstanceMatcher, paired_targets
@@ -25,10 +31,14 @@ from drs_orchestration.services.waves import (
 )
 
 __all__ = [
+    "AgentInstallRequest",
+    "AgentInstaller",
     "CacheSyncHook",
     "DriftReport",
     "DrsQuotas",
     "EnsureReadyResult",
+    "FailbackCoordinator",
+    "FailbackStepResult",
     "FieldDifference",
     "InstanceMatcher",
     "LaunchConfigService",

@@ -20,6 +20,7 @@ from drs_orchestration.errors import ValidationError
 from drs_orchestration.events import EventSink
 from drs_orchestration.models import utc_now
 from drs_orchestration.services.cache import RecoveryInstanceCache
+from drs_orchestration.services.failback import AgentInstaller, FailbackCoordinator
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import LaunchConfigService
 from drs_orchestration.services.matching import InstanceMatcher
@@ -52,6 +53,8 @@ class Orchestrator:
         hooks: Post-wave hooks for the wave executor.
         sync_cache: Sync each wave's servers into :attr:`cache` after the wave (a sync
             error is recorded on the wave, never fails it).
+        install_agent: The hook :attr:`failback` calls to install the replication
+            agent or the Failback Client (see :class:`FailbackCoordinator`).
 
     Attributes:
         groups: :class:`ProtectionGroupService`.
@@ -60,6 +63,7 @@ class Orchestrator:
         waves: :class:`WaveExecutor`.
         cache: :class:`RecoveryInstanceCache`.
         matcher: :class:`InstanceMatcher`.
+        failback: :class:`FailbackCoordinator`.
 
     Examples:
         >>> orchestrator = Orchestrator(SqliteStorage("dr.db"))
@@ -82,6 +86,7 @@ class Orchestrator:
         quotas: DrsQuotas | None = None,
         hooks: Sequence[PostWaveHook] = (),
         sync_cache: bool = True,
+        install_agent: AgentInstaller | None = None,
     ) -> None:
         if storage is None:
             raise ValidationError.for_field(
@@ -121,4 +126,17 @@ class Orchestrator:
         )
         self.matcher = InstanceMatcher(
             self.storage, self.clients, retry=retry, clock=clock, events=events, groups=self.groups
+        )
+        self.failback = FailbackCoordinator(
+            self.storage,
+            self.clients,
+            waves=self.waves,
+            plans=self.plans,
+            groups=self.groups,
+            matcher=self.matcher,
+            events=events,
+            clock=clock,
+            sleep=sleep,
+            retry=retry,
+            install_agent=install_agent,
         )

@@ -454,17 +454,29 @@ class Ec2Bridge:
         *,
         stopped: bool,
         tags: dict[str, str],
+        disk_bytes: list[int],
     ) -> InstanceInfo:
-        """Bring an existing target instance to the launch disposition and tag it.
+        """Launch into an existing target instance: stop it, replace its volumes, tag it.
+
+        DRS documents that a launch into an existing instance replaces the
+        instance's volumes with ones made from the recovered data and keeps
+        the instance (its ID, network interface and so its private IP).
+        Assumed where it is silent: the instance is stopped first; each of its
+        EBS volumes, root first, is detached and left in the account
+        (``available``, never deleted) and a new volume sized like the source's
+        disk at the same position (the old size where the source has fewer
+        disks) is attached at the same device; the new volumes carry the
+        recovery instance's tags; the instance is then started unless the
+        launch disposition is ``STOPPED``.
 
         The caller has checked the target (see :mod:`drs_orchestration.testing.launch`).
         """
         self._require_moto(f"instance {instance_id}")
         client = self.ec2(account_id, region)
         try:
-            if stopped:
-                client.stop_instances(InstanceIds=[instance_id])
-            else:
+            client.stop_instances(InstanceIds=[instance_id])
+            self._replace_volumes(client, instance_id, disk_bytes, tags)
+            if not stopped:
                 client.start_instances(InstanceIds=[instance_id])
             if tags:
                 client.create_tags(
@@ -476,6 +488,35 @@ class Ec2Bridge:
         if info is None:
             raise Ec2LaunchError(f"The target instance {instance_id} does not exist")
         return info
+
+    @staticmethod
+    def _replace_volumes(
+        client: EC2Client, instance_id: str, disk_bytes: list[int], tags: dict[str, str]
+    ) -> None:
+        reservations = client.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        raw = reservations[0]["Instances"][0]
+        zone = raw.get("Placement", {}).get("AvailabilityZone")
+        root = raw.get("RootDeviceName")
+        mappings = sorted(
+            (m for m in raw.get("BlockDeviceMappings", []) if "VolumeId" in m.get("Ebs", {})),
+            key=lambda m: (m.get("DeviceName") != root, m.get("DeviceName", "")),
+        )
+        for index, mapping in enumerate(mappings):
+            device, old = mapping["DeviceName"], mapping["Ebs"]["VolumeId"]
+            size = client.describe_volumes(VolumeIds=[old])["Volumes"][0]["Size"]
+            if index < len(disk_bytes):
+                size = max(1, -(-disk_bytes[index] // 1024**3))
+            client.detach_volume(VolumeId=old, InstanceId=instance_id, Device=device)
+            volume: dict[str, Any] = {"AvailabilityZone": zone, "Size": size}
+            if tags:
+                volume["TagSpecifications"] = [
+                    {
+                        "ResourceType": "volume",
+                        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+                    }
+                ]
+            new = client.create_volume(**volume)["VolumeId"]
+            client.attach_volume(VolumeId=new, InstanceId=instance_id, Device=device)
 
 
 @functools.cache

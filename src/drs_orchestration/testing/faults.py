@@ -12,6 +12,8 @@ Examples:
     >>> sim.faults.server_error(status=503, times=1)
     >>> sim.faults.latency(0.1)
     >>> sim.faults.fail_launch(server_id, reason="insufficient capacity")
+    >>> sim.faults.stall_reverse_replication("INITIAL_SYNC")    # never catches up
+    >>> sim.faults.stall_reverse_replication("CONTINUOUS", lag=7200)  # stays two hours behind
     >>> sim.faults.clear()
 """
 
@@ -26,7 +28,7 @@ from typing import Any, Literal
 from drs_orchestration.testing.errors import DrsServiceError, internal_error, throttled
 from drs_orchestration.testing.service import service_model
 
-__all__ = ["FaultDecision", "FaultPlan", "LatencySpec", "RequestFilter"]
+__all__ = ["FaultDecision", "FaultPlan", "LatencySpec", "RequestFilter", "ReverseFault"]
 
 LatencySpec = float | Callable[[random.Random], float]
 """Seconds of latency, or a function drawing them from the plan's seeded RNG."""
@@ -63,6 +65,28 @@ class _LaunchFailure:
     remaining: int | None
 
 
+@dataclass(frozen=True)
+class ReverseFault:
+    """How a reverse replication started under a fault behaves.
+
+    Attributes:
+        state: The state its replication stays in (``STALLED``, or a progressing
+            state such as ``INITIAL_SYNC``, stuck there), or ``CONTINUOUS`` to
+            catch up normally but keep ``lag_seconds`` of lag.
+        lag_seconds: The replication's steady lag (``None``: the source's own).
+    """
+
+    state: str
+    lag_seconds: float | None = None
+
+
+@dataclass
+class _ReverseRule:
+    fault: ReverseFault
+    recovery_instance_ids: frozenset[str] | None
+    remaining: int | None
+
+
 @dataclass
 class FaultDecision:
     """What the plan decided for one call: a delay, and maybe an error to answer with."""
@@ -91,6 +115,7 @@ class FaultPlan:
         self._rng = random.Random(seed)
         self._rules: list[_Rule] = []
         self._launch_failures: dict[str, _LaunchFailure] = {}
+        self._reverse_rules: list[_ReverseRule] = []
 
     def throttle(
         self,
@@ -164,11 +189,59 @@ class FaultPlan:
         with self._lock:
             self._launch_failures[source_server_id] = _LaunchFailure(reason, times)
 
+    def stall_reverse_replication(
+        self,
+        state: str = "INITIAL_SYNC",
+        *,
+        lag: float | None = None,
+        recovery_instance_ids: Iterable[str] | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Make the replication that ``ReverseReplication`` starts never become healthy.
+
+        Args:
+            state: ``STALLED`` (the agent is not seen), a progressing state it
+                stays stuck in (``INITIATING``, ``INITIAL_SYNC``, ``BACKLOG``,
+                ``RESCAN``, ``CREATING_SNAPSHOT``), or ``CONTINUOUS`` with
+                ``lag`` (it catches up but stays that far behind).
+            lag: Steady lag in seconds (required with ``CONTINUOUS``).
+            recovery_instance_ids: Only reversals of these recovery instances (default: any).
+            times: Only this many reversals (default: every one).
+        """
+        allowed = {"STALLED", "CONTINUOUS", "INITIATING", "INITIAL_SYNC", "BACKLOG"}
+        allowed |= {"RESCAN", "CREATING_SNAPSHOT"}
+        if state not in allowed:
+            raise ValueError(f"state must be one of {sorted(allowed)} (got {state!r})")
+        if state == "CONTINUOUS" and lag is None:
+            raise ValueError("a CONTINUOUS reverse replication fault needs a lag")
+        if lag is not None and lag < 0:
+            raise ValueError(f"lag must be non-negative (got {lag})")
+        if times is not None and times < 1:
+            raise ValueError(f"times must be at least 1 (got {times})")
+        ids = None if recovery_instance_ids is None else frozenset(recovery_instance_ids)
+        with self._lock:
+            self._reverse_rules.append(_ReverseRule(ReverseFault(state, lag), ids, times))
+
+    def take_reverse_fault(self, recovery_instance_id: str) -> ReverseFault | None:
+        """The fault a reversal of this recovery instance starts under, if one was injected."""
+        with self._lock:
+            for rule in self._reverse_rules:
+                if rule.remaining is not None and rule.remaining <= 0:
+                    continue
+                ids = rule.recovery_instance_ids
+                if ids is not None and recovery_instance_id not in ids:
+                    continue
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                return rule.fault
+            return None
+
     def clear(self) -> None:
-        """Remove every rule and launch failure."""
+        """Remove every rule, launch failure and reverse replication fault."""
         with self._lock:
             self._rules.clear()
             self._launch_failures.clear()
+            self._reverse_rules.clear()
 
     def decide(self, operation: str, params: Mapping[str, Any] | None = None) -> FaultDecision:
         """Consult the plan for one call (the simulator does this before each operation)."""

@@ -314,6 +314,7 @@ class JobEngine:
         else:
             instance.launched = True
             entry.launch_status = "LAUNCHED"
+            self._failed_back(state, job, entry.source_server_id)
         self._set_last_launch(state, entry, entry.launch_status, job)
         kind = "DRILL" if job.is_drill else "RECOVERY"
         outcome = "SUCCEEDED" if entry.launch_status == "LAUNCHED" else "FAILED"
@@ -331,6 +332,30 @@ class JobEngine:
                 "source-server-id": entry.source_server_id,
             },
         )
+
+    def _failed_back(self, state: RegionState, job: Job, source_server_id: str) -> None:
+        """A reversed source server launched: its original recovery instance has failed back.
+
+        A recovery completes the original instance's failback; a drill only
+        records its launch type (see :mod:`drs_orchestration.testing.operations.instances`).
+        """
+        server = state.servers.get(source_server_id)
+        if server is None or server.direction != "FAILBACK" or not server.reversed_arn:
+            return
+        parts = server.reversed_arn.split(":")
+        if len(parts) < 6:
+            return
+        original_region, original_account = parts[3], parts[4]
+        original_id = parts[5].rsplit("/", 1)[-1]
+        home = self._sim.region_state(original_account, original_region)
+        original = home.servers.get(original_id)
+        instance = home.instances.get(original.recovery_instance_id or "") if original else None
+        progress = instance.failback if instance is not None else None
+        if progress is None or progress.reversed_server_id != source_server_id:
+            return
+        progress.launch_type = "DRILL" if job.is_drill else "RECOVERY"
+        if not job.is_drill:
+            progress.completed = True
 
     def _cleanup_end(
         self, state: RegionState, job: Job, entry: ParticipatingServer, at: datetime

@@ -13,7 +13,10 @@ DRS launch settings" and "Key considerations for EC2 launch templates"):
   instance tags, then the tags DRS puts on every recovery instance.
 - ``launchIntoInstanceProperties``: launch into that existing instance; it
   must exist, carry ``AWSDRS=AllowLaunchingIntoThisInstance`` and run the same
-  OS platform, else the launch fails.
+  OS platform, else the launch fails (``LAUNCH_FAILED`` in the job log, with
+  the reason as ``rawError``). The instance keeps its ID and private IP; its
+  volumes are replaced (the old ones stay in the account, see
+  :meth:`~drs_orchestration.testing.ec2.Ec2Bridge.prepare_launch_into`).
 
 DRS writes into the EC2 launch template itself. Documented: right sizing
 "automatically update[s] the instance type on the EC2 launch template ... any
@@ -245,7 +248,13 @@ def launch_recovery_instance(
     if target_id:
         _check_launch_into(bridge, server, target_id)
         return bridge.prepare_launch_into(
-            account, region, home, target_id, stopped=stopped, tags=tags
+            account,
+            region,
+            home,
+            target_id,
+            stopped=stopped,
+            tags=tags,
+            disk_bytes=[d.size_bytes for d in server.disks],
         ), True
     subnet, groups, private_ip = _network(server, template)
     spec = InstanceSpec(

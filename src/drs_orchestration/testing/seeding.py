@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from drs_orchestration.testing.launch import default_launch_configuration, initial_template_data
+from drs_orchestration.testing.operations.templates import template_settings
 from drs_orchestration.testing.service import arn, has_member
 from drs_orchestration.testing.state import (
     AwsOrigin,
@@ -21,9 +22,16 @@ from drs_orchestration.testing.state import (
 )
 
 if TYPE_CHECKING:
+    from drs_orchestration.testing.faults import ReverseFault
     from drs_orchestration.testing.simulator import DrsSimulator
 
-__all__ = ["DEFAULT_DISKS", "OS_STRINGS", "register_server", "reversed_server"]
+__all__ = [
+    "DEFAULT_DISKS",
+    "OS_STRINGS",
+    "register_server",
+    "reverse_replication_of",
+    "reversed_server",
+]
 
 GIB = 1024**3
 OS_STRINGS = {
@@ -73,9 +81,13 @@ def register_server(
         nics=nics,
         replication=replication,
         added_at=added_at,
-        launch_config=default_launch_configuration(
-            hostname, with_recovery_mode=has_member("LaunchConfiguration", "recoveryMode")
-        ),
+        launch_config={
+            **default_launch_configuration(
+                hostname, with_recovery_mode=has_member("LaunchConfiguration", "recoveryMode")
+            ),
+            # A new server starts from the region's launch configuration template.
+            **template_settings(sim.region_state(account, region)),
+        },
         template_id="",
         template_home=home,
         origin=origin,
@@ -88,6 +100,26 @@ def register_server(
     return server
 
 
+def reverse_replication_of(
+    sim: DrsSimulator, server: SourceServer, fault: ReverseFault | None
+) -> Replication:
+    """What ``ReverseReplication`` starts: INITIATING towards CONTINUOUS, or a fault's."""
+    now = sim.now()
+    lag = server.replication.lag_seconds
+    catch_up = sim.timings.reverse_replication
+    if fault is None:
+        return Replication("INITIATING", now, lag_seconds=lag, catch_up_seconds=catch_up)
+    if fault.lag_seconds is not None:
+        lag = fault.lag_seconds
+    if fault.state == "CONTINUOUS":
+        return Replication("INITIATING", now, lag_seconds=lag, catch_up_seconds=catch_up)
+    if fault.state == "STALLED":
+        return Replication(
+            "STALLED", now, lag_seconds=lag, error="AGENT_NOT_SEEN", catch_up_seconds=catch_up
+        )
+    return Replication(fault.state, now, lag_seconds=lag, stuck=True, catch_up_seconds=catch_up)
+
+
 def reversed_server(
     sim: DrsSimulator,
     server: SourceServer,
@@ -96,9 +128,9 @@ def reversed_server(
     *,
     target_account_id: str,
     target_region: str,
+    replication: Replication,
 ) -> SourceServer:
     """The source server ``ReverseReplication`` creates: the recovery instance, replicating home."""
-    now = sim.now()
     created = register_server(
         sim,
         account=target_account_id,
@@ -112,13 +144,8 @@ def reversed_server(
         ram_bytes=server.ram_bytes,
         disks=[Disk(d.device_name, d.size_bytes) for d in server.disks],
         nics=[Nic(sim.ids.mac(), [instance.private_ip] if instance.private_ip else [])],
-        replication=Replication(
-            "INITIATING",
-            now,
-            lag_seconds=server.replication.lag_seconds,
-            catch_up_seconds=sim.timings.reverse_replication,
-        ),
-        added_at=now,
+        replication=replication,
+        added_at=sim.now(),
         origin=origin,
     )
     created.direction = "FAILBACK"

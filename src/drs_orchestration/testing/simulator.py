@@ -37,10 +37,12 @@ from drs_orchestration.testing.service import (
     IdFactory,
     parse_duration,
     service_model,
+    stable_id,
 )
 from drs_orchestration.testing.state import (
     AwsOrigin,
     Disk,
+    FailbackProgress,
     Nic,
     RecoverySnapshot,
     RegionState,
@@ -477,6 +479,51 @@ class DrsSimulator:
             )
             change_replication(server, replication, now)
             self._stall_changed(server, was, state, now)
+
+    def connect_failback_client(
+        self, recovery_instance_id: str, *, stuck: bool = False, lag: str | float | None = None
+    ) -> str:
+        """Connect a Failback Client to a recovery instance (on-premises failback).
+
+        Stands in for the machine booted from the Failback Client and paired
+        with the instance: its failback replication starts (INITIATING →
+        INITIAL_SYNC → CONTINUOUS over ``timings.reverse_replication``), its
+        ``failback.state`` reaches FAILBACK_READY_FOR_LAUNCH, and
+        ``StartFailbackLaunch`` can launch it.
+
+        Args:
+            recovery_instance_id: The recovery instance to fail back.
+            stuck: Keep the replication from ever catching up.
+            lag: Its steady lag (seconds or ISO 8601; default: the source's).
+
+        Returns:
+            The failback client's ID (``failbackClientID``).
+
+        Raises:
+            KeyError: if no such recovery instance exists.
+        """
+        with self._lock:
+            for state in self._regions.values():
+                instance = state.instances.get(recovery_instance_id)
+                if instance is None:
+                    continue
+                server = state.servers.get(instance.source_server_id)
+                now = self.clock.now()
+                base_lag = server.replication.lag_seconds if server is not None else 5.0
+                client_id = stable_id("fbc-", recovery_instance_id, now.isoformat())
+                instance.failback = FailbackProgress(
+                    started_at=now,
+                    client_id=client_id,
+                    client_replication=Replication(
+                        "INITIATING",
+                        now,
+                        lag_seconds=base_lag if lag is None else _seconds(lag),
+                        stuck=stuck,
+                        catch_up_seconds=self.timings.reverse_replication,
+                    ),
+                )
+                return client_id
+        raise KeyError(f"no recovery instance {recovery_instance_id} in the simulator")
 
     def outage(
         self,

@@ -203,12 +203,21 @@ class Job:
 
 @dataclass
 class FailbackProgress:
-    """Reverse replication from a recovery instance back towards its origin."""
+    """A recovery instance's failback replication.
+
+    Reverse replication towards its origin, or the Failback Client's
+    replication to an on-premises machine. In-AWS failback names the source
+    server replicating the instance back (``reversed_*``); the Failback Client
+    path has no such server, and keeps the replication to the machine in
+    ``client_replication``.
+    """
 
     started_at: datetime
-    reversed_server_id: str
-    reversed_account_id: str
-    reversed_region: str
+    reversed_server_id: str | None = None
+    reversed_account_id: str | None = None
+    reversed_region: str | None = None
+    client_id: str | None = None
+    client_replication: Replication | None = None
     completed: bool = False
     job_id: str | None = None
     launch_type: Literal["RECOVERY", "DRILL"] | None = None
@@ -249,6 +258,9 @@ class RegionState:
     servers: dict[str, SourceServer] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
     instances: dict[str, RecoveryInstance] = field(default_factory=dict)
+    launch_configuration_templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Launch configuration templates by ID, in DRS's names (see
+    :mod:`~drs_orchestration.testing.operations.templates`)."""
 
     def active_jobs(self) -> list[Job]:
         """Jobs still in progress."""

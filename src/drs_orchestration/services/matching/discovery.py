@@ -67,15 +67,7 @@ _INSTANCE_TYPES_PER_CALL = 100
 
 
 class MatchingDrs(DrsGateway):
-    """The DRS gateway plus the read only the matcher needs."""
-
-    def launch_configuration_templates(self) -> list[dict[str, Any]]:
-        """Every launch configuration template of the account and region (all pages)."""
-        return self._paginate(
-            "DescribeLaunchConfigurationTemplates",
-            "describe_launch_configuration_templates",
-            "items",
-        )
+    """The DRS gateway the matcher reads through (every read it needs is the gateway's)."""
 
 
 class MatchingEc2(Ec2Gateway):

@@ -261,6 +261,15 @@ def _original(run: _Run) -> None:
                     f"original instance {target_id} no longer exists"
                 )
             continue
+        if target_id in run.used:
+            # Taken by an explicit pair: no contest between these servers, each is refused.
+            for source in sources:
+                run.leave(
+                    source,
+                    f"original instance refused: instance {target_id} is already paired "
+                    f"with {run.used[target_id]}",
+                )
+            continue
         if len(sources) > 1:
             ids = [s.source_server_id for s in sources]
             run.ambiguous.append(
@@ -286,7 +295,7 @@ def _original(run: _Run) -> None:
             )
         elif target_id in run.blocked:
             refused = run.blocked[target_id]
-        elif run.owners.get(target_id) == source.source_server_id:
+        elif source.own_instance_id == target_id:
             refused = f"instance {target_id} is the server's own source instance"
         else:
             # Another server's source instance is allowed here: failing back into the

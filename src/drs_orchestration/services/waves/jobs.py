@@ -31,6 +31,7 @@ from drs_orchestration.models import (
     WaveRun,
     WaveStatus,
 )
+from drs_orchestration.services.failback.identity import verify_identities
 from drs_orchestration.services.waves.context import (
     FINAL_LAUNCH,
     NOT_LAUNCHED,
@@ -463,6 +464,8 @@ class JobFollower:
     ) -> None:
         """For a completed job: phase times, instances, failures of unfinished servers, events."""
         assert chunk.job_id is not None
+        # Failback identity hook: launches into paired instances kept them and their IPs.
+        verify_identities(drs, run, chunk.server_ids, at=step.now)
         log = read_job_log(drs.describe_job_log_items(chunk.job_id), chunk.server_ids)
         instance_ids = [
             rid for sid in chunk.server_ids if (rid := run.servers[sid].recovery_instance_id)

@@ -35,6 +35,7 @@ from drs_orchestration.models import (
     WaveRun,
     WaveStatus,
 )
+from drs_orchestration.services.failback.identity import capture_identities
 from drs_orchestration.services.launch_config import LaunchConfigService
 from drs_orchestration.services.waves.context import (
     NOT_LAUNCHED,
@@ -238,6 +239,8 @@ class WaveStepper:
             replace_recovery_instances=execution.replace_recovery_instances,
             launch_into={} if execution.drill_into_paired_instances else run.launch_into,
         )
+        # Failback identity hook: the IPs a launch into a paired instance must keep.
+        capture_identities(self._gateway(run), run, report.ready, at=step.now)
         for verdict in report.servers:
             run.servers[verdict.source_server_id].readiness = verdict
         if not report.all_ready and not execution.skip_not_ready:

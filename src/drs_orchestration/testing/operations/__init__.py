@@ -54,6 +54,7 @@ from drs_orchestration.testing.operations import (  # noqa: E402
     jobs,
     servers,
     tags,
+    templates,
 )
 
-__all__ += ["instances", "jobs", "servers", "tags"]
+__all__ += ["instances", "jobs", "servers", "tags", "templates"]

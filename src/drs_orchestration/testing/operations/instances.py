@@ -1,21 +1,47 @@
 """Recovery instances: describe, disconnect, delete, and failback (reverse replication and launch).
 
-Failback follows the in-AWS flow: ``ReverseReplication`` on a recovery
-instance creates a source server replicating back to the origin region (and
-account), whose replication moves INITIATING → INITIAL_SYNC → CONTINUOUS
-with its lag shrinking; the instance's ``failback.state`` goes
-FAILBACK_IN_PROGRESS → FAILBACK_READY_FOR_LAUNCH; ``StartFailbackLaunch``
-runs a FAILBACK job that ends in FAILBACK_COMPLETED; ``StopFailback`` goes
-back to FAILBACK_NOT_STARTED.
+In-AWS failback (documented: ``ReverseReplication`` "for recovery instances
+on target region - starts replication back to origin region. For failback
+instances on origin region - starts replication to target region to
+re-protect them"): ``ReverseReplication`` on a recovery instance creates a
+source server replicating back to the origin region (and account), with
+``replicationDirection=FAILBACK``, whose replication moves INITIATING →
+INITIAL_SYNC → CONTINUOUS with its lag shrinking; the instance's
+``failback.state`` goes FAILBACK_IN_PROGRESS → FAILBACK_READY_FOR_LAUNCH.
+The reversed source server is then recovered with ``StartRecovery`` in the
+origin.
+
+The Failback Client path (on premises): once a client is connected
+(:meth:`~drs_orchestration.testing.DrsSimulator.connect_failback_client`,
+standing in for the machine booted from the Failback Client), its replication
+moves the same way and ``StartFailbackLaunch`` runs a FAILBACK job that ends
+in FAILBACK_COMPLETED; ``StopFailback`` goes back to FAILBACK_NOT_STARTED.
+
+Assumed where AWS is silent:
+
+- ``ReverseReplication`` reuses the source server the instance's own source
+  server names in ``reversedDirectionSourceServerArn`` when it still exists in
+  the target account and region (so re-protecting a failed-back instance
+  replicates into the original source server again), and creates one
+  otherwise. A reversal already running is refused with ``ConflictException``.
+- A recovery instance whose reversed source server is recovered (not
+  drilled) in the origin reads FAILBACK_COMPLETED from the end of that launch;
+  a drill of it sets ``failbackLaunchType`` DRILL and changes nothing else.
+- The recovery instance's own ``lagDuration`` (typed as a date-time in the
+  model) is left out; the lag shows on the reversed source server.
+- A reversal whose replication no longer flows (``STOPPED``, ``STALLED``,
+  ``DISCONNECTED``) reads FAILBACK_ERROR.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from drs_orchestration.testing.ec2 import InstanceInfo
+from drs_orchestration.testing.ec2 import Ec2LaunchError, InstanceInfo
 from drs_orchestration.testing.errors import (
     DrsServiceError,
     FieldProblem,
@@ -23,28 +49,54 @@ from drs_orchestration.testing.errors import (
     not_found,
     validation_failed,
 )
+from drs_orchestration.testing.launch import write_drs_template_fields
 from drs_orchestration.testing.operations import OpContext, operation
 from drs_orchestration.testing.operations.jobs import check_ids, check_quotas, new_job
 from drs_orchestration.testing.operations.paging import paginate
 from drs_orchestration.testing.operations.tags import check_tags
+from drs_orchestration.testing.operations.templates import default_template
 from drs_orchestration.testing.render import (
     render_failback_configuration,
     render_job,
     render_recovery_instance,
 )
-from drs_orchestration.testing.replication import change_replication, replication_view
-from drs_orchestration.testing.seeding import reversed_server
+from drs_orchestration.testing.replication import (
+    ReplicationView,
+    change_replication,
+    replication_view,
+)
+from drs_orchestration.testing.seeding import reverse_replication_of, reversed_server
 from drs_orchestration.testing.service import format_datetime
 from drs_orchestration.testing.state import (
     AwsOrigin,
     FailbackProgress,
+    Nic,
     ParticipatingServer,
     RecoveryInstance,
     Replication,
     SourceServer,
 )
 
-__all__ = ["failback_state", "require_instance"]
+__all__ = ["failback_state", "parse_server_arn", "require_instance", "server_by_arn"]
+
+_SERVER_ARN = re.compile(
+    r"^arn:[a-z-]+:drs:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):source-server/(?P<sid>s-\w+)$"
+)
+
+
+def parse_server_arn(value: str | None) -> tuple[str, str, str] | None:
+    """(account, region, source server ID) of a source server ARN, ``None`` if it is not one."""
+    match = _SERVER_ARN.match(value or "")
+    return (match["account"], match["region"], match["sid"]) if match else None
+
+
+def server_by_arn(ctx: OpContext, value: str | None) -> SourceServer | None:
+    """The source server an ARN names, in whatever account and region it lives."""
+    parts = parse_server_arn(value)
+    if parts is None:
+        return None
+    account, region, sid = parts
+    return ctx.sim.region_state(account, region).servers.get(sid)
 
 
 def require_instance(ctx: OpContext, instance_id: str) -> RecoveryInstance:
@@ -62,11 +114,32 @@ def require_instance(ctx: OpContext, instance_id: str) -> RecoveryInstance:
 def _twin_of(ctx: OpContext, instance: RecoveryInstance) -> SourceServer | None:
     """The source server replicating the instance back to its origin, if failback started."""
     progress = instance.failback
+    if progress is None or progress.reversed_server_id is None:
+        return None
+    account = progress.reversed_account_id or ctx.account_id
+    region = progress.reversed_region or ctx.region
+    return ctx.sim.region_state(account, region).servers.get(progress.reversed_server_id)
+
+
+def _failback_view(ctx: OpContext, instance: RecoveryInstance) -> ReplicationView | None:
+    """How the instance's failback replication looks now (``None``: none is running)."""
+    progress = instance.failback
     if progress is None:
         return None
-    return ctx.sim.region_state(progress.reversed_account_id, progress.reversed_region).servers.get(
-        progress.reversed_server_id
-    )
+    if progress.client_replication is not None:
+        return replication_view(progress.client_replication, ctx.now)
+    twin = _twin_of(ctx, instance)
+    return None if twin is None else replication_view(twin.replication, ctx.now)
+
+
+def _failback_since(ctx: OpContext, instance: RecoveryInstance) -> datetime | None:
+    progress = instance.failback
+    if progress is None:
+        return None
+    if progress.client_replication is not None:
+        return progress.client_replication.since
+    twin = _twin_of(ctx, instance)
+    return None if twin is None else twin.replication.since
 
 
 def failback_state(ctx: OpContext, instance: RecoveryInstance) -> str:
@@ -78,10 +151,9 @@ def failback_state(ctx: OpContext, instance: RecoveryInstance) -> str:
         return "FAILBACK_COMPLETED"
     if progress.job_id is not None:
         return "FAILBACK_IN_PROGRESS"
-    twin = _twin_of(ctx, instance)
-    if twin is None:
+    view = _failback_view(ctx, instance)
+    if view is None:
         return "FAILBACK_ERROR"
-    view = replication_view(twin.replication, ctx.now)
     if view.state == "CONTINUOUS":
         return "FAILBACK_READY_FOR_LAUNCH"
     if view.state in ("STOPPED", "STALLED", "DISCONNECTED"):
@@ -101,11 +173,13 @@ def _failback(
         "agentLastSeenByServiceDateTime": format_datetime(ctx.now),
         "failbackToOriginalServer": bool(server and server.origin and server.origin.instance_id),
     }
-    twin = _twin_of(ctx, instance)
-    if twin is not None:
-        view = replication_view(twin.replication, ctx.now)
-        if view.first_byte_at is not None:
-            item["firstByteDateTime"] = format_datetime(view.first_byte_at)
+    view = _failback_view(ctx, instance)
+    if view is not None and view.first_byte_at is not None:
+        item["firstByteDateTime"] = format_datetime(view.first_byte_at)
+    if progress.client_id is not None:
+        item["failbackClientID"] = progress.client_id
+        if view is not None:
+            item["failbackClientLastSeenByServiceDateTime"] = format_datetime(view.last_seen)
     if progress.job_id is not None:
         item["failbackJobID"] = progress.job_id
     if progress.launch_type is not None:
@@ -126,10 +200,10 @@ def _data_replication(
                 {"deviceName": d.device_name, "totalStorageBytes": 0} for d in disks
             ],
         }
-    twin = _twin_of(ctx, instance)
-    if twin is None:
+    view = _failback_view(ctx, instance)
+    since = _failback_since(ctx, instance)
+    if view is None or since is None:
         return {"dataReplicationState": "NOT_STARTED"}
-    view = replication_view(twin.replication, ctx.now)
     info: dict[str, Any] = {
         "dataReplicationState": view.state,
         "replicatedDisks": [
@@ -142,7 +216,7 @@ def _data_replication(
             }
             for d in disks
         ],
-        "dataReplicationInitiation": {"startDateTime": format_datetime(twin.replication.since)},
+        "dataReplicationInitiation": {"startDateTime": format_datetime(since)},
     }
     if view.eta is not None:
         info["etaDateTime"] = format_datetime(view.eta)
@@ -189,6 +263,10 @@ def describe_recovery_instances(ctx: OpContext, params: dict[str, Any]) -> dict[
 
 
 def _stop_reverse_replication(ctx: OpContext, instance: RecoveryInstance, now: datetime) -> None:
+    progress = instance.failback
+    if progress is not None and progress.client_replication is not None:
+        progress.client_replication = Replication("STOPPED", now, stuck=True)
+        return
     twin = _twin_of(ctx, instance)
     if twin is not None:
         change_replication(twin, Replication("STOPPED", now, stuck=True), now)
@@ -239,7 +317,11 @@ def _invalid(instance: RecoveryInstance, why: str) -> DrsServiceError:
 
 @operation("ReverseReplication")
 def reverse_replication(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Start replicating a recovery instance back to the region (and account) it came from."""
+    """Replicate a recovery instance back to the region (and account) its server came from.
+
+    On a failed-back instance in the origin, that is the recovery region again:
+    re-protection into the original source server (module docstring).
+    """
     instance = require_instance(ctx, params["recoveryInstanceID"])
     server = ctx.state.servers.get(instance.source_server_id)
     if server is None or server.origin is None:
@@ -259,28 +341,63 @@ def reverse_replication(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any
             resource_type="RECOVERY_INSTANCE",
         )
     origin = server.origin
-    created = reversed_server(
-        ctx.sim,
-        server,
-        instance,
-        AwsOrigin(
-            account_id=ctx.account_id,
-            region=ctx.region,
-            availability_zone=instance.availability_zone or f"{ctx.region}a",
-            instance_id=instance.ec2_instance_id,
-            instance_type=instance.instance_type,
-        ),
-        target_account_id=origin.account_id,
-        target_region=origin.region,
+    here = AwsOrigin(
+        account_id=ctx.account_id,
+        region=ctx.region,
+        availability_zone=instance.availability_zone or f"{ctx.region}a",
+        instance_id=instance.ec2_instance_id,
+        instance_type=instance.instance_type,
     )
-    server.reversed_arn = created.arn
+    replication = reverse_replication_of(
+        ctx.sim, server, ctx.sim.faults.take_reverse_fault(instance.recovery_instance_id)
+    )
+    twin = server_by_arn(ctx, server.reversed_arn)
+    if twin is not None and (twin.account_id, twin.region) == (origin.account_id, origin.region):
+        change_replication(twin, replication, ctx.now)
+        twin.origin = here
+        mac = twin.nics[0].mac if twin.nics else ctx.sim.ids.mac()
+        twin.nics = [Nic(mac, [instance.private_ip] if instance.private_ip else [])]
+        twin.reversed_arn = server.arn
+    else:
+        twin = reversed_server(
+            ctx.sim,
+            server,
+            instance,
+            here,
+            target_account_id=origin.account_id,
+            target_region=origin.region,
+            replication=replication,
+        )
+    if twin.direction == "FAILBACK":
+        _launch_into_source_instance(ctx, server, twin)
+    server.reversed_arn = twin.arn
     instance.failback = FailbackProgress(
         started_at=ctx.now,
-        reversed_server_id=created.server_id,
+        reversed_server_id=twin.server_id,
         reversed_account_id=origin.account_id,
         reversed_region=origin.region,
     )
-    return {"reversedDirectionSourceServerArn": created.arn}
+    return {"reversedDirectionSourceServerArn": twin.arn}
+
+
+def _launch_into_source_instance(ctx: OpContext, server: SourceServer, twin: SourceServer) -> None:
+    """Apply the target region's ``launchIntoSourceInstance`` to a failing-back server.
+
+    See :mod:`~drs_orchestration.testing.operations.templates` for what is assumed.
+    """
+    template = default_template(ctx.sim.region_state(twin.account_id, twin.region))
+    original = server.origin.instance_id if server.origin is not None else None
+    if not template.get("launchIntoSourceInstance") or not original:
+        return
+    found = ctx.sim.ec2.describe(twin.account_id, twin.region, twin.template_home, original)
+    if found is None or found.state in ("terminated", "shutting-down"):
+        return
+    twin.launch_config["launchIntoInstanceProperties"] = {"launchIntoEC2InstanceID": original}
+    twin.launch_config["copyPrivateIp"] = False
+    twin.launch_config["copyTags"] = False
+    # A template that cannot be written keeps what it had; the settings still name the instance.
+    with contextlib.suppress(Ec2LaunchError):
+        write_drs_template_fields(ctx.sim.ec2, twin)
 
 
 @operation("StopFailback")

@@ -1,4 +1,13 @@
-"""Source servers: describe, launch configuration, recovery snapshots, staging accounts."""
+"""Source servers: describe, launch configuration, snapshots, staging accounts, stop, disconnect.
+
+``StopReplication`` and ``DisconnectSourceServer`` follow the model's
+documentation: stopping deletes the server's snapshots and leaves it
+``STOPPED``; disconnecting is refused while the server has a recovery
+instance and leaves it ``DISCONNECTED``. Assumed: both are refused with
+``ConflictException`` while the server is in a job in progress, and
+stopping a server that is already ``STOPPED`` or ``DISCONNECTED`` is refused
+the same way.
+"""
 
 from __future__ import annotations
 
@@ -20,9 +29,13 @@ from drs_orchestration.testing.render import (
     render_snapshot,
     render_source_server,
 )
-from drs_orchestration.testing.replication import point_in_time_snapshots
+from drs_orchestration.testing.replication import (
+    change_replication,
+    current_state,
+    point_in_time_snapshots,
+)
 from drs_orchestration.testing.service import date_window
-from drs_orchestration.testing.state import SourceServer
+from drs_orchestration.testing.state import Replication, SourceServer
 
 __all__ = ["require_server"]
 
@@ -165,3 +178,55 @@ def initialize_service(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]
     """Initialize DRS in the caller's region."""
     ctx.state.initialized = True
     return {}
+
+
+def _render(ctx: OpContext, server: SourceServer) -> dict[str, Any]:
+    return render_source_server(
+        server, ctx.now, recommended_instance_type(server.cpus, server.ram_bytes)
+    )
+
+
+def _check_not_busy(ctx: OpContext, server: SourceServer) -> None:
+    busy = ctx.state.busy_servers().get(server.server_id)
+    if busy is not None:
+        raise conflict(
+            f"Source server {server.server_id} is part of job {busy}, which is in progress",
+            resource_id=server.server_id,
+            resource_type="SOURCE_SERVER",
+        )
+
+
+@operation("StopReplication")
+def stop_replication(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Stop a server's replication: it is no longer protected and its snapshots go."""
+    server = require_server(ctx, params["sourceServerID"])
+    _check_not_busy(ctx, server)
+    state = current_state(server.replication, ctx.now)
+    if state in ("STOPPED", "DISCONNECTED"):
+        raise conflict(
+            f"Source server {server.server_id} is not replicating (data replication state {state})",
+            resource_id=server.server_id,
+            resource_type="SOURCE_SERVER",
+        )
+    change_replication(
+        server,
+        Replication("STOPPED", ctx.now, lag_seconds=server.replication.lag_seconds, stuck=True),
+        ctx.now,
+    )
+    return {"sourceServer": _render(ctx, server)}
+
+
+@operation("DisconnectSourceServer")
+def disconnect_source_server(ctx: OpContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Disconnect a server from DRS (refused while it has a recovery instance)."""
+    server = require_server(ctx, params["sourceServerID"])
+    _check_not_busy(ctx, server)
+    if server.recovery_instance_id and server.recovery_instance_id in ctx.state.instances:
+        raise conflict(
+            f"Source server {server.server_id} has recovery instance "
+            f"{server.recovery_instance_id}; terminate or delete it first",
+            resource_id=server.server_id,
+            resource_type="SOURCE_SERVER",
+        )
+    change_replication(server, Replication("DISCONNECTED", ctx.now, stuck=True), ctx.now)
+    return _render(ctx, server)
