@@ -416,7 +416,7 @@ operation; each exists when the failback service has that method."""
 
 def _failback_runner(method: str) -> Runner:
     def run(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
-        service = orch.failback  # type: ignore[attr-defined]
+        service = orch.failback
         return getattr(service, method)(req.execution_id)
 
     return run

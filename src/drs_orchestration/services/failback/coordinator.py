@@ -657,16 +657,12 @@ class FailbackCoordinator:
 
     # ---- stepping ------------------------------------------------------------------------
 
-    def step(self, execution_id: str) -> Failback:
-        """Do one unit of the failback's work and return it as stored.
+    def step(self, execution_id: str) -> FailbackStepResult:
+        """Do one unit of the failback's work; say whether it progressed and whether work is left.
 
         Raises:
             NotFoundError: no such failback.
         """
-        return self.advance(execution_id).failback
-
-    def advance(self, execution_id: str) -> FailbackStepResult:
-        """Like :meth:`step`, and say whether it progressed and whether work is left."""
         execution = self._execution(execution_id)
         states = self.get(execution_id).servers
         ctx = self._context()
@@ -702,7 +698,7 @@ class FailbackCoordinator:
             raise ValidationError.for_field("max_steps", max_steps, "must be at least 1")
         steps = 0
         while True:
-            result = self.advance(execution_id)
+            result = self.step(execution_id)
             steps += 1
             if not result.pending or (max_steps is not None and steps >= max_steps):
                 return result.failback

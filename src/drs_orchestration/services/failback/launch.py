@@ -376,9 +376,9 @@ def advance_in_aws(
     if launch.execution_id is None:
         _ensure_execution(ctx, services, members)
         return
-    result = services.waves.advance(launch.execution_id)
+    result = services.waves.step(launch.execution_id)
     ctx.progressed = ctx.progressed or result.progressed
-    if result.execution.status.is_terminal:
+    if result.status.is_terminal:
         _finish_in_aws(ctx, result.execution, members)
 
 
