@@ -34,6 +34,7 @@ EXPECTED_STATUS = {
     "ServersNotReadyError": 409,
     "RecoveryError": 502,
     "JobTimeoutError": 504,
+    "ReplicationTimeoutError": 504,
     "InstanceMatchingError": 422,
     "PrivateIPMismatchError": 409,
     "AgentInstallationError": 502,

@@ -214,17 +214,48 @@ def test_one_busy_instance_does_not_fail_the_rest_of_its_chunk(
     execution = drill(sim, clients, storage, REGION, servers)
     cache = make_cache(targets=[(REGION, None)])
     cache.sync_all()
-    # A new drill of one server is in progress: DRS refuses to terminate its instance.
+    # A new drill of one server is in progress: DRS refuses to terminate its instance
+    # until that job ends, and the new drill replaces the old instance.
     launch(sim, clients, REGION, servers[2:3], finish=False)
+    old_instance = _instances(execution)[servers[2]]
+
+    report = cache.terminate_execution(execution.execution_id)
+
+    (gone,) = report.with_status(TerminationStatus.ALREADY_GONE)
+    assert (gone.source_server_id, gone.recovery_instance_id) == (servers[2], old_instance)
+    assert len(report.terminated) == 3
+    assert report.failed == []
+    # The other drill's instance is not the execution's: it survives.
+    drs = clients.client("drs", REGION)
+    (survivor,) = drs.describe_recovery_instances()["items"]
+    assert survivor["sourceServerID"] == servers[2]
+    assert survivor["recoveryInstanceID"] != old_instance
+
+
+def test_an_instance_held_past_the_timeout_fails_and_keeps_its_record(
+    sim: DrsSimulator,
+    clients: SimulatedClientFactory,
+    storage: BaseStorage,
+    make_cache: CacheFactory,
+) -> None:
+    servers = add_servers(sim, REGION, 2)
+    execution = drill(sim, clients, storage, REGION, servers)
+    cache = make_cache(
+        targets=[(REGION, None)],
+        termination=TerminationLimits(poll_interval_s=10.0, timeout_s=120.0),
+    )
+    cache.sync_all()
+    # A new drill of one server runs longer than the termination waits.
+    launch(sim, clients, REGION, servers[:1], finish=False)
 
     report = cache.terminate_execution(execution.execution_id)
 
     (failed,) = report.with_status(TerminationStatus.FAILED)
-    assert failed.source_server_id == servers[2]
+    assert failed.source_server_id == servers[0]
     assert failed.error is not None
-    assert failed.error.code == "AwsConflict"
-    assert len(report.terminated) == 3
-    assert storage.recovery_instances.get_many(servers[2:3])
+    assert failed.error.code == "JobTimeout"
+    assert len(report.terminated) == 1
+    assert storage.recovery_instances.get_many(servers[:1])
 
 
 @every_backend

@@ -490,12 +490,39 @@ class Terminator:
                 waiting.append((location, chunk))
                 continue
             except (AwsConflictError, AwsValidationError) as error:
+                busy = (
+                    self._held_by_jobs_in_progress(location, chunk)
+                    if isinstance(error, AwsConflictError)
+                    else set()
+                )
+                if busy:
+                    # DRS refuses instances whose source servers are in a job still in
+                    # progress (the launch job winding down, another team's drill):
+                    # those wait for it, the others are tried again at once.
+                    held = [c for c in chunk if c.recovery_instance_id in busy]
+                    free = [c for c in chunk if c.recovery_instance_id not in busy]
+                    logger.info(
+                        "source servers are in a DRS job in progress; waiting to terminate",
+                        extra={"region": location.region, "recoveryInstanceIds": sorted(busy)},
+                    )
+                    if free:
+                        queue.appendleft((location, free))
+                    waiting.append((location, held))
+                    continue
                 if len(chunk) > 1:
                     # DRS refuses a whole call for one busy or unknown instance; halving
                     # the chunk finds it and lets the others go through.
                     half = len(chunk) // 2
                     queue.appendleft((location, chunk[half:]))
                     queue.appendleft((location, chunk[:half]))
+                    continue
+                if isinstance(error, AwsValidationError) and self._gone(location, chunk[0]):
+                    # Gone while it waited: a newer launch of its source server replaced it.
+                    run.settle(
+                        chunk[0],
+                        TerminationStatus.ALREADY_GONE,
+                        reason="DRS no longer has this recovery instance",
+                    )
                     continue
                 self._refused(run, chunk, error)
                 continue
@@ -516,6 +543,54 @@ class Terminator:
                 },
             )
         return waiting
+
+    def _gone(self, location: _Location, candidate: _Candidate) -> bool:
+        """Whether DRS no longer has the instance (a failed read answers no)."""
+        try:
+            return not self._drs(location).describe_recovery_instances(
+                recovery_instance_ids=[candidate.recovery_instance_id]
+            )
+        except DrsOrchestrationError:
+            return False
+
+    def _held_by_jobs_in_progress(
+        self, location: _Location, chunk: Sequence[_Candidate]
+    ) -> set[str]:
+        """The chunk's instances whose source servers a job in progress holds.
+
+        Read through each source server's ``lifeCycle.lastLaunch`` and that
+        job's status; a failed read answers "none", so the conflict is
+        handled as a refusal, as before.
+        """
+        by_source = {
+            c.source_server_id: c.recovery_instance_id for c in chunk if c.source_server_id
+        }
+        if not by_source:
+            return set()
+        drs = self._drs(location)
+        try:
+            last_jobs = {
+                server["sourceServerID"]: job_id
+                for server in drs.describe_source_servers(source_server_ids=sorted(by_source))
+                if (
+                    job_id := (
+                        ((server.get("lifeCycle") or {}).get("lastLaunch") or {}).get("initiated")
+                        or {}
+                    ).get("jobID")
+                )
+            }
+            if not last_jobs:
+                return set()
+            in_progress = {
+                job["jobID"]
+                for job in drs.describe_jobs(job_ids=sorted(set(last_jobs.values())))
+                if job.get("status") in ("PENDING", "STARTED")
+            }
+        except DrsOrchestrationError:
+            return set()
+        return {
+            by_source[source_id] for source_id, job_id in last_jobs.items() if job_id in in_progress
+        }
 
     @staticmethod
     def _refused(run: _Run, chunk: Sequence[_Candidate], error: DrsOrchestrationError) -> None:

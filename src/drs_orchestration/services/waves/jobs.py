@@ -280,7 +280,6 @@ class JobFollower:
         return max(self._settings.start_lease, timedelta(seconds=drs.request_flight_bound_s()))
 
     @staticmethod
-    @staticmethod
     def _job_holding(
         drs: DrsGateway, execution_id: str, run: WaveRun, chunk: JobRecord
     ) -> tuple[JobTypeDef | None, bool]:
