@@ -13,4 +13,4 @@ for definition in table_definitions(prefix):  # the same tables, as CreateTable 
         definition["TableName"],
         [i["IndexName"] for i in definition.get("GlobalSecondaryIndexes", [])],
     )
-print(ttl_attributes(prefix))  # {'drs-orch-executions': 'expiresAtEpoch'}
+print(ttl_attributes(prefix))  # {'drs-orch-executions': 'expiresAtEpoch', ...}
