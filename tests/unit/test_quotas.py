@@ -22,7 +22,7 @@ from drs_orchestration.aws import quotas as quotas_module
 from drs_orchestration.aws.quotas import DRS_QUOTA_CODES
 from drs_orchestration.models import AccountContext
 from drs_orchestration.storage import MemoryStorage
-from drs_orchestration.testing import SimulatedClientFactory, mock_drs
+from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
 
 REGION = "us-east-1"
 CALLER = "123456789012"
@@ -133,32 +133,31 @@ def test_termination_takes_the_shared_quotas_and_chunks_within_them() -> None:
         TerminationLimits(quotas={"max_servers_per_job": 10})  # type: ignore[arg-type]
 
 
-def test_the_orchestrator_launches_and_terminates_within_one_quotas_value() -> None:
-    quotas = DrsQuotas(max_servers_per_job=2)
-    with mock_aws(), mock_drs() as sim:
-        orchestrator = Orchestrator(
-            MemoryStorage(),
-            SimulatedClientFactory(sim),
-            clock=sim.now,
-            sleep=sim.advance,
-            retry=no_wait(),
-            quotas=quotas,
-            sync_cache=False,
-        )
-        servers = [sim.add_source_server(region=REGION, hostname=f"db-{i}") for i in range(5)]
-        group = orchestrator.groups.create("db", REGION, server_ids=servers)
-        plan = orchestrator.plans.create(
-            "p", [{"name": "w", "protectionGroupIds": [group.group_id]}]
-        )
-        execution = orchestrator.waves.start(plan.plan_id, drill=True)
-        execution = orchestrator.waves.run(execution.execution_id, poll_interval=30)
+def test_the_orchestrator_launches_and_terminates_within_one_quotas_value(
+    drs_sim: DrsSimulator, simulated_clients: SimulatedClientFactory, no_wait_retry: RetryPolicy
+) -> None:
+    orchestrator = Orchestrator(
+        MemoryStorage(),
+        simulated_clients,
+        clock=drs_sim.now,
+        sleep=drs_sim.advance,
+        retry=no_wait_retry,
+        quotas=DrsQuotas(max_servers_per_job=2),
+        sync_cache=False,
+    )
+    servers = [drs_sim.add_source_server(region=REGION, hostname=f"db-{i}") for i in range(5)]
+    group = orchestrator.groups.create("db", REGION, server_ids=servers)
+    wave = {"name": "w", "protectionGroupIds": [group.group_id]}
+    plan = orchestrator.plans.create("p", [wave])
+    execution = orchestrator.waves.start(plan.plan_id, drill=True)
+    execution = orchestrator.waves.run(execution.execution_id, poll_interval=30)
 
-        report = orchestrator.cache.terminate_execution(execution.execution_id)
+    report = orchestrator.cache.terminate_execution(execution.execution_id)
 
-        launches = [len(c.params["sourceServers"]) for c in sim.calls.of("StartRecovery")]
-        terminations = [
-            len(c.params["recoveryInstanceIDs"]) for c in sim.calls.of("TerminateRecoveryInstances")
-        ]
+    launches = [len(c.params["sourceServers"]) for c in drs_sim.calls.of("StartRecovery")]
+    terminations = [
+        len(c.params["recoveryInstanceIDs"]) for c in drs_sim.calls.of("TerminateRecoveryInstances")
+    ]
     assert sorted(launches) == [1, 2, 2]
     assert sorted(terminations) == [1, 2, 2]
     assert len(report.terminated) == 5
