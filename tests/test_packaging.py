@@ -90,12 +90,16 @@ def test_the_wheel_holds_the_package_with_its_type_marker(built: tuple[Path, Pat
         names = archive.namelist()
         [metadata_name] = [n for n in names if n.endswith(".dist-info/METADATA")]
         metadata = email.message_from_bytes(archive.read(metadata_name))
+        [entry_points_name] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        entry_points = archive.read(entry_points_name).decode()
 
     packages = {n.split("/", 1)[0] for n in names}
     assert packages == {"drs_orchestration", metadata_name.split("/", 1)[0]}
     assert "drs_orchestration/py.typed" in names
     assert "drs_orchestration/reports/page.py" in names
     assert not [n for n in names if "docs/" in n or "tests/" in n or "__pycache__" in n]
+    # pytest finds the fixtures (drs_sim, simulated_clients, no_wait_retry) by this entry point.
+    assert "[pytest11]\ndrs_orchestration = drs_orchestration.testing.pytest_plugin" in entry_points
     extras = set(metadata.get_all("Provides-Extra") or [])
     assert {"sim", "cli", "report", "notebook", "docs", "dev"} <= extras
     # No project URL that points at PyPI itself, posing as a homepage or docs.

@@ -96,6 +96,7 @@ EXPECTED: dict[str, set[str]] = {
         "RETRYABLE_ERROR_CODES",
         "AssumeRoleClientFactory",
         "ClientFactory",
+        "DrsQuotas",
         "RetryPolicy",
         "SessionClientFactory",
         "default_config",

@@ -25,6 +25,9 @@ capability           what it covers
 ``storage``          the DynamoDB tables (by prefix) and their indexes
 ``cross_account``    ``sts:AssumeRole`` into the target accounts' roles, with
                      the ExternalId required
+``quotas``           reading the account's DRS quotas from Service Quotas
+                     (``DrsQuotas.from_service_quotas``; without it the
+                     defaults apply)
 ===================  ==========================================================
 
 Resources are scoped where the service supports it: DRS source servers,
@@ -300,6 +303,8 @@ CAPABILITIES: Mapping[str, tuple[Grant, ...]] = {
         ),
     ),
     "cross_account": (Grant("AssumeTargetRoles", ("sts:AssumeRole",), ("{role}",)),),
+    # On "*" like the describes: reading a quota value changes nothing.
+    "quotas": (Grant("ReadDrsQuotas", ("servicequotas:GetServiceQuota",)),),
 }
 """Each capability's grants."""
 

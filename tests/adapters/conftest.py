@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from drs_orchestration import DynamoDBStorage, MemoryStorage, RetryPolicy
 from drs_orchestration.adapters.aws_lambda import LambdaAdapter
 from drs_orchestration.storage.base import Storage
-from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
+from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
 
 REGION = "us-east-1"
 NO_WAIT_RETRY = RetryPolicy(
@@ -22,9 +20,8 @@ NO_WAIT_RETRY = RetryPolicy(
 
 
 @pytest.fixture
-def sim() -> Iterator[DrsSimulator]:
-    with mock_aws(), mock_drs() as simulator:
-        yield simulator
+def sim(drs_sim: DrsSimulator) -> DrsSimulator:
+    return drs_sim
 
 
 def dynamodb_storage(prefix: str = "lambda-test-") -> DynamoDBStorage:

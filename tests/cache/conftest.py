@@ -17,7 +17,7 @@ from drs_orchestration.storage import MemoryStorage
 from drs_orchestration.storage.base import BaseStorage
 from drs_orchestration.storage.dynamodb import DynamoDBStorage
 from drs_orchestration.storage.sqlite import SqliteStorage
-from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
+from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
 
 BACKENDS = ("memory", "sqlite", "dynamodb")
 
@@ -46,14 +46,13 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
-def sim(aws: None) -> Iterator[DrsSimulator]:
-    with mock_drs() as simulator:
-        yield simulator
+def sim(aws: None, drs_sim: DrsSimulator) -> DrsSimulator:
+    return drs_sim
 
 
 @pytest.fixture
-def clients(sim: DrsSimulator) -> SimulatedClientFactory:
-    return SimulatedClientFactory(sim)
+def clients(simulated_clients: SimulatedClientFactory) -> SimulatedClientFactory:
+    return simulated_clients
 
 
 every_backend = pytest.mark.parametrize("storage", BACKENDS, indirect=True)

@@ -78,9 +78,9 @@ def test_a_naive_clock_is_a_validation_error(make_cache: CacheFactory) -> None:
         ("timeout_s", 0.0),
         ("timeout_s", WEEK_S + 1.0),
         ("chunk_size", 0),
-        ("chunk_size", 201),
-        ("max_jobs_in_flight", 0),
-        ("max_servers_in_flight", 10),
+        ("chunk_size", 101),  # more than quotas.max_servers_per_job
+        ("chunk_size", 2.5),
+        ("quotas", 20),
     ],
 )
 def test_termination_limits_name_the_field_and_value(field: str, value: float) -> None:

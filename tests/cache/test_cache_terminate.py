@@ -5,6 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from drs_orchestration.aws import DrsQuotas
 from drs_orchestration.aws.retry import RetryPolicy
 from drs_orchestration.errors import NotFoundError, TerminationRefusedError
 from drs_orchestration.events import Event, InstancesTerminated
@@ -318,7 +319,9 @@ def test_keeps_its_own_jobs_within_the_in_flight_limits(
     sim.quotas.max_jobs_in_progress = 2
     cache = make_cache(
         targets=[(REGION, None)],
-        termination=TerminationLimits(chunk_size=1, max_jobs_in_flight=2, poll_interval_s=5.0),
+        termination=TerminationLimits(
+            quotas=DrsQuotas(max_jobs_in_progress=2), chunk_size=1, poll_interval_s=5.0
+        ),
     )
 
     report = cache.terminate_execution(execution.execution_id)
@@ -431,7 +434,9 @@ def test_unknown_execution(make_cache: CacheFactory) -> None:
 def test_termination_limits_are_checked() -> None:
     with pytest.raises(ValueError, match="chunk_size"):
         TerminationLimits(chunk_size=201)
-    with pytest.raises(ValueError, match="max_servers_in_flight"):
-        TerminationLimits(chunk_size=100, max_servers_in_flight=50)
+    with pytest.raises(ValueError, match="chunk_size"):
+        TerminationLimits(quotas=DrsQuotas(max_servers_per_job=50), chunk_size=60)
+    with pytest.raises(ValueError, match="max_servers_in_progress"):
+        TerminationLimits(quotas=DrsQuotas(max_servers_in_progress=50))
     with pytest.raises(ValueError, match="timeout_s"):
         TerminationLimits(timeout_s=0)

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from moto import mock_aws
 
 from drs_orchestration.cli import main
-from drs_orchestration.testing import DrsSimulator, mock_drs
+from drs_orchestration.testing import DrsSimulator
 
 REGION = "us-east-1"
 TIERS = (("database", 2), ("app", 2), ("web", 3))
@@ -68,9 +66,8 @@ def _wide_and_own_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
 
 
 @pytest.fixture
-def sim() -> Iterator[DrsSimulator]:
-    with mock_aws(), mock_drs() as simulator:
-        yield simulator
+def sim(drs_sim: DrsSimulator) -> DrsSimulator:
+    return drs_sim
 
 
 def aws(*args: object, input: str | None = None) -> Result:

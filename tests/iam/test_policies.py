@@ -16,6 +16,7 @@ from moto import mock_aws
 from drs_orchestration import (
     AccountContext,
     AssumeRoleClientFactory,
+    DrsQuotas,
     DynamoDBStorage,
     Orchestrator,
     RetryPolicy,
@@ -92,6 +93,8 @@ def exercise_everything() -> tuple[dict[str, set[str]], set[str]]:
             assert match.pair(web) is not None
             orch.matcher.apply(match, add_tag=True)
             orch.matcher.unpair([web], web_group.group_id)
+        with log.exercising("quotas"):
+            DrsQuotas.from_service_quotas(orch.clients, REGION)
         with log.exercising("storage"):
             claim = ClaimRecord(claim_id="plan:iam", owner_id="x", kind="test")
             storage.transact(
@@ -118,7 +121,7 @@ def granted(capability: str, *, dependent: bool | None = None) -> set[str]:
     }
 
 
-VERIFIED = ["launch_configs", "waves", "cache", "terminate", "matching"]
+VERIFIED = ["launch_configs", "waves", "cache", "terminate", "matching", "quotas"]
 
 
 @pytest.mark.parametrize("capability", VERIFIED)

@@ -20,7 +20,7 @@ from drs_orchestration.services import (
 )
 from drs_orchestration.storage import MemoryStorage
 from drs_orchestration.storage.base import BaseStorage
-from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
+from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
 from tests.cache.conftest import make_storage
 
 if TYPE_CHECKING:
@@ -175,15 +175,16 @@ def launch_into_source_instance(
 
 
 @pytest.fixture
-def env(aws: None) -> Iterator[Env]:
-    with mock_drs() as sim:
-        yield make_env(MemoryStorage(), sim)
+@pytest.fixture
+def env(aws: None, drs_sim: DrsSimulator) -> Env:
+    return make_env(MemoryStorage(), drs_sim)
 
 
 @pytest.fixture(params=["memory", "sqlite", "dynamodb"])
-def backend_env(request: pytest.FixtureRequest, aws: None, tmp_path: Path) -> Iterator[Env]:
+def backend_env(
+    request: pytest.FixtureRequest, aws: None, tmp_path: Path, drs_sim: DrsSimulator
+) -> Iterator[Env]:
     """The environment on each storage backend (DynamoDB on moto)."""
     storage = make_storage(request.param, tmp_path)
-    with mock_drs() as sim:
-        yield make_env(storage, sim)
+    yield make_env(storage, drs_sim)
     storage.close()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from drs_orchestration.aws import RetryPolicy
 from drs_orchestration.services import LaunchConfigService, ProtectionGroupService
 from drs_orchestration.storage import MemoryStorage
-from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
+from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
 
 
 def no_sleep(_: float) -> None:
@@ -49,13 +47,11 @@ class Env:
 
 
 @pytest.fixture
-def env() -> Iterator[Env]:
-    with mock_aws(), mock_drs() as sim:
-        clients = SimulatedClientFactory(sim)
-        storage = MemoryStorage()
-        retry = RetryPolicy(max_attempts=4, sleep=no_sleep)
-        launch_configs = LaunchConfigService(storage, clients, retry=retry, concurrency=4)
-        groups = ProtectionGroupService(
-            storage, clients, launch_configs=launch_configs, retry=retry
-        )
-        yield Env(sim, clients, storage, launch_configs, groups, retry)
+def env(drs_sim: DrsSimulator, simulated_clients: SimulatedClientFactory) -> Env:
+    storage = MemoryStorage()
+    retry = RetryPolicy(max_attempts=4, sleep=no_sleep)
+    launch_configs = LaunchConfigService(storage, simulated_clients, retry=retry, concurrency=4)
+    groups = ProtectionGroupService(
+        storage, simulated_clients, launch_configs=launch_configs, retry=retry
+    )
+    return Env(drs_sim, simulated_clients, storage, launch_configs, groups, retry)

@@ -30,6 +30,7 @@ from drs_orchestration.errors import (
     ValidationError,
 )
 from drs_orchestration.models import (
+    AccountContext,
     ErrorRecord,
     Execution,
     ProtectionGroup,
@@ -47,6 +48,7 @@ from drs_orchestration.storage import (
 )
 from drs_orchestration.storage.backend import EXECUTION_SERVERS, EXECUTIONS
 from drs_orchestration.storage.base import COLLECTIONS
+from drs_orchestration.testing import SimulatedClientFactory
 from tests.storage.conftest import REGION, MotoSeam
 
 if TYPE_CHECKING:
@@ -569,6 +571,58 @@ def test_without_a_client_one_is_made_for_the_region(table_prefix: str) -> None:
     assert storage.create_tables()
     assert storage.protection_groups.put(ProtectionGroup(name="a", region=REGION)).version == 1
     storage.close()
+
+
+@pytest.mark.usefixtures("_moto")
+def test_the_client_comes_from_the_library_client_factory(table_prefix: str) -> None:
+    clients = SimulatedClientFactory()
+    storage = DynamoDBStorage(table_prefix, clients=clients, region="eu-west-1")
+
+    assert storage.client is clients.client("dynamodb", "eu-west-1")
+    assert storage.create_tables()
+    assert storage.protection_groups.put(ProtectionGroup(name="a", region=REGION)).version == 1
+    storage.close()
+    # The factory's client may serve others: closing the storage leaves it open.
+    assert clients.client("dynamodb", "eu-west-1").list_tables()["TableNames"]
+
+
+@pytest.mark.usefixtures("_moto")
+def test_another_account_gets_its_own_tables(table_prefix: str) -> None:
+    clients = SimulatedClientFactory()
+    other = AccountContext(account_id="222222222222", role_name="DRSOrchestrationRole")
+    theirs = DynamoDBStorage(table_prefix, clients=clients, region=REGION, account=other)
+    ours = DynamoDBStorage(table_prefix, clients=clients, region=REGION)
+
+    theirs.create_tables()
+    group = theirs.protection_groups.put(ProtectionGroup(name="a", region=REGION))
+
+    assert theirs.protection_groups.get(group.group_id) == group
+    with pytest.raises(AwsResourceNotFoundError):
+        ours.protection_groups.find(group.group_id)  # no tables in the caller's account
+
+
+@pytest.mark.usefixtures("_moto")
+def test_without_a_region_the_factory_uses_the_configured_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")
+
+    storage = DynamoDBStorage(clients=SimulatedClientFactory())
+
+    assert storage.client.meta.region_name == "ap-southeast-2"
+
+
+@pytest.mark.parametrize("extra", ["clients", "account"])
+def test_a_client_with_a_factory_or_account_is_refused(
+    dynamodb_client: DynamoDBClient, extra: str
+) -> None:
+    value: Any = (
+        SimulatedClientFactory() if extra == "clients" else AccountContext(account_id="1" * 12)
+    )
+    with pytest.raises(ValidationError) as caught:
+        DynamoDBStorage(client=dynamodb_client, **{extra: value})
+
+    assert caught.value.problems[0]["field"] == extra
 
 
 def test_default_table_names(dynamodb_client: DynamoDBClient) -> None:

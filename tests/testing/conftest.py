@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from moto import mock_aws
 from sim_helpers import REGION, START
 
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
@@ -23,10 +22,15 @@ def _lean_moto(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def sim() -> Iterator[DrsSimulator]:
+def drs_sim_options() -> dict[str, Any]:
+    """The plugin's ``drs_sim`` starts at a fixed time in these tests."""
+    return {"start": START}
+
+
+@pytest.fixture
+def sim(drs_sim: DrsSimulator) -> DrsSimulator:
     """A simulator inside moto's mock_aws(), starting at a fixed time."""
-    with mock_aws(), mock_drs(start=START) as simulator:
-        yield simulator
+    return drs_sim
 
 
 @pytest.fixture
@@ -37,8 +41,8 @@ def bare_sim() -> Iterator[DrsSimulator]:
 
 
 @pytest.fixture
-def factory(sim: DrsSimulator) -> SimulatedClientFactory:
-    return SimulatedClientFactory(sim)
+def factory(simulated_clients: SimulatedClientFactory) -> SimulatedClientFactory:
+    return simulated_clients
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""AWS access: client factories, the retry policy and error translation.
+"""AWS access: client factories, the retry policy, error translation and the DRS quotas.
 
 This package is the only place in the library that talks to AWS.
 """
@@ -16,6 +16,7 @@ from drs_orchestration.aws.errors import (
     may_have_applied,
     translate_aws_errors,
 )
+from drs_orchestration.aws.quotas import DrsQuotas
 from drs_orchestration.aws.retry import NON_IDEMPOTENT_OPERATIONS, RetryPolicy
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "RETRYABLE_ERROR_CODES",
     "AssumeRoleClientFactory",
     "ClientFactory",
+    "DrsQuotas",
     "RetryPolicy",
     "SessionClientFactory",
     "default_config",

@@ -141,8 +141,7 @@ class Runtime:
                     "or pass --region",
                     EXIT_USAGE,
                 )
-            client = self.clients().client("dynamodb", region)
-            kwargs: dict[str, Any] = {"client": client}
+            kwargs: dict[str, Any] = {"clients": self.clients(), "region": region}
             if spec.table_prefix is not None:
                 kwargs["table_prefix"] = spec.table_prefix
             storage = self._stack.enter_context(DynamoDBStorage(**kwargs))

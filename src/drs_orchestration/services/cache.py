@@ -102,8 +102,8 @@ class RecoveryInstanceCache:
         clock: Current time (``last_synced``, status times, termination deadline,
             event times); it must return timezone-aware datetimes.
         sleep: How termination waits between polls of its TERMINATE jobs.
-        termination: Chunk size, in-flight quotas, poll interval and timeout
-            of :meth:`terminate_execution`.
+        termination: The DRS quotas, chunk size, poll interval and timeout of
+            :meth:`terminate_execution` (default: DRS's default quotas).
         page_size: ``maxResults`` of each page of a DRS describe.
 
     Raises:

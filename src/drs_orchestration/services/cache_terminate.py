@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from drs_orchestration.aws.drs import MAX_SERVERS_PER_CALL, DrsGateway, chunked
+from drs_orchestration.aws.drs import DrsGateway, chunked
 from drs_orchestration.aws.ec2 import Ec2Gateway
+from drs_orchestration.aws.quotas import DrsQuotas
 from drs_orchestration.aws.retry import RetryPolicy
 from drs_orchestration.errors import (
     AwsConflictError,
@@ -51,18 +52,21 @@ logger = logging.getLogger(__name__)
 AccountResolver = Callable[[str | None], AccountContext | None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TerminationLimits:
-    """How termination stays within the DRS quotas, and how long it waits.
+    """How termination splits its work into jobs, and how long it waits for them.
+
+    The DRS limits are the account's quotas, shared with launching
+    (:class:`~drs_orchestration.aws.DrsQuotas`): TERMINATE jobs count
+    towards the same jobs in progress and servers across jobs as launches.
 
     Attributes:
-        chunk_size: Recovery instances per ``TerminateRecoveryInstances`` call
-            (the service model allows 200; the account quota of 100 source
-            servers per job is the safer default).
-        max_jobs_in_flight: TERMINATE jobs of ours running at once per account
-            and region (DRS allows 20 jobs in progress, launches included).
-        max_servers_in_flight: Instances in our running TERMINATE jobs per
-            account and region (DRS allows 500 servers across jobs in progress).
+        quotas: The DRS account quotas: ``max_servers_per_job`` caps a
+            ``TerminateRecoveryInstances`` call, ``max_jobs_in_progress`` and
+            ``max_servers_in_progress`` cap this library's TERMINATE jobs
+            running at once per account and region.
+        chunk_size: Recovery instances per ``TerminateRecoveryInstances`` call,
+            at most ``quotas.max_servers_per_job`` (default: that quota).
         poll_interval_s: Seconds between polls of running jobs (and between
             attempts while DRS answers that a quota is full).
         timeout_s: Give up waiting after this long (at most a week); instances
@@ -73,29 +77,32 @@ class TerminationLimits:
             (intervals and timeouts must be positive and finite).
     """
 
-    chunk_size: int = 100
-    max_jobs_in_flight: int = 20
-    max_servers_in_flight: int = 500
+    quotas: DrsQuotas = field(default_factory=DrsQuotas)
+    chunk_size: int | None = None
     poll_interval_s: float = 15.0
     timeout_s: float = 1800.0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.chunk_size <= MAX_SERVERS_PER_CALL:
+        if not isinstance(self.quotas, DrsQuotas):
+            raise ValidationError.for_field("quotas", self.quotas, "must be a DrsQuotas")
+        if self.chunk_size is not None and (
+            isinstance(self.chunk_size, bool)
+            or not isinstance(self.chunk_size, int)
+            or not 1 <= self.chunk_size <= self.quotas.max_servers_per_job
+        ):
             raise ValidationError.for_field(
-                "chunk_size", self.chunk_size, f"must be between 1 and {MAX_SERVERS_PER_CALL}"
-            )
-        if self.max_jobs_in_flight < 1:
-            raise ValidationError.for_field(
-                "max_jobs_in_flight", self.max_jobs_in_flight, "must be at least 1"
-            )
-        if self.max_servers_in_flight < self.chunk_size:
-            raise ValidationError.for_field(
-                "max_servers_in_flight",
-                self.max_servers_in_flight,
-                f"must be at least chunk_size ({self.chunk_size})",
+                "chunk_size",
+                self.chunk_size,
+                "must be a whole number between 1 and quotas.max_servers_per_job "
+                f"({self.quotas.max_servers_per_job})",
             )
         check_duration(self.poll_interval_s, "poll_interval_s")
         check_duration(self.timeout_s, "timeout_s")
+
+    @property
+    def servers_per_job(self) -> int:
+        """Recovery instances per ``TerminateRecoveryInstances`` call."""
+        return self.chunk_size if self.chunk_size is not None else self.quotas.max_servers_per_job
 
 
 @dataclass(frozen=True)
@@ -434,7 +441,7 @@ class Terminator:
             by_location.setdefault(candidate.location.key, []).append(candidate)
         for group in by_location.values():
             pending.extend(
-                (group[0].location, chunk) for chunk in chunked(group, limits.chunk_size)
+                (group[0].location, chunk) for chunk in chunked(group, limits.servers_per_job)
             )
         running: list[_Job] = []
         started = self._clock()
@@ -472,8 +479,8 @@ class Terminator:
             servers = sum(len(job.candidates) for job in in_flight)
             if (
                 location.key in full
-                or len(in_flight) >= limits.max_jobs_in_flight
-                or servers + len(chunk) > limits.max_servers_in_flight
+                or len(in_flight) >= limits.quotas.max_jobs_in_progress
+                or servers + len(chunk) > limits.quotas.max_servers_in_progress
             ):
                 waiting.append((location, chunk))
                 continue

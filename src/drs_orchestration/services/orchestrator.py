@@ -19,7 +19,7 @@ from drs_orchestration.aws.retry import RetryPolicy
 from drs_orchestration.errors import ValidationError
 from drs_orchestration.events import EventSink
 from drs_orchestration.models import utc_now
-from drs_orchestration.services.cache import RecoveryInstanceCache
+from drs_orchestration.services.cache import RecoveryInstanceCache, TerminationLimits
 from drs_orchestration.services.failback import AgentInstaller, FailbackCoordinator
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import LaunchConfigService
@@ -49,7 +49,9 @@ class Orchestrator:
         clock: Source of timestamps (the simulator's clock in tests).
         retry: Retry policy of every AWS call.
         sleep: How :meth:`WaveExecutor.run` waits between polls.
-        quotas: DRS account quotas for the wave executor.
+        quotas: DRS account quotas, shared by the wave executor's launches and the
+            cache's terminations (see :meth:`DrsQuotas.from_service_quotas` for the
+            account's own).
         hooks: Post-wave hooks for the wave executor.
         sync_cache: Sync each wave's servers into :attr:`cache` after the wave (a sync
             error is recorded on the wave, never fails it).
@@ -110,7 +112,13 @@ class Orchestrator:
         )
         self.plans = RecoveryPlanService(self.storage, clock=clock)
         self.cache = RecoveryInstanceCache(
-            self.storage, self.clients, events=events, retry=retry, clock=clock, sleep=sleep
+            self.storage,
+            self.clients,
+            events=events,
+            retry=retry,
+            clock=clock,
+            sleep=sleep,
+            termination=None if quotas is None else TerminationLimits(quotas=quotas),
         )
         self.waves = WaveExecutor(
             self.storage,

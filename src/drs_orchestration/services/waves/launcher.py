@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from drs_orchestration.aws.drs import MAX_SERVERS_PER_CALL, DrsGateway, chunked, parse_drs_timestamp
-from drs_orchestration.errors import RecoveryError, ValidationError
+from drs_orchestration.aws.drs import DrsGateway, chunked, parse_drs_timestamp
+from drs_orchestration.aws.quotas import DrsQuotas
+from drs_orchestration.errors import RecoveryError
 from drs_orchestration.models import Execution, JobRecord, WaveRun
 
 if TYPE_CHECKING:
@@ -49,46 +50,6 @@ EXECUTION_ID_TAG = "ExecutionId"
 MAX_TAG_VALUE_LENGTH = 256
 """DRS's limit on a tag value, in characters."""
 _IN_PROGRESS = frozenset({"PENDING", "STARTED"})
-
-
-@dataclass(frozen=True)
-class DrsQuotas:
-    """The DRS account quotas the executor stays within (per account and region).
-
-    The defaults are DRS's default quotas; set them to your account's values
-    if AWS raised them.
-
-    Attributes:
-        max_servers_per_job: Source servers in one job (one ``StartRecovery``).
-        max_jobs_in_progress: Jobs in progress at the same time.
-        max_servers_in_progress: Source servers across all jobs in progress.
-    """
-
-    max_servers_per_job: int = 100
-    max_jobs_in_progress: int = 20
-    max_servers_in_progress: int = 500
-
-    def __post_init__(self) -> None:
-        for name in ("max_servers_per_job", "max_jobs_in_progress", "max_servers_in_progress"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValidationError.for_field(name, value, "must be a whole number")
-        if not 1 <= self.max_servers_per_job <= MAX_SERVERS_PER_CALL:
-            raise ValidationError.for_field(
-                "max_servers_per_job",
-                self.max_servers_per_job,
-                f"must be between 1 and {MAX_SERVERS_PER_CALL}",
-            )
-        if self.max_jobs_in_progress < 1:
-            raise ValidationError.for_field(
-                "max_jobs_in_progress", self.max_jobs_in_progress, "must be at least 1"
-            )
-        if self.max_servers_in_progress < self.max_servers_per_job:
-            raise ValidationError.for_field(
-                "max_servers_in_progress",
-                self.max_servers_in_progress,
-                f"must be at least max_servers_per_job ({self.max_servers_per_job})",
-            )
 
 
 @dataclass(frozen=True)

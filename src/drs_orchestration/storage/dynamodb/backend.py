@@ -1,8 +1,8 @@
-"""DynamoDB storage: one table per collection, for Lambdas and multi-host use.
+"""The DynamoDB backend: one table per collection, for Lambdas and multi-host use.
 
 Items carry the documents' camelCase attributes natively, so the tables read
 well in the console and can be queried by other tools
-(:mod:`~drs_orchestration.storage.dynamodb_items`). Versioned writes are
+(:mod:`~drs_orchestration.storage.dynamodb.codec`). Versioned writes are
 conditional on ``version``; several items change together in one
 ``TransactWriteItems``; batch reads and writes retry DynamoDB's unprocessed
 keys with backoff; indexed lookups use a global secondary index; executions
@@ -14,7 +14,7 @@ translates errors: AWS errors become the library's ``AwsApiError`` family,
 and transient ones that outlast the policy become
 :class:`~drs_orchestration.errors.StorageUnavailableError`.
 
-The table definitions are data (:mod:`~drs_orchestration.storage.dynamodb_tables`:
+The table definitions are data (:mod:`~drs_orchestration.storage.dynamodb.tables`:
 :func:`table_definitions`, :func:`cloudformation_template`), so they can go
 into your own infrastructure code; :meth:`DynamoDBStorage.create_tables`
 applies the same definitions directly.
@@ -30,15 +30,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import boto3
 import tenacity
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+from botocore.exceptions import ClientError
 
-from drs_orchestration.aws.clients import default_config
+from drs_orchestration.aws.clients import ClientFactory, SessionClientFactory
 from drs_orchestration.aws.errors import translate_aws_errors
 from drs_orchestration.aws.retry import RetryPolicy, is_retryable
 from drs_orchestration.errors import (
     AwsApiError,
     AwsResourceNotFoundError,
-    StorageError,
     StorageUnavailableError,
     ThrottledError,
     ValidationError,
@@ -53,21 +52,16 @@ from drs_orchestration.storage.backend import (
     WriteOp,
 )
 from drs_orchestration.storage.base import BaseStorage
-from drs_orchestration.storage.dynamodb_items import (
-    COMPRESS_ABOVE_BYTES,
-    COMPRESSED_ATTRIBUTE,
+from drs_orchestration.storage.dynamodb.codec import (
     raw_record,
     stored_version,
     to_item,
 )
-from drs_orchestration.storage.dynamodb_tables import (
+from drs_orchestration.storage.dynamodb.tables import (
     DEFAULT_TABLE_PREFIX,
-    TTL_ATTRIBUTE_SUFFIX,
     check_prefix,
-    cloudformation_template,
     index_name,
     table_definitions,
-    ttl_attribute,
     ttl_attributes,
 )
 from drs_orchestration.storage.transactions import MAX_TRANSACTION_ITEMS
@@ -75,18 +69,9 @@ from drs_orchestration.storage.transactions import MAX_TRANSACTION_ITEMS
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-__all__ = [
-    "COMPRESSED_ATTRIBUTE",
-    "COMPRESS_ABOVE_BYTES",
-    "DEFAULT_TABLE_PREFIX",
-    "TTL_ATTRIBUTE_SUFFIX",
-    "DynamoDBStorage",
-    "cloudformation_template",
-    "index_name",
-    "table_definitions",
-    "ttl_attribute",
-    "ttl_attributes",
-]
+    from drs_orchestration.models.account import AccountContext
+
+__all__ = ["DynamoDBStorage"]
 
 logger = logging.getLogger(__name__)
 
@@ -520,22 +505,19 @@ def _document(row: Row) -> dict[str, Any]:
     return document
 
 
-def _make_client(region: str | None) -> DynamoDBClient:
-    try:
-        # A session of our own: creating clients from boto3's shared default
-        # session is not thread-safe.
-        return boto3.session.Session().client(
-            "dynamodb", region_name=region, config=default_config()
-        )
-    except NoRegionError as exc:
+def _default_region(clients: ClientFactory | None) -> str:
+    session = getattr(clients, "session", None)
+    if not isinstance(session, boto3.Session):
+        session = boto3.Session()
+    region = session.region_name
+    if not region:
         raise ValidationError.for_field(
             "region",
-            region,
+            None,
             "no AWS region given and none configured: pass region=... (or a client), "
             "or set AWS_DEFAULT_REGION",
-        ) from exc
-    except BotoCoreError as exc:
-        raise StorageError(f"cannot create a DynamoDB client: {exc}") from exc
+        )
+    return region
 
 
 class DynamoDBStorage(BaseStorage):
@@ -547,10 +529,16 @@ class DynamoDBStorage(BaseStorage):
 
     Args:
         table_prefix: Prefix of every table name.
-        client: A boto3 DynamoDB client to use (its region and credentials
-            apply); by default one is created from the default credential
-            chain when the storage is constructed.
-        region: Region for the client created by default.
+        clients: Where the DynamoDB client comes from (default: a
+            :class:`~drs_orchestration.aws.SessionClientFactory` of its own,
+            the default credential chain); the client is made when the
+            storage is constructed.
+        region: The tables' region (default: the factory session's region,
+            else the configured default region).
+        account: The account of the tables, for a factory that reaches other
+            accounts (default: the factory's own).
+        client: A boto3 DynamoDB client to use instead of one from a factory
+            (its region and credentials apply; the storage never closes it).
         retry: Backoff for transient errors (throttling, 5xx, connection
             errors, transactions cancelled by contention) of every call, and
             for unprocessed batch items (default:
@@ -561,10 +549,11 @@ class DynamoDBStorage(BaseStorage):
 
     Raises:
         ValidationError: the prefix makes an invalid table name, no region is
-            given or configured, or ``region`` contradicts the given client's region.
+            given or configured, ``region`` contradicts the given client's
+            region, or ``client`` comes with ``clients`` or ``account``.
 
     Examples:
-        >>> storage = DynamoDBStorage(table_prefix="drs-orch-", region="eu-west-1")
+        >>> storage = DynamoDBStorage("drs-orch-", clients=clients, region="eu-west-1")
         >>> storage.create_tables()  # once, or deploy cloudformation_template() instead
         >>> plan = storage.recovery_plans.put(plan)
     """
@@ -573,18 +562,29 @@ class DynamoDBStorage(BaseStorage):
         self,
         table_prefix: str = DEFAULT_TABLE_PREFIX,
         *,
-        client: DynamoDBClient | None = None,
+        clients: ClientFactory | None = None,
         region: str | None = None,
+        account: AccountContext | None = None,
+        client: DynamoDBClient | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         check_prefix(table_prefix)
-        owns_client = client is None
-        if client is None:
-            client = _make_client(region)
-        elif region is not None and region != client.meta.region_name:
-            raise ValidationError.for_field(
-                "region", region, f"contradicts the client's region {client.meta.region_name}"
-            )
+        # A client from the caller's factory may serve others, and a client passed in
+        # is the caller's: only one from a factory made here is this storage's to close.
+        owns_client = client is None and clients is None
+        if client is not None:
+            for name, value in (("clients", clients), ("account", account)):
+                if value is not None:
+                    raise ValidationError.for_field(
+                        name, value, "cannot be combined with client=: the client is already made"
+                    )
+            if region is not None and region != client.meta.region_name:
+                raise ValidationError.for_field(
+                    "region", region, f"contradicts the client's region {client.meta.region_name}"
+                )
+        else:
+            factory = clients if clients is not None else SessionClientFactory()
+            client = factory.client("dynamodb", region or _default_region(factory), account)
         self._dynamodb = _DynamoDBBackend(
             client, table_prefix, retry or RetryPolicy(), owns_client=owns_client
         )

@@ -1,11 +1,25 @@
 """DynamoDB items: documents as native attributes, compressed when too big for one item.
 
 Items carry the documents' camelCase attributes natively (numbers as ``N``,
-maps as ``M``). A document too big for one item (400 KB; an execution of
-several hundred servers gets there) is stored gzip-compressed in one binary
-attribute, :data:`COMPRESSED_ATTRIBUTE`, beside its key, ``version`` and
-indexed and TTL attributes, so conditional writes, indexes and TTL work the
-same. Decoding never raises: an item that cannot be decoded becomes a
+maps as ``M``), written and read by boto3's ``TypeSerializer`` and
+``TypeDeserializer``. What boto3 leaves to the caller is decided here,
+before a byte is sent:
+
+- a number DynamoDB cannot hold exactly (more than 38 significant digits, a
+  magnitude outside 1E-130 to 1E+126, not finite) is refused with a
+  :class:`~drs_orchestration.errors.ValidationError` naming its field,
+  never rounded;
+- a float is written as the shortest decimal that reads back as the same
+  float (a whole float below 1E+38 as its exact whole value) and read back
+  equal to it (whole numbers of up to 38 digits read back as ints);
+- an empty map key is refused naming its field; a set is never written
+  (documents are JSON, which has none), and an item holding one is not a
+  document of this library.
+
+A document too big for one item (400 KB) is stored gzip-compressed in one
+binary attribute, :data:`COMPRESSED_ATTRIBUTE`, beside its key, ``version``
+and indexed and TTL attributes, so conditional writes, indexes and TTL work
+the same. Decoding never raises: an item that cannot be decoded becomes a
 :class:`~drs_orchestration.storage.backend.RawRecord` that says why.
 """
 
@@ -29,9 +43,11 @@ from decimal import (
 )
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
 from drs_orchestration.errors import ValidationError
 from drs_orchestration.storage.backend import CollectionSpec, RawRecord
-from drs_orchestration.storage.dynamodb_tables import ttl_attribute
+from drs_orchestration.storage.dynamodb.tables import ttl_attribute
 
 __all__ = [
     "COMPRESSED_ATTRIBUTE",
@@ -54,58 +70,73 @@ _NUMBERS = Context(
     Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow]
 )
 
+_WHOLE_DIGITS = 38
+_WHOLE_LIMIT = 10.0**_WHOLE_DIGITS
+
+_serializer = TypeSerializer()
+
 
 def _unstorable(path: str, value: Any, reason: str) -> ValidationError:
     return ValidationError.for_field(path, value, f"cannot be stored in DynamoDB: {reason}")
 
 
-def _number(value: int | float, path: str) -> str:
+def _number(value: int | float, path: str) -> Decimal:
     if isinstance(value, float) and not math.isfinite(value):
         raise _unstorable(path, value, "numbers must be finite")
+    if isinstance(value, float) and value.is_integer() and abs(value) < _WHOLE_LIMIT:
+        # Written as its exact whole value (at most 38 digits here), it reads back as
+        # an int equal to the float; its shortest text (5.038731349256813e+16) would
+        # read back as another int (50387313492568130).
+        value = int(value)
     try:
         # repr() is the shortest text that reads back as the same float.
-        return str(_NUMBERS.create_decimal(repr(value) if isinstance(value, float) else value))
+        return _NUMBERS.create_decimal(repr(value) if isinstance(value, float) else value)
     except DecimalException:
         raise _unstorable(
             path, value, "numbers have at most 38 digits and a magnitude of 1E-130 to 1E+126"
         ) from None
 
 
-def _to_attribute(value: Any, path: str) -> dict[str, Any]:
-    """A JSON-compatible value as a DynamoDB ``AttributeValue``; ``path`` names it in errors."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, str):
-        return {"S": value}
+def _storable(value: Any, path: str) -> Any:
+    """``value`` in the types ``TypeSerializer`` writes as JSON would: numbers as ``Decimal``.
+
+    ``path`` names the field in errors.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
     if isinstance(value, (int, float)):
-        return {"N": _number(value, path)}
+        return _number(value, path)
     if isinstance(value, (list, tuple)):
-        return {"L": [_to_attribute(v, f"{path}.{i}") for i, v in enumerate(value)]}
+        return [_storable(v, f"{path}.{i}") for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         if "" in value:
             raise _unstorable(path, dict(value), "map keys must not be empty")
-        return {"M": {str(k): _to_attribute(v, f"{path}.{k}") for k, v in value.items()}}
+        return {str(k): _storable(v, f"{path}.{k}") for k, v in value.items()}
+    # Sets included: TypeSerializer would write them as SS/NS/BS, which JSON cannot read back.
     raise _unstorable(path, value, f"{type(value).__name__} is not a JSON value")
 
 
-def _from_attribute(attribute: Mapping[str, Any]) -> Any:
-    (kind, value), *_ = attribute.items()
-    if kind == "S":
-        return value
-    if kind == "N":
-        number = Decimal(value)
-        return int(number) if number == number.to_integral_value() else float(number)
-    if kind == "BOOL":
-        return bool(value)
-    if kind == "NULL":
-        return None
-    if kind == "L":
-        return [_from_attribute(v) for v in value]
-    if kind == "M":
-        return {k: _from_attribute(v) for k, v in value.items()}
-    raise ValueError(f"unexpected DynamoDB attribute type {kind!r} (this library writes no sets)")
+class _DocumentDeserializer(TypeDeserializer):
+    """boto3's deserializer, reading numbers back as JSON numbers and refusing what JSON has not."""
+
+    def _deserialize_n(self, value: str) -> int | float:
+        number = _NUMBERS.create_decimal(value)
+        # A whole number of more than 38 digits cannot have been written from an int
+        # (ints are written exactly, and DynamoDB holds 38 digits): it is a float.
+        if number == number.to_integral_value() and number.adjusted() < _WHOLE_DIGITS:
+            return int(number)
+        return float(number)
+
+    def _not_json(self, value: Any) -> Any:
+        raise ValueError(
+            "unexpected DynamoDB set or binary attribute (this library writes no sets and no "
+            "binary attributes besides its compressed documents)"
+        )
+
+    _deserialize_b = _deserialize_ns = _deserialize_ss = _deserialize_bs = _not_json
+
+
+_deserializer = _DocumentDeserializer()
 
 
 def to_item(spec: CollectionSpec, document: Mapping[str, Any]) -> dict[str, Any]:
@@ -114,7 +145,7 @@ def to_item(spec: CollectionSpec, document: Mapping[str, Any]) -> dict[str, Any]
     Raises:
         ValidationError: a value DynamoDB cannot hold, naming its field.
     """
-    item = {name: _to_attribute(value, name) for name, value in document.items()}
+    item = {name: _serializer.serialize(_storable(value, name)) for name, value in document.items()}
     encoded = json.dumps(document, separators=(",", ":")).encode()
     if len(encoded) > COMPRESS_ABOVE_BYTES:
         item = _compressed_item(spec, document, item, encoded)
@@ -152,7 +183,9 @@ def from_item(spec: CollectionSpec, item: Mapping[str, Any]) -> Any:
     if compressed is not None:
         return json.loads(gzip.decompress(compressed["B"]))
     attribute = ttl_attribute(spec)
-    return {name: _from_attribute(value) for name, value in item.items() if name != attribute}
+    return {
+        name: _deserializer.deserialize(value) for name, value in item.items() if name != attribute
+    }
 
 
 def stored_version(item: Mapping[str, Any] | None) -> int | None:
@@ -168,7 +201,15 @@ def raw_record(spec: CollectionSpec, item: Mapping[str, Any]) -> RawRecord:
     key = str(key_attribute.get("S", key_attribute)) if isinstance(key_attribute, dict) else "?"
     try:
         document = from_item(spec, item)
-    except (ValueError, TypeError, KeyError, EOFError, OSError, zlib.error) as exc:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        EOFError,
+        OSError,
+        zlib.error,
+        DecimalException,
+    ) as exc:
         return RawRecord(key, None, f"cannot be decoded ({type(exc).__name__}: {exc})")
     if not isinstance(document, dict):
         return RawRecord(key, None, f"not a JSON object but {type(document).__name__}")

@@ -101,8 +101,8 @@ def ttl_attributes(prefix: str = DEFAULT_TABLE_PREFIX) -> dict[str, str]:
     """The tables that expire items, mapped to their numeric TTL attribute.
 
     Examples:
-        >>> ttl_attributes("drs-orch-")
-        {'drs-orch-executions': 'expiresAtEpoch'}
+        >>> ttl_attributes("drs-orch-")["drs-orch-executions"]
+        'expiresAtEpoch'
     """
     check_prefix(prefix)
     return {
