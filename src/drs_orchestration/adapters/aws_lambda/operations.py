@@ -256,7 +256,7 @@ def _cancel(orch: Orchestrator, req: CancelExecutionRequest, inv: Invocation) ->
 
 
 def _pause(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
-    return execution_summary(orch.waves.pause(req.execution_id))  # type: ignore[attr-defined]
+    return execution_summary(orch.waves.pause(req.execution_id))
 
 
 def _resume(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:

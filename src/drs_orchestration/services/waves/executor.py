@@ -551,6 +551,61 @@ class WaveExecutor:
             if not progressed:
                 self._sleep(poll_interval)
 
+    def pause(self, execution_id: str, *, before: str | None = None) -> Execution:
+        """Pause an execution before a wave that has not started yet.
+
+        A wave in flight is never interrupted (its DRS jobs run on): the
+        execution stops before the next wave that has not started, or before
+        wave ``before``, as ``PAUSED``, and :meth:`resume` releases it. The
+        plan is not changed. Pausing a paused execution, or one already
+        marked to pause before that wave, changes nothing.
+
+        Args:
+            execution_id: The execution.
+            before: The wave to pause before (default: the next one not started).
+
+        Raises:
+            InvalidStateTransitionError: the execution has already ended.
+            ValidationError: it has no wave ``before``.
+            ConflictError: that wave (or, without ``before``, every wave) has
+                already started; :meth:`cancel` stops an execution after the
+                wave in flight.
+        """
+
+        def request(execution: Execution) -> bool:
+            self._check_not_ended(execution, ExecutionStatus.PAUSED)
+            names = [wave.wave_name for wave in execution.waves]
+            if before is not None and before not in names:
+                raise ValidationError.for_field(
+                    "before", before, f"no such wave in this execution (waves: {names})"
+                )
+            if execution.status is ExecutionStatus.PAUSED:
+                return False
+            run: WaveRun | None
+            if before is not None:
+                run = execution.wave_run(before)
+            else:
+                run = next((r for r in execution.waves if r.status is WaveStatus.PENDING), None)
+            if run is None or run.status is not WaveStatus.PENDING:
+                which = f"wave {before!r} has" if before else "every wave has"
+                raise ConflictError(
+                    f"execution {execution_id} cannot pause: {which} already started, and a "
+                    "wave in flight is never interrupted; cancel the execution to stop it "
+                    "after the wave in flight",
+                    details={"executionId": execution_id, "waveName": before},
+                )
+            if run.pause_before and not run.pause_released:
+                return False
+            run.pause_before = True
+            run.pause_released = False
+            return True
+
+        if self._change_header(execution_id, request):
+            logger.info(
+                "execution pause requested", extra={"executionId": execution_id, "before": before}
+            )
+        return self.get(execution_id)
+
     def resume(self, execution_id: str) -> Execution:
         """Release a ``pause_before`` pause; the next step starts the paused wave.
 
