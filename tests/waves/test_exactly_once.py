@@ -14,7 +14,7 @@ import pytest
 
 from drs_orchestration import ExecutionStatus, Orchestrator
 from drs_orchestration.models import Execution, ServerLaunchStatus, WaveStatus
-from drs_orchestration.services.waves.launcher import job_tags
+from drs_orchestration.services.waves.chunks import job_tags
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
 from tests.waves.crash import SimulatedCrash, crash_after_start_recovery
 from tests.waves.helpers import NO_WAIT_RETRY, REGION, drs_jobs, make_drill, orchestrator, simulated

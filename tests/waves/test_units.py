@@ -27,14 +27,14 @@ from drs_orchestration.models import (
 )
 from drs_orchestration.models.ids import new_plan_id
 from drs_orchestration.services.waves import WaveExecutor
-from drs_orchestration.services.waves.context import StepContext
-from drs_orchestration.services.waves.launcher import (
+from drs_orchestration.services.waves.chunks import (
     DrsQuotas,
     QuotaUsage,
     idempotency_key,
     job_tags,
     plan_chunks,
 )
+from drs_orchestration.services.waves.context import StepContext
 from drs_orchestration.services.waves.monitor import JobView, read_job_log
 from drs_orchestration.services.waves.preflight import replication_state
 from drs_orchestration.services.waves.stepper import WaveStepper

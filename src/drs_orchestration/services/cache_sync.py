@@ -36,7 +36,7 @@ from drs_orchestration.models import (
 )
 from drs_orchestration.models.base import Clock
 from drs_orchestration.models.ids import REGION_PATTERN, ExecutionId
-from drs_orchestration.services.waves.launcher import EXECUTION_ID_TAG
+from drs_orchestration.services.waves.chunks import EXECUTION_ID_TAG
 
 if TYPE_CHECKING:
     from drs_orchestration.aws.clients import ClientFactory

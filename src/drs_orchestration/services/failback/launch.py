@@ -47,7 +47,7 @@ from drs_orchestration.services.group_membership import server_claim
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.matching import InstanceMatcher
 from drs_orchestration.services.plans import RecoveryPlanService
-from drs_orchestration.services.waves.launcher import MANAGED_BY, tag_value
+from drs_orchestration.services.waves.chunks import MANAGED_BY, tag_value
 
 if TYPE_CHECKING:
     from drs_orchestration.services.waves import WaveExecutor

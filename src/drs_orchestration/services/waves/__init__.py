@@ -1,12 +1,12 @@
 """Running recovery plans wave by wave: the executor, its quotas, readiness and hooks."""
 
+from drs_orchestration.services.waves.chunks import MANAGED_BY, DrsQuotas, job_tags
 from drs_orchestration.services.waves.executor import StepResult, WaveExecutor
 from drs_orchestration.services.waves.hooks import (
     CacheSyncHook,
     PostWaveHook,
     RecoveryInstanceSync,
 )
-from drs_orchestration.services.waves.launcher import MANAGED_BY, DrsQuotas, job_tags
 from drs_orchestration.services.waves.preflight import ReadinessReport, assess_readiness
 
 __all__ = [

@@ -17,7 +17,7 @@ from drs_orchestration.models import (
     WaveRun,
     WaveStatus,
 )
-from drs_orchestration.services.waves.launcher import DrsQuotas
+from drs_orchestration.services.waves.chunks import DrsQuotas
 from drs_orchestration.services.waves.monitor import JobView
 
 __all__ = [

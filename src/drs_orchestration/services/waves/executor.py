@@ -44,9 +44,9 @@ from drs_orchestration.models.base import aware_now, check_duration
 from drs_orchestration.models.readiness import PlanReadiness, ReadinessPolicy, WaveReadiness
 from drs_orchestration.services.launch_config import LaunchConfigService
 from drs_orchestration.services.plans import resolve_waves
+from drs_orchestration.services.waves.chunks import EXECUTION_ID_TAG, DrsQuotas, tag_value
 from drs_orchestration.services.waves.context import ExecutorSettings, LostRace, StepContext
 from drs_orchestration.services.waves.hooks import CacheSyncHook, PostWaveHook, RecoveryInstanceSync
-from drs_orchestration.services.waves.launcher import EXECUTION_ID_TAG, DrsQuotas, tag_value
 from drs_orchestration.services.waves.preflight import assess_readiness
 from drs_orchestration.services.waves.stepper import WaveStepper
 from drs_orchestration.storage.base import Storage

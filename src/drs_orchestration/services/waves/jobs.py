@@ -32,6 +32,15 @@ from drs_orchestration.models import (
     WaveStatus,
 )
 from drs_orchestration.services.failback.identity import verify_identities
+from drs_orchestration.services.waves.chunks import (
+    QuotaUsage,
+    chunk_tags,
+    count_in_progress,
+    find_chunk_job,
+    find_execution_jobs,
+    job_tags,
+    tag_value,
+)
 from drs_orchestration.services.waves.context import (
     FINAL_LAUNCH,
     NOT_LAUNCHED,
@@ -42,15 +51,6 @@ from drs_orchestration.services.waves.context import (
     apply_job,
     duration_s,
     record_started_job,
-)
-from drs_orchestration.services.waves.launcher import (
-    QuotaUsage,
-    chunk_tags,
-    count_in_progress,
-    find_chunk_job,
-    find_execution_jobs,
-    job_tags,
-    tag_value,
 )
 from drs_orchestration.services.waves.monitor import (
     JobView,

@@ -37,6 +37,12 @@ from drs_orchestration.models import (
 )
 from drs_orchestration.services.failback.identity import capture_identities
 from drs_orchestration.services.launch_config import LaunchConfigService
+from drs_orchestration.services.waves.chunks import (
+    find_execution_jobs,
+    plan_chunks,
+    select_snapshots,
+    tag_value,
+)
 from drs_orchestration.services.waves.context import (
     NOT_LAUNCHED,
     UNFINISHED,
@@ -46,12 +52,6 @@ from drs_orchestration.services.waves.context import (
 )
 from drs_orchestration.services.waves.hooks import PostWaveHook
 from drs_orchestration.services.waves.jobs import JobFollower
-from drs_orchestration.services.waves.launcher import (
-    find_execution_jobs,
-    plan_chunks,
-    select_snapshots,
-    tag_value,
-)
 from drs_orchestration.services.waves.preflight import assess_readiness
 
 __all__ = ["WaveStepper"]

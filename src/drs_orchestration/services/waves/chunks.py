@@ -1,4 +1,4 @@
-"""Starting a wave's jobs: chunks, DRS quotas, job tags, idempotent start, snapshots.
+"""A wave's chunks: their planning, DRS quotas, job tags, finding their jobs again, snapshots.
 
 A wave becomes chunks of at most ``max_servers_per_job`` servers, each one
 ``StartRecovery`` call tagged with the execution, plan, wave and chunk. Before
