@@ -175,7 +175,6 @@ def launch_into_source_instance(
 
 
 @pytest.fixture
-@pytest.fixture
 def env(aws: None, drs_sim: DrsSimulator) -> Env:
     return make_env(MemoryStorage(), drs_sim)
 
