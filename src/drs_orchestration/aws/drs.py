@@ -291,6 +291,28 @@ class DrsGateway(ServiceGateway):
             )
         return jobs
 
+    def last_launch_jobs(self, source_server_ids: Sequence[str]) -> dict[str, JobTypeDef]:
+        """The job of each source server's last launch (``lifeCycle.lastLaunch``), by server.
+
+        Servers never launched, and jobs DRS no longer returns, are left out.
+        Read through DRS's own records, so it depends on no clock.
+        """
+        job_of = {
+            server["sourceServerID"]: job_id
+            for server in self.describe_source_servers(source_server_ids=source_server_ids)
+            if (
+                job_id := (
+                    ((server.get("lifeCycle") or {}).get("lastLaunch") or {}).get("initiated") or {}
+                ).get("jobID")
+            )
+        }
+        if not job_of:
+            return {}
+        jobs = {
+            job["jobID"]: job for job in self.describe_jobs(job_ids=sorted(set(job_of.values())))
+        }
+        return {source: jobs[job_id] for source, job_id in job_of.items() if job_id in jobs}
+
     def describe_job_log_items(self, job_id: str) -> list[JobLogTypeDef]:
         """Every log item of a job (phase events per server)."""
         return self._paginate(

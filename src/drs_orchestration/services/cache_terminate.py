@@ -574,29 +574,14 @@ class Terminator:
         }
         if not by_source:
             return set()
-        drs = self._drs(location)
         try:
-            last_jobs = {
-                server["sourceServerID"]: job_id
-                for server in drs.describe_source_servers(source_server_ids=sorted(by_source))
-                if (
-                    job_id := (
-                        ((server.get("lifeCycle") or {}).get("lastLaunch") or {}).get("initiated")
-                        or {}
-                    ).get("jobID")
-                )
-            }
-            if not last_jobs:
-                return set()
-            in_progress = {
-                job["jobID"]
-                for job in drs.describe_jobs(job_ids=sorted(set(last_jobs.values())))
-                if job.get("status") in ("PENDING", "STARTED")
-            }
+            jobs = self._drs(location).last_launch_jobs(sorted(by_source))
         except DrsOrchestrationError:
             return set()
         return {
-            by_source[source_id] for source_id, job_id in last_jobs.items() if job_id in in_progress
+            by_source[source_id]
+            for source_id, job in jobs.items()
+            if job.get("status") in ("PENDING", "STARTED")
         }
 
     @staticmethod

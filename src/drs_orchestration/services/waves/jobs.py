@@ -289,20 +289,11 @@ class JobFollower:
         servers, whoever started it. Read through each server's
         ``lifeCycle.lastLaunch``, so it does not depend on any clock.
         """
-        job_ids = {
-            job_id
-            for server in drs.describe_source_servers(source_server_ids=chunk.server_ids)
-            if (
-                job_id := (
-                    ((server.get("lifeCycle") or {}).get("lastLaunch") or {}).get("initiated") or {}
-                ).get("jobID")
-            )
-        }
-        if not job_ids:
-            return None, False
-        wanted = chunk_tags(execution_id, run.wave_name, chunk.chunk_index)
-        jobs = drs.describe_jobs(job_ids=sorted(job_ids))
+        jobs = list(
+            {j["jobID"]: j for j in drs.last_launch_jobs(chunk.server_ids).values()}.values()
+        )
         busy = any(job.get("status") in ("PENDING", "STARTED") for job in jobs)
+        wanted = chunk_tags(execution_id, run.wave_name, chunk.chunk_index)
         for job in jobs:
             tags = job.get("tags") or {}
             if all(tags.get(key) == value for key, value in wanted.items()):
