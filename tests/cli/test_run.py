@@ -106,7 +106,11 @@ def test_recover_asks_naming_the_plan_and_its_server_count(
     # A recovery's instances are production: terminate refuses them.
     refused = aws("terminate", recovery["executionId"], "--yes")
     assert refused.status == 1
-    assert "not a drill" in refused.one_line_error()
+    line = refused.one_line_error()
+    assert "not a drill" in line
+    # The library's keyword argument, said as the command's option.
+    assert "pass --include-recovery" in line
+    assert "include_recovery=True" not in line
 
 
 def test_recover_with_yes_and_a_failed_server_exits_1(sim: DrsSimulator, tmp_path: Path) -> None:

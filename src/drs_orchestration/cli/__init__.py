@@ -39,6 +39,7 @@ from drs_orchestration.cli.errors import (
     CliError,
     exit_status,
     one_line,
+    option_words,
 )
 from drs_orchestration.errors import DrsOrchestrationError, StorageError, StorageUnavailableError
 
@@ -110,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"{name}: {one_line(error.message)}")
         return error.status
     except DrsOrchestrationError as error:
-        _error(f"{name}: {one_line(str(error))}{_storage_hint(error, options)}")
+        _error(f"{name}: {option_words(one_line(str(error)))}{_storage_hint(error, options)}")
         return exit_status(error)
     except OSError as error:
         # A file named on the command line (a report to write, a CSV to read).

@@ -37,7 +37,7 @@ _ARGUMENTS = {
 
 @click.group(cls=OrderedGroup)
 def plans() -> None:
-    r"""Recovery plans: waves of protection groups.
+    """Recovery plans: waves of protection groups.
 
     Waves run in dependency order.
 
@@ -48,7 +48,7 @@ def plans() -> None:
       waves:
         - {name: database, protectionGroups: [database]}
         - {name: app, protectionGroups: [app], dependsOn: [database], pauseBefore: true}
-    """
+    """  # noqa: D301 - a backspace (\b) line keeps click from rewrapping the block
 
 
 def _read(rt: Runtime, path: Path) -> dict[str, Any]:

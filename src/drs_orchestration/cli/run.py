@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from drs_orchestration.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
+from drs_orchestration.cli.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    option_words,
+)
 from drs_orchestration.cli.follow import check_detachable, finish, follow, spawn_runner
 from drs_orchestration.cli.options import (
     OutputFormat,
@@ -115,7 +121,7 @@ def _readiness_tables(report: PlanReadiness) -> list[Any]:
                 duration(server.lag_s),
                 when(server.latest_recovery_point),
                 styled("ready" if server.ready else "not ready"),
-                server.reason,
+                option_words(server.reason),
             )
         tables.append(table)
     return tables
