@@ -262,6 +262,10 @@ def test_detach_spawns_a_runner_with_the_same_storage_and_aws_options(
     assert command[command.index("--profile") + 1] == "dr-admin"
     assert command[command.index("--region") + 1] == "eu-west-1"
     assert command[command.index("--poll-interval") + 1] == "5"
+    failback = follow.runner_command(
+        rt, "ex-" + "a" * 20, poll_interval=30, command=("failback", "run")
+    )
+    assert failback[1:6] == ["-m", "drs_orchestration", "failback", "run", "ex-" + "a" * 20]
 
     memory = aws("drill", "x", "--detach", "--storage", "memory")
     assert memory.status == 2

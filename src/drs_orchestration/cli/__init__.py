@@ -13,10 +13,12 @@ stderr, ``drs-orchestration COMMAND: what went wrong``, and exits with a
 status that says what kind of failure it was:
 
 ====  =============================================================
-0     done (a drill or recovery completed, a check passed)
+0     done (a drill or recovery completed, a check passed, a failback
+      waits for its next request)
 1     the command ran and failed: an execution failed or was cancelled,
-      a check found problems (preflight, drift, ``plans check``), a name
-      or ID that is not stored, a confirmation declined
+      a server's failback failed, a check found problems (preflight,
+      drift, ``plans check``), a name or ID that is not stored, a
+      confirmation declined
 2     the command line or an input file is wrong (usage, validation)
 3     AWS or the storage failed (credentials, access, unreachable, a
       database file that is not ours)

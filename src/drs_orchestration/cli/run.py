@@ -22,6 +22,7 @@ from drs_orchestration.cli.options import (
     storage_options,
 )
 from drs_orchestration.cli.output import (
+    confirm,
     duration,
     echo_json,
     make_table,
@@ -246,16 +247,7 @@ def _confirm(rt: Runtime, plan: RecoveryPlan) -> None:
         f"Recover plan {plan.name!r} ({plan.plan_id}): launch {servers} servers in "
         f"{len(check.waves)} waves in {', '.join(regions)} as a REAL RECOVERY, not a drill?"
     )
-    try:
-        confirmed = click.confirm(question, default=False, err=True)
-    except click.Abort:
-        raise CliError(
-            "recovery not started: no confirmation could be read; pass --yes to recover "
-            "without asking",
-            EXIT_USAGE,
-        ) from None
-    if not confirmed:
-        raise CliError(f"recovery of {plan.name!r} not started: not confirmed", EXIT_FAILED)
+    confirm(question, what=f"recovery of {plan.name!r}")
 
 
 def _run(
@@ -275,7 +267,7 @@ def _run(
     )
     kind = "drill" if drill else "recovery"
     if detach:
-        pid = spawn_runner(rt, execution, poll_interval=poll_interval)
+        pid = spawn_runner(rt, execution.execution_id, poll_interval=poll_interval)
         if output == "json":
             echo_json({"executionId": execution.execution_id, "runnerPid": pid})
         else:
@@ -365,7 +357,7 @@ def resume(
     orchestrator = rt.orchestrator(events=relay)
     execution = orchestrator.waves.resume(execution_id)
     if detach:
-        pid = spawn_runner(rt, execution, poll_interval=poll_interval)
+        pid = spawn_runner(rt, execution.execution_id, poll_interval=poll_interval)
         click.echo(
             f"{execution_id} resumed"
             + (f", running in the background (pid {pid})" if pid is not None else ""),
