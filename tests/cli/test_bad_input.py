@@ -62,7 +62,8 @@ WITH_SHOP: list[tuple[tuple[str, ...], int, str]] = [
     (("report", EXECUTION_ID), 1, f"no execution '{EXECUTION_ID}'"),
     (("cancel", EXECUTION_ID), 1, f"no execution '{EXECUTION_ID}'"),
     (("executions", "list", "--plan", "nosuch"), 1, "no recovery plan 'nosuch'"),
-    (("pause", "shop", "nosuch"), 2, "has no wave 'nosuch'"),
+    (("plans", "pause-before", "shop", "nosuch"), 2, "has no wave 'nosuch'"),
+    (("pause", EXECUTION_ID), 1, f"no execution '{EXECUTION_ID}'"),
     (("cache", "show", "s-1"), 2, "is not a DRS source server ID"),
 ]
 WITH_SHOP_AWS: list[tuple[tuple[str, ...], int, str]] = [

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from drs_orchestration.cli import EXIT_BACKEND, EXIT_FAILED, EXIT_USAGE, main
+from drs_orchestration.cli.errors import option_words
 from drs_orchestration.models import Execution
 from drs_orchestration.storage import SqliteStorage
 
@@ -175,3 +176,16 @@ def test_a_closed_pipe_in_a_real_process_is_silent(tmp_path: Path) -> None:
 
     assert result.stderr == ""
     assert result.returncode == EXIT_FAILED
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("pass include_recovery=True if so", "pass --include-recovery if so"),
+        ("apply the report with add_tag=True", "apply the report with --add-tag"),
+        ("pass drill_ok=True; or x=True.", "pass --drill-ok; or --x."),
+        ("Name=True, a_b=False, flag=Truer", "Name=True, a_b=False, flag=Truer"),
+    ],
+)
+def test_library_keyword_flags_read_as_options(message: str, expected: str) -> None:
+    assert option_words(message) == expected

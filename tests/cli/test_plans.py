@@ -130,3 +130,13 @@ def test_validate_reads_group_names_without_storage(tmp_path: Path) -> None:
     result = invoke("validate", write(tmp_path / "r.yaml", cyclic), "--json")
     assert result.status == 1
     assert "dependency cycle" in json.dumps(result.json()["problems"])
+
+
+def test_the_help_shows_the_file_examples_as_written() -> None:
+    plans = invoke("plans", "--help")
+    groups = invoke("groups", "create", "--help")
+
+    assert plans.status == 0
+    assert "\\b" not in plans.out
+    assert "\n    name: shop\n    failurePolicy: stop" in plans.out
+    assert "\n    selection: {tags: {Tier: db}}" in groups.out

@@ -9,9 +9,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from drs_orchestration.cli.progress import MAX_SERVER_ROWS, LiveProgress
-from drs_orchestration.events import ServerFailed
-from drs_orchestration.models import Execution, ServerOutcome, WaveRun
+from drs_orchestration.cli.progress import MAX_SERVER_ROWS, FailbackProgress, LiveProgress
+from drs_orchestration.events import FailbackProgressed, ServerFailed
+from drs_orchestration.models import (
+    Execution,
+    Failback,
+    FailbackPhase,
+    FailbackState,
+    ServerOutcome,
+    WaveRun,
+)
 from drs_orchestration.models.executions import ServerLaunchStatus, WaveStatus
 from drs_orchestration.models.readiness import ServerReadiness
 from drs_orchestration.services.waves import WaveExecutor
@@ -37,7 +44,7 @@ def _execution(waves: int, servers: int) -> Execution:
     return Execution(plan_id="rp-" + "p" * 20, plan_name="big", waves=runs)
 
 
-def _rendered(view: LiveProgress) -> str:
+def _rendered(view: LiveProgress | FailbackProgress) -> str:
     out = io.StringIO()
     Console(file=out, width=160, force_terminal=False).print(view.render())
     return out.getvalue()
@@ -91,6 +98,53 @@ def test_events_update_a_server_and_name_it_in_the_log() -> None:
     assert ("wave-0", f"db-2 ({server_id('0-1')})", "SKIPPED") in view.server_rows()
     assert "db-2" in log.getvalue()
     assert "skipped: no recovery point" in log.getvalue()
+
+
+def test_a_failback_view_shows_each_phase_and_names_servers_in_its_log() -> None:
+    execution_id = "ex-" + "e" * 20
+    states = [
+        FailbackState(
+            recovery_instance_id=f"i-{index:017x}",
+            execution_id=execution_id,
+            wave_name="app",
+            source_server_id=server_id(f"f-{index}"),
+            region="us-east-1",
+        )
+        for index in range(2)
+    ]
+    log = io.StringIO()
+    view = FailbackProgress(
+        Failback(execution_id=execution_id, servers=states),
+        Console(file=log, width=200),
+        {server_id("f-0"): "app-1"},
+    )
+    assert "0/2" in _rendered(view)
+
+    ready = states[0].model_copy(
+        update={
+            "phase": FailbackPhase.READY,
+            "replication_state": "CONTINUOUS",
+            "lag_seconds": 5.0,
+        }
+    )
+    view.update_from(Failback(execution_id=execution_id, servers=[ready, states[1]]))
+    view(
+        FailbackProgressed(
+            at=NOW,
+            execution_id=execution_id,
+            source_server_id=ready.source_server_id,
+            recovery_instance_id=ready.recovery_instance_id,
+            phase="READY",
+            action="ready",
+            message="CONTINUOUS with lag 5 s",
+        )
+    )
+
+    text = _rendered(view)
+    assert "1/2" in text
+    assert "CONTINUOUS, lag 5s" in text
+    assert f"app-1 ({server_id('f-0')})" in text
+    assert f"app-1 ({server_id('f-0')}) ready: CONTINUOUS with lag 5 s" in log.getvalue()
 
 
 def test_an_interrupted_drill_keeps_its_state_and_resume_finishes_it(

@@ -106,7 +106,11 @@ def test_recover_asks_naming_the_plan_and_its_server_count(
     # A recovery's instances are production: terminate refuses them.
     refused = aws("terminate", recovery["executionId"], "--yes")
     assert refused.status == 1
-    assert "not a drill" in refused.one_line_error()
+    line = refused.one_line_error()
+    assert "not a drill" in line
+    # The library's keyword argument, said as the command's option.
+    assert "pass --include-recovery" in line
+    assert "include_recovery=True" not in line
 
 
 def test_recover_with_yes_and_a_failed_server_exits_1(sim: DrsSimulator, tmp_path: Path) -> None:
@@ -122,9 +126,9 @@ def test_recover_with_yes_and_a_failed_server_exits_1(sim: DrsSimulator, tmp_pat
     assert "injected fault" in note
 
 
-def test_pause_before_a_wave_then_resume(sim: DrsSimulator, tmp_path: Path) -> None:
+def test_a_plan_that_pauses_before_a_wave_then_resume(sim: DrsSimulator, tmp_path: Path) -> None:
     shop(sim, tmp_path)
-    assert invoke("pause", "shop", "web").status == 0
+    assert invoke("plans", "pause-before", "shop", "web").status == 0
     assert invoke("plans", "show", "shop", "--output", "json").json()["waves"][2]["pauseBefore"]
 
     paused = aws("drill", "shop", "--output", "json")
@@ -144,11 +148,67 @@ def test_pause_before_a_wave_then_resume(sim: DrsSimulator, tmp_path: Path) -> N
     assert again.status == 1
     assert "has ended (COMPLETED): nothing to resume" in again.one_line_error()
 
-    assert invoke("pause", "shop", "web", "--off").status == 0
+    assert invoke("plans", "pause-before", "shop", "web", "--off").status == 0
     assert not invoke("plans", "show", "shop", "--output", "json").json()["waves"][2]["pauseBefore"]
-    missing = invoke("pause", "shop", "nosuch")
+    missing = invoke("plans", "pause-before", "shop", "nosuch")
     assert missing.status == 2
     assert "has no wave 'nosuch' (waves: database, app, web)" in missing.one_line_error()
+
+
+def test_pause_a_running_execution_before_its_next_wave(sim: DrsSimulator, tmp_path: Path) -> None:
+    shop(sim, tmp_path)
+    execution_id = aws("drill", "shop", "--detach").out.strip()
+    while invoke("status", execution_id, "--output", "json").json()["waves"][0]["status"] == (
+        "PENDING"
+    ):
+        assert aws("step", execution_id).status == 0
+
+    paused = invoke("pause", execution_id)
+
+    assert paused.status == 0, paused
+    assert "it stops before wave 'app' as PAUSED" in paused.out
+    assert f"release it with 'drs-orchestration resume {execution_id}'" in paused.err
+    marked = invoke("pause", execution_id, "--output", "json").json()
+    assert marked["status"] == "RUNNING"
+    assert [w["pauseBefore"] for w in marked["waves"]] == [False, True, False]
+    in_flight = invoke("pause", execution_id, "--before", "database")
+    assert in_flight.status == 1
+    assert "wave 'database' has already started" in in_flight.one_line_error()
+    unknown = invoke("pause", execution_id, "--before", "nosuch")
+    assert unknown.status == 2
+    assert "has no wave 'nosuch' (waves: database, app, web)" in unknown.one_line_error()
+
+    # The process running it (here: resume) stops before the wave, and says how to go on.
+    ran = aws("resume", execution_id, "--output", "json")
+    assert ran.status == 0, ran
+    assert ran.json()["status"] == "PAUSED"
+    assert ran.json()["pausedBefore"] == "app"
+    assert [w["status"] for w in ran.json()["waves"]] == ["COMPLETED", "PENDING", "PENDING"]
+    again = invoke("pause", execution_id)
+    assert again.out.strip() == f"{execution_id} is paused before wave 'app'"
+
+    done = aws("resume", execution_id, "--output", "json")
+    assert done.json()["status"] == "COMPLETED"
+    ended = invoke("pause", execution_id)
+    assert ended.status == 1
+    assert "has ended (COMPLETED): nothing to pause" in ended.one_line_error()
+    # The plan was never changed.
+    plan = invoke("plans", "show", "shop", "--output", "json").json()
+    assert not any(w.get("pauseBefore") for w in plan["waves"])
+
+
+def test_pause_names_the_plan_command_when_given_a_plan(sim: DrsSimulator, tmp_path: Path) -> None:
+    shop(sim, tmp_path)
+
+    by_name = invoke("pause", "shop")
+    assert by_name.status == 1
+    line = by_name.one_line_error()
+    assert "no execution 'shop'" in line
+    assert "'drs-orchestration plans pause-before PLAN WAVE'" in line
+
+    old_form = invoke("pause", "shop", "web")
+    assert old_form.status == 2
+    assert "unexpected extra argument (web)" in old_form.one_line_error()
 
 
 def test_detach_then_step_cancel_and_resume(sim: DrsSimulator, tmp_path: Path) -> None:
@@ -202,6 +262,10 @@ def test_detach_spawns_a_runner_with_the_same_storage_and_aws_options(
     assert command[command.index("--profile") + 1] == "dr-admin"
     assert command[command.index("--region") + 1] == "eu-west-1"
     assert command[command.index("--poll-interval") + 1] == "5"
+    failback = follow.runner_command(
+        rt, "ex-" + "a" * 20, poll_interval=30, command=("failback", "run")
+    )
+    assert failback[1:6] == ["-m", "drs_orchestration", "failback", "run", "ex-" + "a" * 20]
 
     memory = aws("drill", "x", "--detach", "--storage", "memory")
     assert memory.status == 2

@@ -13,10 +13,12 @@ stderr, ``drs-orchestration COMMAND: what went wrong``, and exits with a
 status that says what kind of failure it was:
 
 ====  =============================================================
-0     done (a drill or recovery completed, a check passed)
+0     done (a drill or recovery completed, a check passed, a failback
+      waits for its next request)
 1     the command ran and failed: an execution failed or was cancelled,
-      a check found problems (preflight, drift, ``plans check``), a name
-      or ID that is not stored, a confirmation declined
+      a server's failback failed, a check found problems (preflight,
+      drift, ``plans check``), a name or ID that is not stored, a
+      confirmation declined
 2     the command line or an input file is wrong (usage, validation)
 3     AWS or the storage failed (credentials, access, unreachable, a
       database file that is not ours)
@@ -39,6 +41,7 @@ from drs_orchestration.cli.errors import (
     CliError,
     exit_status,
     one_line,
+    option_words,
 )
 from drs_orchestration.errors import DrsOrchestrationError, StorageError, StorageUnavailableError
 
@@ -110,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"{name}: {one_line(error.message)}")
         return error.status
     except DrsOrchestrationError as error:
-        _error(f"{name}: {one_line(str(error))}{_storage_hint(error, options)}")
+        _error(f"{name}: {option_words(one_line(str(error)))}{_storage_hint(error, options)}")
         return exit_status(error)
     except OSError as error:
         # A file named on the command line (a report to write, a CSV to read).

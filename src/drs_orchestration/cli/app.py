@@ -5,7 +5,17 @@ from __future__ import annotations
 import click
 
 from drs_orchestration._version import __version__
-from drs_orchestration.cli import cache, demo, evidence, executions, groups, match, plans, run
+from drs_orchestration.cli import (
+    cache,
+    demo,
+    evidence,
+    executions,
+    failback,
+    groups,
+    match,
+    plans,
+    run,
+)
 from drs_orchestration.cli import validate as validate_command
 from drs_orchestration.cli.options import OrderedGroup
 
@@ -13,10 +23,11 @@ __all__ = ["root"]
 
 _EPILOG = """\b
 Exit status:
-  0    done (an execution completed, a check passed)
-  1    the command failed: an execution failed or was cancelled, a check
-       found problems (preflight, drift, plans check), nothing stored under
-       that name or ID, a confirmation declined
+  0    done (an execution completed, a check passed, a failback waits for
+       its next request)
+  1    the command failed: an execution failed or was cancelled, a server's
+       failback failed, a check found problems (preflight, drift, plans
+       check), nothing stored under that name or ID, a confirmation declined
   2    the command line or an input file is wrong (usage, validation)
   3    AWS or the storage failed (credentials, access, a foreign database)
   130  interrupted (Ctrl-C); a running execution keeps its state
@@ -60,6 +71,7 @@ for command in (
     run.resume,
     run.pause,
     run.cancel,
+    failback.failback,
     cache.terminate,
     cache.cache,
     match.match,

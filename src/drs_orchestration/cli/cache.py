@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from drs_orchestration.cli.errors import EXIT_FAILED, EXIT_OK
+from drs_orchestration.cli.errors import EXIT_FAILED, EXIT_OK, option_words
 from drs_orchestration.cli.options import (
     OrderedGroup,
     OutputFormat,
@@ -186,7 +186,7 @@ def terminate(
                 item.source_server_id or "-",
                 item.region,
                 styled(item.status.value),
-                item.reason or (item.error.message if item.error else ""),
+                option_words(item.reason or (item.error.message if item.error else "")),
                 item.terminate_job_id or "-",
             )
         show(table)

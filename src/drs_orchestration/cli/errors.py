@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from drs_orchestration.errors import (
     AwsApiError,
     CrossAccountError,
@@ -19,6 +21,7 @@ __all__ = [
     "CliError",
     "exit_status",
     "one_line",
+    "option_words",
 ]
 
 EXIT_OK = 0
@@ -59,3 +62,16 @@ def exit_status(error: DrsOrchestrationError) -> int:
 def one_line(message: str) -> str:
     """``message`` with every run of whitespace (newlines too) as one space."""
     return " ".join(message.split())
+
+
+_KEYWORD_FLAG = re.compile(r"\b([a-z][a-z0-9]*(?:_[a-z0-9]+)*)=True\b")
+
+
+def option_words(message: str) -> str:
+    """``message`` with the library's ``name=True`` hints said as the option ``--name``.
+
+    The library's messages name its keyword arguments (``pass
+    include_recovery=True``); each command takes the same setting as the
+    flag of that name (``--include-recovery``).
+    """
+    return _KEYWORD_FLAG.sub(lambda m: "--" + m.group(1).replace("_", "-"), message)

@@ -1,14 +1,16 @@
-"""Running an execution from the terminal: step it to the end with a live view, or detach.
+"""Running an execution or a failback from the terminal: step it with a live view, or detach.
 
-:func:`follow` drives an execution with the executor's public
-``advance`` (one persisted step at a time), refreshing the view from the
-execution each step returns, and sleeping the poll interval only while the
-execution waits on DRS. Interrupting it (Ctrl-C) leaves the execution as
-stored: ``resume`` continues it from any terminal, ``cancel`` stops it.
+:func:`follow` drives an execution with the executor's public ``step``
+(one persisted step at a time), refreshing the view from the execution
+each step returns, and sleeping the poll interval only while the execution
+waits on DRS. Interrupting it (Ctrl-C) leaves the execution as stored:
+``resume`` continues it from any terminal, ``cancel`` stops it.
+:func:`follow_failback` does the same for a failback, with the failback
+coordinator's ``step``, until it waits for a request.
 
 :func:`spawn_runner` is ``--detach``: a background ``drs-orchestration
-resume EXECUTION`` process with the same storage and AWS options, its output
-in a log file.
+resume EXECUTION`` (or ``failback run EXECUTION``) process with the same
+storage and AWS options, its output in a log file.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,12 +33,13 @@ from drs_orchestration.cli.errors import (
 )
 from drs_orchestration.cli.options import OutputFormat
 from drs_orchestration.cli.output import echo_json
-from drs_orchestration.cli.progress import EventRelay, LiveProgress
+from drs_orchestration.cli.progress import EventRelay, FailbackProgress, LiveProgress
 from drs_orchestration.cli.report import execution_summary, report_console
 from drs_orchestration.models import Execution, ExecutionStatus
 
 if TYPE_CHECKING:
     from drs_orchestration.cli.runtime import Runtime
+    from drs_orchestration.models import Failback
     from drs_orchestration.services import Orchestrator
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "execution_exit_status",
     "finish",
     "follow",
+    "follow_failback",
     "log_path",
     "runner_command",
     "spawn_runner",
@@ -92,6 +97,46 @@ def follow(
         relay.target = None
 
 
+def follow_failback(
+    rt: Runtime,
+    orchestrator: Orchestrator,
+    view: FailbackProgress,
+    failback: Failback,
+    *,
+    poll_interval: float,
+) -> Failback:
+    """Step a failback until no work is left (every server waits for a request or has ended).
+
+    ``view`` shows every server's phase while it runs; it should also be
+    the target of the orchestrator's event relay, for the milestones.
+
+    Raises:
+        CliError: interrupted (exit 130), naming the commands that continue or stop it.
+    """
+    from rich.live import Live
+
+    sleep = rt.sleep
+    execution_id = failback.execution_id
+    try:
+        with Live(
+            get_renderable=view.render, console=view.console, refresh_per_second=4, transient=True
+        ):
+            while True:
+                result = orchestrator.failback.step(execution_id)
+                view.update_from(result.failback)
+                if not result.pending:
+                    return result.failback
+                if not result.progressed:
+                    sleep(poll_interval)
+    except KeyboardInterrupt:
+        raise CliError(
+            f"interrupted; the failback of {execution_id} keeps its state: continue it with "
+            f"'drs-orchestration failback run {execution_id}', stop replicating back with "
+            f"'drs-orchestration failback stop {execution_id}'",
+            EXIT_INTERRUPTED,
+        ) from None
+
+
 def execution_exit_status(execution: Execution) -> int:
     """0 for a completed (or paused) execution, 1 for anything else."""
     if execution.status in (ExecutionStatus.COMPLETED, ExecutionStatus.PAUSED):
@@ -134,8 +179,20 @@ def check_detachable(rt: Runtime) -> None:
         )
 
 
-def runner_command(rt: Runtime, execution_id: str, *, poll_interval: float) -> list[str]:
+def runner_command(
+    rt: Runtime,
+    execution_id: str,
+    *,
+    poll_interval: float,
+    command: Sequence[str] = ("resume",),
+) -> list[str]:
     """The command line of a background runner for ``execution_id`` (same storage and AWS).
+
+    Args:
+        rt: The runtime of the command that detaches.
+        execution_id: The execution to run (or whose failback to run).
+        poll_interval: The runner's ``--poll-interval``.
+        command: The runner's command words before the execution ID.
 
     Raises:
         CliError: the storage is ``memory``, which no other process can read (exit 2).
@@ -145,36 +202,50 @@ def runner_command(rt: Runtime, execution_id: str, *, poll_interval: float) -> l
     storage = (
         f"sqlite://{spec.path.resolve()}" if spec.kind == "sqlite" and spec.path else spec.url()
     )
-    command = [sys.executable, "-m", "drs_orchestration", "resume", execution_id]
-    command += ["--storage", storage, "--poll-interval", f"{poll_interval:g}"]
+    line = [sys.executable, "-m", "drs_orchestration", *command, execution_id]
+    line += ["--storage", storage, "--poll-interval", f"{poll_interval:g}"]
     if rt.options.profile:
-        command += ["--profile", rt.options.profile]
+        line += ["--profile", rt.options.profile]
     if rt.options.region:
-        command += ["--region", rt.options.region]
-    return command
+        line += ["--region", rt.options.region]
+    return line
 
 
-def log_path(execution_id: str) -> Path:
-    """Where a background runner writes its output: beside the per-user database."""
+def log_path(name: str) -> Path:
+    """Where a background runner writes its output: ``NAME.log`` beside the per-user database."""
     from drs_orchestration.storage import default_sqlite_path
 
-    return default_sqlite_path().parent / "logs" / f"{execution_id}.log"
+    return default_sqlite_path().parent / "logs" / f"{name}.log"
 
 
-def spawn_runner(rt: Runtime, execution: Execution, *, poll_interval: float) -> int | None:
-    """Start a background process that runs ``execution`` to its end; return its PID.
+def spawn_runner(
+    rt: Runtime,
+    execution_id: str,
+    *,
+    poll_interval: float,
+    command: Sequence[str] = ("resume",),
+    log_name: str | None = None,
+) -> int | None:
+    """Start a background process that runs ``execution_id``; return its PID.
+
+    Args:
+        rt: The runtime of the command that detaches.
+        execution_id: The execution to run (or whose failback to run).
+        poll_interval: The runner's ``--poll-interval``.
+        command: The runner's command words before the execution ID.
+        log_name: The log file's name without ``.log`` (default: the execution ID).
 
     Under ``--clients simulated`` (tests) there is no other process that could
     reach the simulator: nothing is started and ``None`` is returned.
     """
-    command = runner_command(rt, execution.execution_id, poll_interval=poll_interval)
+    line = runner_command(rt, execution_id, poll_interval=poll_interval, command=command)
     if rt.simulated:
         return None
-    path = log_path(execution.execution_id)
+    path = log_path(log_name or execution_id)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with path.open("ab") as log:
         process = subprocess.Popen(
-            command,
+            line,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -84,7 +84,7 @@ def create(
     timeout_s: float,
     output: OutputFormat,
 ) -> int:
-    r"""Create groups from a file and apply their launch settings.
+    """Create groups from a file and apply their launch settings.
 
     \b
     The file (YAML or JSON):
@@ -98,7 +98,7 @@ def create(
       serverOverridesCsv: db.csv       # optional, relative to the file
 
     Exits 1 when a group's launch configuration did not become ready.
-    """
+    """  # noqa: D301 - a backspace (\b) line keeps click from rewrapping the block
     rt = runtime(ctx)
     specs = load_group_specs(path, overrides_csv=overrides_csv)
     orchestrator = rt.orchestrator()

@@ -23,6 +23,7 @@ __all__ = [
     "OutputFormat",
     "aws_options",
     "output_option",
+    "poll_interval_option",
     "storage_options",
 ]
 
@@ -152,3 +153,22 @@ def output_option(function: F) -> F:
         callback=_json_flag,
         help="Same as --output json.",
     )(function)
+
+
+def poll_interval_option(default: float, while_: str) -> Callable[[F], F]:
+    """``--poll-interval SECONDS``, the wait between polls of DRS.
+
+    Args:
+        default: The default, in seconds.
+        while_: What is waited on, for the help (``"a wave's jobs run"``).
+
+    The decorated function receives ``poll_interval``.
+    """
+    return click.option(
+        "--poll-interval",
+        type=click.FloatRange(min=1, max=3600),
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=f"How long to wait between polls of DRS while {while_}.",
+    )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from drs_orchestration.cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
 from drs_orchestration.cli.report import report_console
 from drs_orchestration.reports._format import format_duration, format_time
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STATUS_STYLE",
+    "confirm",
     "console",
     "duration",
     "echo_json",
@@ -56,6 +58,10 @@ STATUS_STYLE = {
     "paired": "green",
     # readiness
     "not ready": "red",
+    # failback
+    "REVERSE_REPLICATING": "cyan",
+    "READY": "green",
+    "LAUNCHING": "cyan",
     # termination
     "WOULD_TERMINATE": "yellow",
     "ALREADY_GONE": "dim",
@@ -111,3 +117,26 @@ def lines(rows: Iterable[str]) -> str:
     """Rows joined by newlines (``-`` when there are none)."""
     joined = "\n".join(rows)
     return joined or "-"
+
+
+def confirm(question: str, *, what: str) -> None:
+    """Ask ``question`` on stderr; go on only when the answer is yes.
+
+    Args:
+        question: What is about to happen, naming what it touches.
+        what: What does not start without a yes, for the message
+            (``"recovery of 'shop'"``).
+
+    Raises:
+        CliError: declined (exit 1), or no answer could be read (exit 2, naming ``--yes``).
+    """
+    try:
+        confirmed = click.confirm(question, default=False, err=True)
+    except click.Abort:
+        raise CliError(
+            f"{what} not started: no confirmation could be read; pass --yes to go ahead "
+            "without asking",
+            EXIT_USAGE,
+        ) from None
+    if not confirmed:
+        raise CliError(f"{what} not started: not confirmed", EXIT_FAILED)

@@ -37,7 +37,7 @@ _ARGUMENTS = {
 
 @click.group(cls=OrderedGroup)
 def plans() -> None:
-    r"""Recovery plans: waves of protection groups.
+    """Recovery plans: waves of protection groups.
 
     Waves run in dependency order.
 
@@ -48,7 +48,7 @@ def plans() -> None:
       waves:
         - {name: database, protectionGroups: [database]}
         - {name: app, protectionGroups: [app], dependsOn: [database], pauseBefore: true}
-    """
+    """  # noqa: D301 - a backspace (\b) line keeps click from rewrapping the block
 
 
 def _read(rt: Runtime, path: Path) -> dict[str, Any]:
@@ -196,6 +196,43 @@ def check(ctx: click.Context, plan: str, output: OutputFormat) -> int:
             )
         show(waves, *([findings] if result.findings else []))
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@plans.command("pause-before")
+@click.argument("plan")
+@click.argument("wave")
+@click.option("--off", is_flag=True, help="Clear the pause instead of setting it.")
+@storage_options
+@click.pass_context
+def pause_before(ctx: click.Context, plan: str, wave: str, off: bool) -> int:
+    """Make a plan's executions pause before a wave.
+
+    With --off, clear that pause.
+
+    Sets the wave's pauseBefore on the plan (no AWS call): executions
+    started from then on stop before WAVE as PAUSED (their earlier waves
+    done), and 'drs-orchestration resume EXECUTION' releases them. An
+    execution already running keeps the plan as it started: pause it with
+    'drs-orchestration pause EXECUTION --before WAVE'.
+    """
+    rt = runtime(ctx)
+    found = rt.plan(plan, read_only=False)
+    names = [w.name for w in found.waves]
+    if wave not in names:
+        raise CliError(
+            f"plan {found.name!r} has no wave {wave!r} (waves: {', '.join(names)})", EXIT_USAGE
+        )
+    waves = [
+        {
+            **w.model_dump(exclude=set() if w.frozen else {"server_ids"}),
+            **({"pause_before": not off} if w.name == wave else {}),
+        }
+        for w in found.waves
+    ]
+    rt.orchestrator().plans.update(found.plan_id, waves=waves, expected_version=found.version)
+    state = "no longer pause" if off else "pause"
+    click.echo(f"executions of {found.name!r} started from now on {state} before wave {wave!r}")
+    return EXIT_OK
 
 
 @plans.command("delete")

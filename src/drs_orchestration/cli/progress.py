@@ -1,10 +1,12 @@
-"""Live progress of an execution in the terminal: per-wave bars and every server's status.
+"""Live progress in the terminal: an execution's waves and servers, a failback's servers.
 
-Two sources keep it current: the library's events (milestones, job
-progress, as they happen) and the execution as stored after each step
-(:meth:`LiveProgress.update_from`), which also brings the host names each
-wave's readiness check recorded, and makes the view right for an execution
-that was started elsewhere and is only being followed here.
+An execution shows per-wave bars and every server's launch status; a
+failback, every server's phase on its way back. Two sources keep each view
+current: the library's events (milestones, job progress, as they happen)
+and the record as stored after each step (:meth:`LiveProgress.update_from`,
+:meth:`FailbackProgress.update_from`), which also makes the view right for
+an execution or failback that was started elsewhere and is only being
+followed here.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from drs_orchestration.events import (
     ExecutionFinished,
     ExecutionPaused,
     ExecutionStarted,
+    FailbackProgressed,
     JobProgress,
     JobStarted,
     ServerFailed,
@@ -24,13 +27,21 @@ from drs_orchestration.events import (
     WaveFinished,
     WaveStarted,
 )
-from drs_orchestration.models import Execution, ServerLaunchStatus, WaveStatus
+from drs_orchestration.models import (
+    Execution,
+    Failback,
+    FailbackPhase,
+    FailbackState,
+    ServerLaunchStatus,
+    WaveStatus,
+)
+from drs_orchestration.reports._format import format_duration
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.progress import Progress, TaskID
 
-__all__ = ["MAX_SERVER_ROWS", "EventRelay", "LiveProgress"]
+__all__ = ["MAX_SERVER_ROWS", "EventRelay", "FailbackProgress", "LiveProgress"]
 
 MAX_SERVER_ROWS = 30
 """Server rows shown at most: beyond that, the servers of the waves in flight."""
@@ -43,6 +54,11 @@ _STATUS_STYLE = {
     "IN_PROGRESS": "cyan",
     "PENDING": "dim",
     "NOT_STARTED": "dim",
+    # failback phases
+    "REVERSE_REPLICATING": "cyan",
+    "READY": "green",
+    "LAUNCHING": "cyan",
+    "COMPLETED": "green",
 }
 _DONE = frozenset({"LAUNCHED", "FAILED", "SKIPPED", "TERMINATED"})
 
@@ -219,3 +235,115 @@ class LiveProgress:
 
     def _log(self, message: str) -> None:
         self._console.log(message)
+
+
+class FailbackProgress:
+    """An event sink that keeps every server's failback phase and logs its milestones.
+
+    Use it as the ``events`` of an :class:`~drs_orchestration.Orchestrator`
+    (through an :class:`EventRelay`) and show :meth:`render` in a
+    ``rich.live.Live``; :meth:`update_from` takes the failback as each step
+    stored it.
+
+    Args:
+        failback: The failback about to be stepped.
+        console: Where milestones are printed.
+        hostnames: Names to show next to source server IDs.
+    """
+
+    def __init__(
+        self, failback: Failback, console: Console, hostnames: dict[str, str] | None = None
+    ) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.console = console
+        self._names = dict(hostnames or {})
+        self._states: dict[str, FailbackState] = {}
+        self._progress: Progress = Progress(
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[state]}"),
+            console=console,
+        )
+        self._task = self._progress.add_task(
+            "failback", total=len(failback.servers), state="waiting"
+        )
+        self.update_from(failback)
+
+    def update_from(self, failback: Failback) -> None:
+        """Take every server's record as stored."""
+        from drs_orchestration.services.failback.requests import pending
+
+        for state in failback.servers:
+            self._states[state.source_server_id] = state
+        settled = sum(not pending(s) for s in self._states.values())
+        self._progress.update(
+            self._task,
+            total=len(self._states),
+            completed=settled,
+            state=failback.phase.value.lower().replace("_", " "),
+        )
+
+    def __call__(self, event: Event) -> None:
+        """Take one event: the failback's milestones, and the jobs of a launch back."""
+        if isinstance(event, FailbackProgressed):
+            detail = f": {event.message}" if event.message else ""
+            self._log(
+                f"{self._name(event.source_server_id)} {event.action.replace('_', ' ')}{detail}"
+            )
+        elif isinstance(event, JobStarted):
+            self._log(f"launch back: job {event.job_id} started ({event.servers} servers)")
+        elif isinstance(event, WaveFinished):
+            self._log(
+                f"launch back of wave {event.wave_name} {event.status.lower()}: "
+                f"{event.launched} launched, {event.failed} failed"
+            )
+
+    def render(self) -> RenderableType:
+        """The bar (servers waiting for a request or ended) and each server's phase."""
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        for column in ("wave", "server", "phase", "replication back"):
+            table.add_column(column)
+        states = sorted(
+            self._states.values(),
+            key=lambda s: (
+                s.wave_name,
+                self._names.get(s.source_server_id, ""),
+                s.source_server_id,
+            ),
+        )
+        for state in states[:MAX_SERVER_ROWS]:
+            phase = state.phase.value
+            table.add_row(
+                state.wave_name,
+                self._name(state.source_server_id),
+                Text(phase, style=_STATUS_STYLE.get(phase, "")),
+                _replication(state),
+            )
+        parts: list[RenderableType] = [self._progress, table]
+        if len(states) > MAX_SERVER_ROWS:
+            hidden = len(states) - MAX_SERVER_ROWS
+            parts.append(
+                Text(f"... and {hidden} more servers (drs-orchestration failback status)", "dim")
+            )
+        return Group(*parts)
+
+    def _name(self, sid: str) -> str:
+        name = self._names.get(sid)
+        return f"{name} ({sid})" if name else sid
+
+    def _log(self, message: str) -> None:
+        self.console.log(message)
+
+
+def _replication(state: FailbackState) -> str:
+    """``CONTINUOUS, lag 5s``: the replication back as last read (``-`` before it started)."""
+    if state.phase is FailbackPhase.NOT_STARTED or state.replication_state is None:
+        return "-"
+    lag = f", lag {format_duration(state.lag_seconds)}" if state.lag_seconds is not None else ""
+    return f"{state.replication_state}{lag}"

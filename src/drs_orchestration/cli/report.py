@@ -6,6 +6,7 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from drs_orchestration.cli.errors import option_words
 from drs_orchestration.models import Execution, ServerLaunchStatus, ServerOutcome
 from drs_orchestration.reports._format import format_duration
 
@@ -45,9 +46,9 @@ def _span(start: datetime | None, end: datetime | None) -> str:
 
 def _detail(outcome: ServerOutcome) -> str:
     if outcome.skipped_reason:
-        return outcome.skipped_reason
+        return option_words(outcome.skipped_reason)
     if outcome.error is not None:
-        return outcome.error.message
+        return option_words(outcome.error.message)
     return ""
 
 

@@ -6,10 +6,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from drs_orchestration.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
+from drs_orchestration.cli.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    option_words,
+)
 from drs_orchestration.cli.follow import check_detachable, finish, follow, spawn_runner
-from drs_orchestration.cli.options import OutputFormat, aws_options, output_option, storage_options
+from drs_orchestration.cli.options import (
+    OutputFormat,
+    aws_options,
+    output_option,
+    poll_interval_option,
+    storage_options,
+)
 from drs_orchestration.cli.output import (
+    confirm,
     duration,
     echo_json,
     make_table,
@@ -19,7 +32,13 @@ from drs_orchestration.cli.output import (
 )
 from drs_orchestration.cli.progress import EventRelay
 from drs_orchestration.cli.runtime import Runtime, runtime
-from drs_orchestration.models import Execution, RecoveryPlan, ServerLaunchStatus
+from drs_orchestration.models import (
+    Execution,
+    ExecutionStatus,
+    RecoveryPlan,
+    ServerLaunchStatus,
+    WaveStatus,
+)
 
 if TYPE_CHECKING:
     from drs_orchestration.models import PlanReadiness
@@ -27,14 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["cancel", "drill", "pause", "preflight", "recover", "resume", "step"]
 
 _COUNTED = (ServerLaunchStatus.LAUNCHED, ServerLaunchStatus.FAILED, ServerLaunchStatus.SKIPPED)
-_POLL = click.option(
-    "--poll-interval",
-    type=click.FloatRange(min=1, max=3600),
-    default=15.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait between polls of DRS while a wave's jobs run.",
-)
+_POLL = poll_interval_option(15.0, "a wave's jobs run")
 _DETACH = click.option(
     "--detach",
     is_flag=True,
@@ -110,7 +122,7 @@ def _readiness_tables(report: PlanReadiness) -> list[Any]:
                 duration(server.lag_s),
                 when(server.latest_recovery_point),
                 styled("ready" if server.ready else "not ready"),
-                server.reason,
+                option_words(server.reason),
             )
         tables.append(table)
     return tables
@@ -155,7 +167,7 @@ def drill(
 
     Drill launches are isolated from production.
 
-    Exits 0 when every wave completed (or the plan paused before a wave),
+    Exits 0 when every wave completed (or the drill paused before a wave),
     1 when the drill failed or was cancelled.
     """
     rt = runtime(ctx)
@@ -235,16 +247,7 @@ def _confirm(rt: Runtime, plan: RecoveryPlan) -> None:
         f"Recover plan {plan.name!r} ({plan.plan_id}): launch {servers} servers in "
         f"{len(check.waves)} waves in {', '.join(regions)} as a REAL RECOVERY, not a drill?"
     )
-    try:
-        confirmed = click.confirm(question, default=False, err=True)
-    except click.Abort:
-        raise CliError(
-            "recovery not started: no confirmation could be read; pass --yes to recover "
-            "without asking",
-            EXIT_USAGE,
-        ) from None
-    if not confirmed:
-        raise CliError(f"recovery of {plan.name!r} not started: not confirmed", EXIT_FAILED)
+    confirm(question, what=f"recovery of {plan.name!r}")
 
 
 def _run(
@@ -264,7 +267,7 @@ def _run(
     )
     kind = "drill" if drill else "recovery"
     if detach:
-        pid = spawn_runner(rt, execution, poll_interval=poll_interval)
+        pid = spawn_runner(rt, execution.execution_id, poll_interval=poll_interval)
         if output == "json":
             echo_json({"executionId": execution.execution_id, "runnerPid": pid})
         else:
@@ -354,7 +357,7 @@ def resume(
     orchestrator = rt.orchestrator(events=relay)
     execution = orchestrator.waves.resume(execution_id)
     if detach:
-        pid = spawn_runner(rt, execution, poll_interval=poll_interval)
+        pid = spawn_runner(rt, execution.execution_id, poll_interval=poll_interval)
         click.echo(
             f"{execution_id} resumed"
             + (f", running in the background (pid {pid})" if pid is not None else ""),
@@ -366,41 +369,75 @@ def resume(
 
 
 @click.command()
-@click.argument("plan")
-@click.argument("wave")
-@click.option("--off", is_flag=True, help="Clear the pause instead of setting it.")
+@click.argument("execution_id", metavar="EXECUTION")
+@click.option(
+    "--before",
+    metavar="WAVE",
+    default=None,
+    help="Pause before this wave (default: the next wave that has not started).",
+)
+@output_option
 @storage_options
 @click.pass_context
-def pause(ctx: click.Context, plan: str, wave: str, off: bool) -> int:
-    """Make a plan's executions pause before a wave.
+def pause(ctx: click.Context, execution_id: str, before: str | None, output: OutputFormat) -> int:
+    """Pause a running execution before its next wave (or --before WAVE).
 
-    With --off, clear that pause.
+    The plan is not changed.
 
-    The wave executor does not interrupt a wave in flight: a plan pauses
-    before a wave whose pauseBefore is set. This sets it on the plan (no AWS
-    call); executions started from then on stop before WAVE as PAUSED (their
-    earlier waves done), and 'drs-orchestration resume EXECUTION' releases
-    them. An execution already running keeps the plan as it started. To stop
-    one that is running, use 'cancel'.
+    A wave in flight is never interrupted: its DRS jobs run on, and the
+    execution stops as PAUSED before the next wave that has not started (or
+    before WAVE). 'drs-orchestration resume EXECUTION' releases it. Exits 1
+    when that wave has already started or the execution has ended; 'cancel'
+    stops an execution after the wave in flight. To make every execution of
+    a plan pause before a wave, use 'plans pause-before PLAN WAVE'.
     """
     rt = runtime(ctx)
-    found = rt.plan(plan, read_only=False)
-    names = [w.name for w in found.waves]
-    if wave not in names:
+    current = _paused_execution(rt, execution_id)
+    if current.status.is_terminal:
         raise CliError(
-            f"plan {found.name!r} has no wave {wave!r} (waves: {', '.join(names)})", EXIT_USAGE
+            f"execution {execution_id} has ended ({current.status.value}): nothing to pause",
+            EXIT_FAILED,
         )
-    waves = [
-        {
-            **w.model_dump(exclude=set() if w.frozen else {"server_ids"}),
-            **({"pause_before": not off} if w.name == wave else {}),
-        }
-        for w in found.waves
-    ]
-    rt.orchestrator().plans.update(found.plan_id, waves=waves, expected_version=found.version)
-    state = "no longer pause" if off else "pause"
-    click.echo(f"executions of {found.name!r} started from now on {state} before wave {wave!r}")
+    names = [w.wave_name for w in current.waves]
+    if before is not None and before not in names:
+        raise CliError(
+            f"execution {execution_id} has no wave {before!r} (waves: {', '.join(names)})",
+            EXIT_USAGE,
+        )
+    execution = rt.orchestrator().waves.pause(execution_id, before=before)
+    if output == "json":
+        echo_json(execution.to_wire())
+        return EXIT_OK
+    if execution.status is ExecutionStatus.PAUSED:
+        click.echo(f"{execution_id} is paused before wave {execution.paused_before!r}")
+    else:
+        wave = next(
+            (
+                w.wave_name
+                for w in execution.waves
+                if w.status is WaveStatus.PENDING and w.pause_before and not w.pause_released
+            ),
+            before,
+        )
+        click.echo(
+            f"pause of {execution_id} requested ({execution.status.value} now); it stops "
+            f"before wave {wave!r} as PAUSED"
+        )
+    click.echo(f"release it with 'drs-orchestration resume {execution_id}'", err=True)
     return EXIT_OK
+
+
+def _paused_execution(rt: Runtime, execution_id: str) -> Execution:
+    """The execution to pause; a plan named instead gets the command that pauses plans."""
+    try:
+        return rt.execution(execution_id, read_only=False)
+    except CliError as exc:
+        if not execution_id.startswith("ex-"):
+            exc.message += (
+                "; to make a plan's executions pause before a wave: "
+                "'drs-orchestration plans pause-before PLAN WAVE'"
+            )
+        raise
 
 
 @click.command()
