@@ -173,7 +173,7 @@ class LambdaAdapter:
         self.orchestrator = orchestrator
         self.metrics = metrics
         self.logger = logger or Logger(service=service)
-        self.operations: dict[str, Operation] = available_operations(orchestrator)
+        self.operations: dict[str, Operation] = available_operations()
         # Lambda sends one event at a time to a container; tests and local servers may not.
         self._local = threading.local()
         self._rest = APIGatewayRestResolver()
