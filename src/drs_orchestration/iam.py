@@ -21,7 +21,8 @@ capability           what it covers
 ``matching``         matching servers with EC2 instances, tagging and pairing them
                      (pairing writes launch settings: combine it with
                      ``launch_configs`` when groups set launch-template fields)
-``failback``         reverse replication and failback launches (see below)
+``failback``         failing back: replication back, the launch back, re-protection
+                     and clean-up (see below)
 ``storage``          the DynamoDB tables (by prefix) and their indexes
 ``cross_account``    ``sts:AssumeRole`` into the target accounts' roles, with
                      the ExternalId required
@@ -38,10 +39,15 @@ EC2 ``CreateTags`` only to add the ``AWSDRS`` launch-into tag; DynamoDB only
 the tables with the prefix. Describe calls that support no resource-level
 permission get ``*``.
 
-The ``failback`` capability lists the DRS failback API as the design
-describes it (``ReverseReplication``, then a recovery of the reversed
-server; the Failback Client's ``StartFailbackLaunch``/``StopFailback``);
-it is verified by call recording once the failback service exists.
+The ``failback`` capability is :class:`~drs_orchestration.FailbackCoordinator`
+end to end, proven by call recording like the others: reverse replication
+(or the Failback Client's ``StartFailbackLaunch``), the launch back (a
+recovery of the reversed servers in their origin, with what ``StartRecovery``
+needs alongside), re-protection, clean-up (``StopReplication``,
+``TerminateRecoveryInstances``) and ``StopFailback``. A failback calls DRS in
+the recovery region *and* the origin region: give no ``region`` (or one policy
+per region). Launching back into the original instances also pairs them:
+add ``matching`` and ``launch_configs``.
 """
 
 from __future__ import annotations
@@ -157,6 +163,43 @@ _LAUNCH_EC2 = tuple(
     if a.startswith("ec2:") and a != "ec2:DescribeInstances"
 )
 
+_MANAGED_LAUNCHES = (
+    Grant("DrsStartManagedJobs", ("drs:StartRecovery",), _SOURCE_SERVERS, _MANAGED_JOB),
+    Grant("DrsJobLogsOfManagedJobs", ("drs:DescribeJobLogItems",), _JOBS, _TAGGED_JOB),
+)
+"""Starting tagged jobs and reading their logs: executions, and the launch back of a failback."""
+
+_LAUNCH_DEPENDENTS = (
+    Grant(
+        "DrsLaunchRecoveryInstances",
+        ("drs:CreateRecoveryInstanceForDrs",),
+        _SOURCE_SERVERS,
+        dependent=True,
+    ),
+    Grant(
+        "DrsTagJobsOnStart",
+        ("drs:TagResource",),
+        _JOBS,
+        {"StringEquals": {"drs:CreateAction": "StartRecovery"}},
+        dependent=True,
+    ),
+    Grant(
+        "DrsListTags",
+        ("drs:ListTagsForResource",),
+        (*_SOURCE_SERVERS, *_JOBS, *_RECOVERY_INSTANCES),
+        dependent=True,
+    ),
+    Grant("Ec2UsedByDrsLaunches", _LAUNCH_EC2, dependent=True),
+    Grant(
+        "PassDrsInstanceRoles",
+        ("iam:PassRole",),
+        ("arn:{partition}:iam::{account}:role/service-role/AWSElasticDisasterRecovery*",),
+        {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        dependent=True,
+    ),
+)
+"""What ``StartRecovery`` needs alongside (DRS launches with the caller's EC2 permissions)."""
+
 CAPABILITIES: Mapping[str, tuple[Grant, ...]] = {
     "launch_configs": (
         Grant("DrsDescribeSourceServers", ("drs:DescribeSourceServers",)),
@@ -179,36 +222,9 @@ CAPABILITIES: Mapping[str, tuple[Grant, ...]] = {
             ("drs:DescribeSourceServers", "drs:DescribeJobs", "drs:DescribeRecoveryInstances"),
         ),
         Grant("DrsRecoverySnapshots", ("drs:DescribeRecoverySnapshots",), _SOURCE_SERVERS),
-        Grant("DrsStartManagedJobs", ("drs:StartRecovery",), _SOURCE_SERVERS, _MANAGED_JOB),
-        Grant("DrsJobLogsOfManagedJobs", ("drs:DescribeJobLogItems",), _JOBS, _TAGGED_JOB),
+        *_MANAGED_LAUNCHES,
         Grant("Ec2DescribeInstances", ("ec2:DescribeInstances",)),
-        Grant(
-            "DrsLaunchRecoveryInstances",
-            ("drs:CreateRecoveryInstanceForDrs",),
-            _SOURCE_SERVERS,
-            dependent=True,
-        ),
-        Grant(
-            "DrsTagJobsOnStart",
-            ("drs:TagResource",),
-            _JOBS,
-            {"StringEquals": {"drs:CreateAction": "StartRecovery"}},
-            dependent=True,
-        ),
-        Grant(
-            "DrsListTags",
-            ("drs:ListTagsForResource",),
-            (*_SOURCE_SERVERS, *_JOBS, *_RECOVERY_INSTANCES),
-            dependent=True,
-        ),
-        Grant("Ec2UsedByDrsLaunches", _LAUNCH_EC2, dependent=True),
-        Grant(
-            "PassDrsInstanceRoles",
-            ("iam:PassRole",),
-            ("arn:{partition}:iam::{account}:role/service-role/AWSElasticDisasterRecovery*",),
-            {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-            dependent=True,
-        ),
+        *_LAUNCH_DEPENDENTS,
     ),
     "cache": (
         Grant(
@@ -267,7 +283,10 @@ CAPABILITIES: Mapping[str, tuple[Grant, ...]] = {
         ),
     ),
     "failback": (
-        Grant("DrsDescribe", ("drs:DescribeSourceServers", "drs:DescribeRecoveryInstances")),
+        Grant(
+            "DrsDescribe",
+            ("drs:DescribeSourceServers", "drs:DescribeRecoveryInstances", "drs:DescribeJobs"),
+        ),
         Grant(
             "DrsReverseReplication",
             (
@@ -279,12 +298,22 @@ CAPABILITIES: Mapping[str, tuple[Grant, ...]] = {
             ),
             _RECOVERY_INSTANCES,
         ),
+        # The launch back is a wave execution in the origin; clean-up stops the server that
+        # replicated back and terminates the old recovery instances.
+        *_MANAGED_LAUNCHES,
+        Grant("DrsStopReplication", ("drs:StopReplication",), _SOURCE_SERVERS),
+        Grant(
+            "DrsTerminateRecoveryInstances",
+            ("drs:TerminateRecoveryInstances",),
+            _RECOVERY_INSTANCES,
+        ),
+        Grant("Ec2DescribeInstances", ("ec2:DescribeInstances",)),
         Grant(
             "DrsReverseReplicationReads",
             ("drs:DescribeReplicationConfigurationTemplates",),
             dependent=True,
         ),
-        Grant("Ec2DescribeInstances", ("ec2:DescribeInstances",), dependent=True),
+        *_LAUNCH_DEPENDENTS,
     ),
     "storage": (
         Grant(

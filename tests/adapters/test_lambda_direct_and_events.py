@@ -1,4 +1,4 @@
-"""Direct invocations and EventBridge events, on DynamoDB storage (moto) as a Lambda runs."""
+"""Direct invocations and EventBridge events (schedules, DRS), on memory and DynamoDB (moto)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 
 from drs_orchestration.adapters.aws_lambda import EventKind, LambdaAdapter, classify
 from drs_orchestration.testing import DrsSimulator
+from drs_orchestration.testing.events import STALLED_CHANGE
 
-from .conftest import REGION, dynamodb_storage, make_adapter, seed
+from .conftest import REGION, dynamodb_storage, make_adapter, seed, tiered_plan
 from .events import (
     FakeContext,
     drs_launch_result_event,
@@ -97,16 +98,81 @@ def test_unknown_operations_and_parameters_are_400(adapter: LambdaAdapter) -> No
     assert status == 400
 
 
-def test_a_drs_event_is_acknowledged_when_the_executor_cannot_take_it(
-    adapter: LambdaAdapter,
+def stepped_to_its_first_job(adapter: LambdaAdapter, execution_id: str) -> dict[str, Any]:
+    """Step a started execution until it waits on DRS: its first wave's job is running."""
+    for _ in range(50):
+        status, step = direct(adapter, "step_execution", executionId=execution_id)
+        assert status == 200, step
+        if not step["progressed"]:
+            return dict(step)
+    raise AssertionError("the execution never waited on DRS")
+
+
+@pytest.mark.parametrize("backend", ["memory", "dynamodb"])
+def test_drs_events_alone_drive_a_multi_wave_drill_to_its_end(
+    sim: DrsSimulator, backend: str
 ) -> None:
-    # WaveExecutor.on_drs_event is being added; until then the event is acknowledged
-    # (EventBridge must not retry it) and polling keeps executions moving.
-    assert not hasattr(adapter.orchestrator.waves, "on_drs_event")
-    event = drs_launch_result_event("s-1234567890abcdef0", "drsjob-1234567890abcdef0")
-    response = adapter.handler(event, FakeContext())
+    adapter = make_adapter(sim, dynamodb_storage() if backend == "dynamodb" else None)
+    plan = tiered_plan(sim, adapter, {"db": 2, "app": 2, "web": 1})
+    status, started = direct(adapter, "start_execution", planId=plan.plan_id, executionType="DRILL")
+    assert (status, started["status"]) == (201, "PENDING")  # nothing sent to DRS yet
+    execution_id = started["executionId"]
+    first = stepped_to_its_first_job(adapter, execution_id)
+    assert [w["status"] for w in first["waves"]][1:] == ["PENDING", "PENDING"]
+    assert first["waves"][0]["status"] not in ("PENDING", "COMPLETED")
+    assert sim.calls.count("StartRecovery") == 1
+
+    answered: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def to_the_function(event: dict[str, Any]) -> None:
+        response = adapter.handler(event, FakeContext())
+        json.dumps(response)  # what Lambda returns must be plain JSON
+        answered.append((event, response))
+
+    sim.events.subscribe(to_the_function)
+    sim.advance_until_idle()  # no step_execution from here on: only the events
+
+    status, execution = direct(adapter, "get_execution", executionId=execution_id)
+    assert execution["status"] == "COMPLETED"
+    assert [w["status"] for w in execution["waves"]] == ["COMPLETED"] * 3
+    assert sim.calls.count("StartRecovery") == 3
+    assert {response["statusCode"] for _, response in answered} == {200}
+    bodies = [response["body"] for event, response in answered]
+    assert len(bodies) == 5  # a launch result per server
+    assert all(body["handled"] for body in bodies)
+    assert {body["executionId"] for body in bodies} == {execution_id}
+    assert set(bodies[-1]) == {"handled", "executionId", "status", "progressed", "finished"}
+    assert (bodies[-1]["status"], bodies[-1]["finished"]) == ("COMPLETED", True)
+    assert [b["status"] for b in bodies[:-1]] == ["RUNNING"] * 4
+
+    stray_server = sim.add_source_server(region=REGION, hostname="batch-1")
+    stray = adapter.orchestrator.clients.client("drs", REGION).start_recovery(
+        sourceServers=[{"sourceServerID": stray_server}], isDrill=True
+    )["job"]["jobID"]
+    sim.advance_until_idle()
+    event, response = answered[-1]
+    assert event["detail"]["job-id"] == stray
     assert response["statusCode"] == 200
     assert response["body"]["handled"] is False
+    assert stray in response["body"]["reason"]
+
+    sim.outage(server_ids=[stray_server])
+    sim.advance(1)  # delivers what the outage published
+    event, response = answered[-1]
+    assert event["detail-type"] == STALLED_CHANGE
+    assert response == {
+        "statusCode": 200,
+        "body": {"handled": False, "reason": f"{STALLED_CHANGE!r} events do not move executions"},
+    }
+
+
+def test_a_malformed_drs_event_answers_400_naming_the_field(adapter: LambdaAdapter) -> None:
+    event = drs_launch_result_event("s-1234567890abcdef0", "drsjob-1234567890abcdef0")
+    del event["detail"]["job-id"]
+    response = adapter.handler(event, FakeContext())
+    json.dumps(response)
+    assert (response["statusCode"], response["body"]["error"]) == (400, "Validation")
+    assert response["body"]["details"]["problems"][0]["field"] == "event.detail.job-id"
 
 
 def test_other_events_are_refused_with_a_reason(adapter: LambdaAdapter) -> None:

@@ -246,6 +246,46 @@ def test_a_pause_waits_for_the_task_token_answer(sim: DrsSimulator, action: str)
         assert execution.wave_run("web").status.value == "CANCELLED"
 
 
+def test_a_pause_asked_through_the_api_stops_the_state_machine_at_that_wave(
+    sim: DrsSimulator,
+) -> None:
+    adapter = make_adapter(sim)
+    plan_id = seed_plan(sim, adapter)  # no wave pauses by itself
+    invoke = handler_invoker(adapter)
+    paused: list[dict[str, Any]] = []
+    published: list[dict[str, Any]] = []
+
+    def operator_pauses_during_the_first_wave(payload: dict[str, Any]) -> dict[str, Any]:
+        answer = invoke(payload)
+        body = answer["body"]
+        in_first_wave = payload["operation"] == "step_execution" and (
+            body["waves"][0]["status"] != "PENDING"
+        )
+        if in_first_wave and not paused:
+            pause = {"operation": "pause_execution", "executionId": body["executionId"]}
+            paused.append(invoke({**pause, "before": "web"}))
+        return answer
+
+    def resume(entry: dict[str, Any]) -> dict[str, Any]:
+        published.append(entry)
+        return {"action": "resume"}
+
+    run = interpret(
+        state_machine_definition(FUNCTION),
+        {"planId": plan_id, "executionType": "DRILL"},
+        invoke=operator_pauses_during_the_first_wave,
+        wait=sim.advance,
+        answer_pause=resume,
+    )
+    [answer] = paused
+    assert (answer["statusCode"], answer["body"]["status"]) == (200, "RUNNING")
+    (entry,) = published
+    assert entry["Detail"]["pausedBefore"] == "web"
+    assert "WaitForResume" in run.visited
+    execution = adapter.orchestrator.storage.executions.list_for_plan(plan_id)[0]
+    assert (run.status, execution.status.value) == ("SUCCEEDED", "COMPLETED")
+
+
 def test_lambda_errors_are_retried_and_a_given_execution_is_driven(sim: DrsSimulator) -> None:
     adapter = make_adapter(sim)
     plan_id = seed_plan(sim, adapter)

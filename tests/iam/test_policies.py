@@ -23,13 +23,16 @@ from drs_orchestration import (
     ValidationError,
 )
 from drs_orchestration.iam import CAPABILITIES, DEPENDENT_ACTIONS, grants_for, policy_for
+from drs_orchestration.models import FailbackPhase
+from drs_orchestration.services.failback import AgentInstallRequest
 from drs_orchestration.storage import Check, Put
 from drs_orchestration.storage.claims import ClaimRecord
-from drs_orchestration.testing import mock_drs
+from drs_orchestration.testing import DrsSimulator, mock_drs
 
 from .recording import ActionLog, RecordingClientFactory
 
 REGION = "us-east-1"
+ORIGIN = "us-west-2"
 LINUX_AMI = "ami-04681a1dbd79675a5"  # in moto's catalogue: HVM, x86_64, EBS
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}  # IAM allows it to everyone
 
@@ -43,9 +46,14 @@ def exercise_everything() -> tuple[dict[str, set[str]], set[str]]:
         storage = DynamoDBStorage(table_prefix="iam-", client=dynamodb)
         with log.exercising("deployment"):
             storage.create_tables()  # done by the stack, not the function's role
+
+        def install(request: AgentInstallRequest) -> None:
+            if request.kind == "failback-client":  # the on-premises machine boots the client
+                sim.connect_failback_client(request.recovery_instance_id)
+
         orch = Orchestrator(
             storage, RecordingClientFactory(log, sim=sim), clock=sim.now, sleep=sim.advance,
-            retry=RetryPolicy(sleep=lambda _: None),
+            retry=RetryPolicy(sleep=lambda _: None), install_agent=install,
         )  # fmt: skip
         servers = [
             sim.add_source_server(region=REGION, hostname=f"db-{i}", tags={"Tier": "db"})
@@ -95,6 +103,9 @@ def exercise_everything() -> tuple[dict[str, set[str]], set[str]]:
             orch.matcher.unpair([web], web_group.group_id)
         with log.exercising("quotas"):
             DrsQuotas.from_service_quotas(orch.clients, REGION)
+        eid, in_aws, on_premises = fail_over(sim, orch)
+        with log.exercising("failback"):
+            exercise_failback(orch, eid, in_aws, on_premises)
         with log.exercising("storage"):
             claim = ClaimRecord(claim_id="plan:iam", owner_id="x", kind="test")
             storage.transact(
@@ -102,6 +113,60 @@ def exercise_everything() -> tuple[dict[str, set[str]], set[str]]:
             )
         drs_operations = set(sim.calls.operations())
     return log.actions, {f"drs:{op}" for op in drs_operations}
+
+
+def fail_over(sim: DrsSimulator, orch: Orchestrator) -> tuple[str, list[str], str]:
+    """A real recovery of two servers from EC2 in ``ORIGIN`` and one from a data centre."""
+    origin = boto3.client("ec2", region_name=ORIGIN)
+    in_aws = []
+    for index in range(2):
+        instance = origin.run_instances(
+            ImageId=LINUX_AMI, InstanceType="m5.large", MinCount=1, MaxCount=1
+        )["Instances"][0]
+        in_aws.append(
+            sim.add_source_server(
+                region=REGION,
+                hostname=f"app-{index}",
+                source_instance_id=instance["InstanceId"],
+                origin_region=ORIGIN,
+                private_ip=instance["PrivateIpAddress"],
+            )
+        )
+    on_premises = sim.add_source_server(region=REGION, hostname="dc1-db-0")
+    group = orch.groups.create("app", REGION, server_ids=[*in_aws, on_premises])
+    plan = orch.plans.create("dr", [{"name": "app", "protectionGroupIds": [group.group_id]}])
+    sim.outage(server_ids=[*in_aws, on_premises])
+    execution = orch.waves.start(plan.plan_id, drill=False)
+    execution = orch.waves.run(execution.execution_id, poll_interval=30)
+    assert execution.status.value == "COMPLETED"
+    return execution.execution_id, in_aws, on_premises
+
+
+def exercise_failback(orch: Orchestrator, eid: str, in_aws: list[str], on_premises: str) -> None:
+    """Every failback request: a server home and after-cared, one stopped, one on premises."""
+    failback = orch.failback
+    failback.start_failback(eid)
+    for _ in range(20):
+        state = failback.step(eid).failback.server(in_aws[1])
+        if state.phase is FailbackPhase.REVERSE_REPLICATING:
+            break
+    assert state.phase is FailbackPhase.REVERSE_REPLICATING  # so stopping it calls DRS
+    failback.stop_failback(eid, servers=[in_aws[1]], reason="kept in the recovery region")
+    failback.run(eid, poll_interval=300)
+    failback.failback_replication_configuration(eid, in_aws[0])
+    failback.configure_failback_replication(eid, servers=[in_aws[0]], bandwidth_throttling=100)
+    failback.launch_failback(eid)  # in AWS a recovery in the origin, on premises the client's
+    failback.run(eid, poll_interval=300)
+    failback.reprotect(eid, servers=[in_aws[0]])
+    failback.cleanup(eid, servers=[in_aws[0]])
+    done = failback.run(eid, poll_interval=300)
+    assert [done.server(s).phase for s in (*in_aws, on_premises)] == [
+        FailbackPhase.COMPLETED, FailbackPhase.FAILED, FailbackPhase.COMPLETED,
+    ]  # fmt: skip
+    home = done.server(in_aws[0])
+    assert [step is not None and step.done for step in (
+        home.reprotect, home.stop_replication, home.terminate
+    )] == [True, True, True]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +186,7 @@ def granted(capability: str, *, dependent: bool | None = None) -> set[str]:
     }
 
 
-VERIFIED = ["launch_configs", "waves", "cache", "terminate", "matching", "quotas"]
+VERIFIED = ["launch_configs", "waves", "cache", "terminate", "matching", "failback", "quotas"]
 
 
 @pytest.mark.parametrize("capability", VERIFIED)
@@ -184,15 +249,23 @@ def test_cross_account_assumes_roles_with_the_external_id() -> None:
     assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": "ext-1234"}}
 
 
-def test_failback_grants_name_real_drs_operations() -> None:
-    # The failback service does not exist yet; until it does, its grants are checked
-    # against the DRS API itself so a typo cannot hide there.
+def test_every_verified_capability_is_exercised_and_every_capability_is_known(
+    recorded: dict[str, set[str]],
+) -> None:
+    assert set(VERIFIED) | {"storage", "cross_account"} == set(CAPABILITIES)
+    assert all(recorded.get(capability) for capability in VERIFIED)
+
+
+def test_the_drs_actions_granted_for_calls_are_real_drs_operations() -> None:
+    # Dependent actions may be permission-only (``CreateRecoveryInstanceForDrs``); the others
+    # are API operations, so a typo cannot hide in a grant of a capability a test skips.
     operations = set(boto3.client("drs", region_name=REGION).meta.service_model.operation_names)
-    for grant in CAPABILITIES["failback"]:
-        for action in grant.actions:
-            service, name = action.split(":")
-            assert service in ("drs", "ec2")
-            assert service != "drs" or name in operations, action
+    for capability, grants in CAPABILITIES.items():
+        for grant in grants:
+            for action in grant.actions:
+                service, name = action.split(":")
+                if service == "drs" and not grant.dependent:
+                    assert name in operations, (capability, action)
 
 
 def test_policies_scope_resources_to_region_account_and_prefix() -> None:

@@ -17,8 +17,9 @@ process, with Step Functions keeping time and state between invocations::
                                           ├── COMPLETED ─► Completed (Succeed)
                                           └── PARTIAL / FAILED / CANCELLED ─► Fail states
 
-A paused execution (a wave with ``pauseBefore``) publishes an EventBridge
-event ``DRS execution paused`` carrying a task token and waits for
+A paused execution (a wave with ``pauseBefore``, or a ``pause_execution``
+asked through the adapter meanwhile) publishes an EventBridge event ``DRS
+execution paused`` carrying a task token and waits for
 ``SendTaskSuccess`` with ``{"action": "resume"}`` or ``{"action": "cancel"}``.
 Lambda service errors and timeouts are retried with exponential backoff and
 jitter (a step is safe to repeat: every step is persisted before and after

@@ -27,6 +27,7 @@ from drs_orchestration.adapters.aws_lambda.operations import (
     Operation,
     available_operations,
     execution_summary,
+    failback_summary,
 )
 from drs_orchestration.adapters.aws_lambda.region_switch import (
     METADATA_KEYS,
@@ -49,4 +50,5 @@ __all__ = [
     "available_operations",
     "classify",
     "execution_summary",
+    "failback_summary",
 ]

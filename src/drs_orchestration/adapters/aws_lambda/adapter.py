@@ -12,7 +12,7 @@ API Gateway HTTP API proxy (v2)          powertools ``APIGatewayHttpResolver``
 ARC Region switch custom action          :func:`.region_switch.run_region_switch_step`
 ``{"operation": ..., ...}``              the operation of that name
 EventBridge ``Scheduled Event``          ``sync_cache``
-EventBridge ``source: aws.drs``          ``WaveExecutor.on_drs_event`` when it exists
+EventBridge ``source: aws.drs``          ``WaveExecutor.on_drs_event``
 =======================================  ==============================================
 
 HTTP answers are API Gateway proxy responses with a JSON body; a direct
@@ -20,6 +20,12 @@ invocation or an EventBridge event gets ``{"statusCode": ..., "body": {...}}``
 with the body as an object. Errors never raise out of the handler (Lambda
 would return a stack trace), except for Region switch, whose only documented
 signal for "not done" is a function error.
+
+A DRS event answers ``{"handled": true, "executionId", "status", "progressed",
+"finished"}`` when it moved an execution (the steps it took, from the
+execution's header), and ``{"handled": false, "reason": ...}`` when it
+concerns none: a launch result of a job the library did not start, or
+another detail type. Both are 200, so EventBridge does not retry them.
 """
 
 from __future__ import annotations
@@ -56,10 +62,10 @@ from drs_orchestration.adapters.aws_lambda.responses import (
     error_body,
     error_status,
     scrub,
-    to_json_ready,
 )
 from drs_orchestration.errors import DrsOrchestrationError, ValidationError
 from drs_orchestration.events import Event, EventSink
+from drs_orchestration.services.waves.executor import DRS_LAUNCH_RESULT
 
 if TYPE_CHECKING:
     from drs_orchestration.aws.clients import ClientFactory
@@ -173,7 +179,7 @@ class LambdaAdapter:
         self.orchestrator = orchestrator
         self.metrics = metrics
         self.logger = logger or Logger(service=service)
-        self.operations: dict[str, Operation] = available_operations(orchestrator)
+        self.operations: dict[str, Operation] = available_operations()
         # Lambda sends one event at a time to a container; tests and local servers may not.
         self._local = threading.local()
         self._rest = APIGatewayRestResolver()
@@ -291,22 +297,39 @@ class LambdaAdapter:
         return _envelope(operation.status, result)
 
     def _drs_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        apply = getattr(self.orchestrator.waves, "on_drs_event", None)
-        detail_type = event.get("detail-type")
-        if not callable(apply):
-            self.logger.warning(
-                "DRS event not handled: this version's WaveExecutor has no on_drs_event",
-                extra={"detailType": detail_type},
-            )
-            return _envelope(
-                200,
-                {"handled": False, "reason": "WaveExecutor.on_drs_event is not available"},
-            )
         try:
-            result = apply(dict(event))
+            result = self.orchestrator.waves.on_drs_event(event)
         except Exception as exc:  # every error becomes a response, never a trace
             return _envelope(*self._error(exc, "on_drs_event"))
-        return _envelope(200, {"handled": True, "result": to_json_ready(result)})
+        detail_type = event.get("detail-type")
+        if result is None:
+            detail = event.get("detail")
+            job_id = detail.get("job-id") if isinstance(detail, Mapping) else None
+            reason = (
+                f"job {job_id} belongs to no execution of this library's storage"
+                if detail_type == DRS_LAUNCH_RESULT
+                else f"{detail_type!r} events do not move executions"
+            )
+            self.logger.info(
+                "DRS event not acted on", extra={"detailType": detail_type, "jobId": job_id}
+            )
+            return _envelope(200, {"handled": False, "reason": reason})
+        # The header the steps left, never the whole execution: an event costs one wave's reads.
+        header = result.header
+        self.logger.info(
+            "DRS event handled",
+            extra={"executionId": header.execution_id, "status": header.status.value},
+        )
+        return _envelope(
+            200,
+            {
+                "handled": True,
+                "executionId": header.execution_id,
+                "status": header.status.value,
+                "progressed": result.progressed,
+                "finished": result.finished,
+            },
+        )
 
     def _region_switch(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         remaining: Callable[[], int] | None = getattr(context, "get_remaining_time_in_millis", None)

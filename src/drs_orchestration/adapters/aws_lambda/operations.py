@@ -6,33 +6,46 @@ path it answers, and the service call it makes. API Gateway events and
 direct invocations (``{"operation": "start_execution", ...}``) both end up in
 :func:`run_operation`, so a route and its direct twin cannot drift apart.
 
-Operations of optional capabilities exist only when the orchestrator has
-them at runtime: ``pause_execution`` when the wave executor has ``pause``,
-the failback operations when the orchestrator has a ``failback`` service.
+Operations that change an execution or a failback answer a *summary*
+(:func:`execution_summary`, :func:`failback_summary`): what a driver
+branches on, small enough for a Step Functions state; the ``get_``
+operations answer the whole record.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic.alias_generators import to_camel
+
 from drs_orchestration.adapters.aws_lambda.requests import (
+    AcknowledgeIpMismatchRequest,
     ApplyLaunchConfigsRequest,
     ApplyMatchesRequest,
     CancelExecutionRequest,
+    CleanupFailbackRequest,
+    ConfigureFailbackReplicationRequest,
     CreateGroupRequest,
     CreatePlanRequest,
     DeleteGroupRequest,
     DriftRequest,
     ExecutionRef,
+    FailbackServerRef,
+    FailbackServersRequest,
     GroupRef,
+    LaunchFailbackRequest,
     MatchRequest,
     NoParameters,
+    PauseExecutionRequest,
     PlanRef,
     PreflightRequest,
     RecoveryInstancesRequest,
     StartExecutionRequest,
+    StartFailbackRequest,
+    StopFailbackRequest,
     TerminateRequest,
     UnpairRequest,
     UpdateGroupRequest,
@@ -40,18 +53,20 @@ from drs_orchestration.adapters.aws_lambda.requests import (
     split_ids,
 )
 from drs_orchestration.adapters.aws_lambda.responses import to_json_ready
-from drs_orchestration.errors import ValidationError
-from drs_orchestration.models import Execution, ExecutionType
+from drs_orchestration.errors import NotFoundError, ValidationError
+from drs_orchestration.models import Execution, ExecutionType, Failback
 from drs_orchestration.models.base import DrsModel
 
 if TYPE_CHECKING:
     from drs_orchestration.services import Orchestrator
 
 __all__ = [
+    "OPERATIONS",
     "Invocation",
     "Operation",
     "available_operations",
     "execution_summary",
+    "failback_summary",
     "run_operation",
 ]
 
@@ -255,8 +270,8 @@ def _cancel(orch: Orchestrator, req: CancelExecutionRequest, inv: Invocation) ->
     return execution_summary(orch.waves.cancel(req.execution_id, who, req.reason))
 
 
-def _pause(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
-    return execution_summary(orch.waves.pause(req.execution_id))
+def _pause(orch: Orchestrator, req: PauseExecutionRequest, _: Invocation) -> Any:
+    return execution_summary(orch.waves.pause(req.execution_id, before=req.before))
 
 
 def _resume(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
@@ -323,9 +338,143 @@ def _unpair(orch: Orchestrator, req: UnpairRequest, _: Invocation) -> Any:
     return {"groupId": req.group_id, "unpaired": to_json_ready(pairs)}
 
 
+# ---- failback ----------------------------------------------------------------------------
+
+
+def failback_summary(failback: Failback) -> dict[str, Any]:
+    """A small view of a failback: its phase, each server's phase, and the servers' errors.
+
+    ``servers`` maps each source server to its phase and ``errors`` each
+    server that has an error to its code; ``get_failback`` answers the whole
+    record (lag, reversed servers, launches, after-care).
+    """
+    summary: dict[str, Any] = to_json_ready(
+        {
+            "executionId": failback.execution_id,
+            "phase": failback.phase,
+            "servers": {s.source_server_id: s.phase for s in failback.servers},
+            "errors": {s.source_server_id: s.error.code for s in failback.servers if s.error},
+        }
+    )
+    return summary
+
+
+def _get_failback(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
+    failback = orch.failback.get(req.execution_id)
+    return {**to_json_ready(failback), "phase": failback.phase.value}
+
+
+def _start_failback(orch: Orchestrator, req: StartFailbackRequest, inv: Invocation) -> Any:
+    failback = orch.failback.start_failback(
+        req.execution_id,
+        servers=req.servers,
+        drill_ok=req.drill_ok,
+        started_by=req.started_by or inv.caller,
+    )
+    return failback_summary(failback)
+
+
+def _step_failback(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
+    result = orch.failback.step(req.execution_id)
+    return {
+        **failback_summary(result.failback),
+        "progressed": result.progressed,
+        "pending": result.pending,
+    }
+
+
+def _launch_failback(orch: Orchestrator, req: LaunchFailbackRequest, _: Invocation) -> Any:
+    failback = orch.failback.launch_failback(
+        req.execution_id,
+        servers=req.servers,
+        drill=req.drill,
+        into_original=req.into_original,
+        pairs=req.pairs,
+        add_tag=req.add_tag,
+        drill_into_original=req.drill_into_original,
+    )
+    return failback_summary(failback)
+
+
+def _reprotect(orch: Orchestrator, req: FailbackServersRequest, _: Invocation) -> Any:
+    return failback_summary(orch.failback.reprotect(req.execution_id, servers=req.servers))
+
+
+def _cleanup_failback(orch: Orchestrator, req: CleanupFailbackRequest, _: Invocation) -> Any:
+    failback = orch.failback.cleanup(
+        req.execution_id,
+        servers=req.servers,
+        stop_replication=req.stop_replication,
+        terminate=req.terminate,
+        include_launched_into=req.include_launched_into,
+    )
+    return failback_summary(failback)
+
+
+def _stop_failback(orch: Orchestrator, req: StopFailbackRequest, _: Invocation) -> Any:
+    failback = orch.failback.stop_failback(
+        req.execution_id, servers=req.servers, reason=req.reason or ""
+    )
+    return failback_summary(failback)
+
+
+def _acknowledge(orch: Orchestrator, req: AcknowledgeIpMismatchRequest, inv: Invocation) -> Any:
+    who = req.acknowledged_by or inv.caller
+    if who is None:
+        raise ValidationError.for_field(
+            "acknowledgedBy", who, "name who accepts the mismatch (no caller identity to use)"
+        )
+    return orch.failback.acknowledge_ip_mismatch(
+        req.execution_id, req.source_server_id, acknowledged_by=who, reason=req.reason
+    )
+
+
+def _replication_configuration(orch: Orchestrator, req: FailbackServerRef, _: Invocation) -> Any:
+    try:
+        answer = orch.failback.failback_replication_configuration(
+            req.execution_id, req.source_server_id
+        )
+    except KeyError:
+        raise NotFoundError(
+            "failback of source server",
+            req.source_server_id,
+            details={"executionId": req.execution_id},
+        ) from None
+    # DRS's names (``recoveryInstanceID``, ``usePrivateIP``) in the adapter's camelCase.
+    return {
+        "executionId": req.execution_id,
+        "sourceServerId": req.source_server_id,
+        "recoveryInstanceId": answer.get("recoveryInstanceID"),
+        "name": answer.get("name"),
+        "bandwidthThrottling": answer.get("bandwidthThrottling"),
+        "usePrivateIp": answer.get("usePrivateIP"),
+        "internetProtocol": answer.get("internetProtocol"),
+    }
+
+
+def _configure_replication(
+    orch: Orchestrator, req: ConfigureFailbackReplicationRequest, _: Invocation
+) -> Any:
+    orch.failback.configure_failback_replication(
+        req.execution_id,
+        servers=req.servers,
+        name=req.name,
+        bandwidth_throttling=req.bandwidth_throttling,
+        use_private_ip=req.use_private_ip,
+        internet_protocol=req.internet_protocol,
+    )
+    settings = req.model_dump(
+        by_alias=True,
+        exclude_none=True,
+        include={"name", "bandwidth_throttling", "use_private_ip", "internet_protocol"},
+    )
+    return {"executionId": req.execution_id, "settings": settings}
+
+
 _G = "/protection-groups"
 _P = "/recovery-plans"
 _E = "/executions/<executionId>"
+_F = f"{_E}/failback"
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("create_protection_group", "POST", _G, CreateGroupRequest, _create_group, 201,
@@ -371,6 +520,8 @@ OPERATIONS: tuple[Operation, ...] = (
               summary="Take one step; ``progressed`` false means wait before the next"),
     Operation("cancel_execution", "POST", f"{_E}/cancel", CancelExecutionRequest, _cancel,
               summary="Ask the execution to stop before its next wave"),
+    Operation("pause_execution", "POST", f"{_E}/pause", PauseExecutionRequest, _pause,
+              summary="Pause before wave ``before`` (default: the next one not started)"),
     Operation("resume_execution", "POST", f"{_E}/resume", ExecutionRef, _resume,
               summary="Release a pause before a wave"),
     Operation("get_execution_recovery_instances", "GET", f"{_E}/recovery-instances", ExecutionRef,
@@ -391,51 +542,38 @@ OPERATIONS: tuple[Operation, ...] = (
               _apply_matches, summary="Store a reviewed match report's pairs"),
     Operation("unpair_instances", "POST", f"{_G}/<groupId>/unpair", UnpairRequest, _unpair,
               summary="Stop launching servers into existing instances"),
+    Operation("get_failback", "GET", _F, ExecutionRef, _get_failback,
+              summary="The execution's failback, every server's record in full"),
+    Operation("start_failback", "POST", f"{_F}/start", StartFailbackRequest, _start_failback,
+              summary="Check and record the failback of a recovery (``drillOk`` for a drill)"),
+    Operation("step_failback", "POST", f"{_F}/step", ExecutionRef, _step_failback,
+              summary="Take one failback step; ``pending`` false means it waits for a request"),
+    Operation("launch_failback", "POST", f"{_F}/launch", LaunchFailbackRequest,
+              _launch_failback, summary="Launch the ``READY`` servers back (steps launch them)"),
+    Operation("reprotect", "POST", f"{_F}/reprotect", FailbackServersRequest, _reprotect,
+              summary="Replicate the failed-back instances to the recovery region again"),
+    Operation("cleanup_failback", "POST", f"{_F}/cleanup", CleanupFailbackRequest,
+              _cleanup_failback, summary="Stop the replication back, terminate the old "
+              "recovery instances"),
+    Operation("stop_failback", "POST", f"{_F}/stop", StopFailbackRequest, _stop_failback,
+              summary="Stop replicating back servers not launched back yet"),
+    Operation("acknowledge_ip_mismatch", "POST",
+              f"{_F}/servers/<sourceServerId>/acknowledge-ip-mismatch",
+              AcknowledgeIpMismatchRequest, _acknowledge,
+              summary="Accept a server's lost paired instance or IP so it may fail back"),
+    Operation("get_failback_replication_configuration", "GET",
+              f"{_F}/servers/<sourceServerId>/replication-configuration", FailbackServerRef,
+              _replication_configuration, summary="A server's failback replication settings"),
+    Operation("configure_failback_replication", "PATCH", f"{_F}/replication-configuration",
+              ConfigureFailbackReplicationRequest, _configure_replication,
+              summary="Change failback replication settings (only those given)"),
 )  # fmt: skip
-
-_PAUSE = Operation(
-    "pause_execution",
-    "POST",
-    f"{_E}/pause",
-    ExecutionRef,
-    _pause,
-    summary="Pause before the next wave (when the executor supports it)",
-)
-
-FAILBACK_METHODS: tuple[tuple[str, str, str, str], ...] = (
-    ("get_failback", "GET", "", "get"),
-    ("start_failback", "POST", "/start", "start_failback"),
-    ("step_failback", "POST", "/step", "step"),
-    ("launch_failback", "POST", "/launch", "launch_failback"),
-    ("reprotect", "POST", "/reprotect", "reprotect"),
-    ("cleanup_failback", "POST", "/cleanup", "cleanup"),
-)
-"""(operation, HTTP method, path suffix, method of ``orchestrator.failback``) of each failback
-operation; each exists when the failback service has that method."""
+"""Every operation the adapter exposes, in the order of the docs' route table."""
 
 
-def _failback_runner(method: str) -> Runner:
-    def run(orch: Orchestrator, req: ExecutionRef, _: Invocation) -> Any:
-        service = orch.failback
-        return getattr(service, method)(req.execution_id)
-
-    return run
-
-
-def available_operations(orchestrator: Orchestrator) -> dict[str, Operation]:
-    """The operations this orchestrator supports, by name."""
-    found = {op.name: op for op in OPERATIONS}
-    if callable(getattr(orchestrator.waves, "pause", None)):
-        found[_PAUSE.name] = _PAUSE
-    failback = getattr(orchestrator, "failback", None)
-    if failback is not None:
-        for name, method, suffix, attribute in FAILBACK_METHODS:
-            if callable(getattr(failback, attribute, None)):
-                found[name] = Operation(
-                    name, method, f"{_E}/failback{suffix}", ExecutionRef,
-                    _failback_runner(attribute), summary=f"Failback: {attribute}",
-                )  # fmt: skip
-    return found
+def available_operations() -> dict[str, Operation]:
+    """Every operation of :data:`OPERATIONS`, by name."""
+    return {op.name: op for op in OPERATIONS}
 
 
 def _prepare(request: type[DrsModel], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -456,10 +594,26 @@ def run_operation(
     """Validate ``params`` with the operation's model, run it, and return JSON-ready camelCase.
 
     Raises:
-        ValidationError: the parameters do not fit the operation's model (each field named).
+        ValidationError: the parameters do not fit the operation's model, or the service
+            refused them (each field named by its camelCase path).
         DrsOrchestrationError: whatever the service raised.
     """
     if not isinstance(params, Mapping):
         raise ValidationError.for_field("(body)", params, "must be a JSON object")
     request = operation.request.parse(_prepare(operation.request, params))
-    return to_json_ready(operation.run(orchestrator, request, invocation))
+    try:
+        result = operation.run(orchestrator, request, invocation)
+    except ValidationError as exc:
+        # A service names its Python parameters (``drill_ok``); the caller sent camelCase.
+        for problem in exc.problems:
+            problem["field"] = _wire_path(str(problem.get("field", "")))
+        raise
+    return to_json_ready(result)
+
+
+_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+
+
+def _wire_path(path: str) -> str:
+    """``servers.0.drill_ok`` as the caller wrote it: ``servers.0.drillOk``."""
+    return ".".join(to_camel(part) if _SNAKE.match(part) else part for part in path.split("."))

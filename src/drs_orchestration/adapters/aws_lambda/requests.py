@@ -9,12 +9,13 @@ refused, every problem reported with its field path as a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
 from drs_orchestration.models import (
     AccountContext,
+    Ec2InstanceId,
     ExecutionId,
     ExecutionType,
     FailurePolicy,
@@ -29,23 +30,33 @@ from drs_orchestration.models import (
     Wave,
 )
 from drs_orchestration.models.base import MAX_TIMEOUT_S, DrsModel
+from drs_orchestration.models.plans import WaveName
 
 __all__ = [
+    "AcknowledgeIpMismatchRequest",
     "ApplyLaunchConfigsRequest",
     "ApplyMatchesRequest",
     "CancelExecutionRequest",
+    "CleanupFailbackRequest",
+    "ConfigureFailbackReplicationRequest",
     "CreateGroupRequest",
     "CreatePlanRequest",
     "DeleteGroupRequest",
     "DriftRequest",
     "ExecutionRef",
+    "FailbackServerRef",
+    "FailbackServersRequest",
     "GroupRef",
+    "LaunchFailbackRequest",
     "MatchRequest",
     "NoParameters",
+    "PauseExecutionRequest",
     "PlanRef",
     "PreflightRequest",
     "RecoveryInstancesRequest",
     "StartExecutionRequest",
+    "StartFailbackRequest",
+    "StopFailbackRequest",
     "TerminateRequest",
     "UnpairRequest",
     "UpdateGroupRequest",
@@ -179,6 +190,86 @@ class CancelExecutionRequest(ExecutionRef):
 
     requested_by: Who | None = None
     reason: Annotated[str, StringConstraints(max_length=1024)] | None = None
+
+
+class PauseExecutionRequest(ExecutionRef):
+    """``WaveExecutor.pause``: before wave ``before``, or the next wave not started."""
+
+    before: WaveName | None = None
+
+
+class FailbackServersRequest(ExecutionRef):
+    """A failback request on some of its servers (default: every server it applies to)."""
+
+    servers: Annotated[list[SourceServerId], Field(min_length=1)] | None = None
+
+
+class StartFailbackRequest(FailbackServersRequest):
+    """``FailbackCoordinator.start_failback``; ``startedBy`` defaults to the caller's identity.
+
+    ``drillOk`` must be true to fail back a drill's instances (DRS itself
+    refuses to reverse them, and says so per server).
+    """
+
+    drill_ok: bool = False
+    started_by: Who | None = None
+
+
+class LaunchFailbackRequest(FailbackServersRequest):
+    """``FailbackCoordinator.launch_failback``: launch the ``READY`` servers back.
+
+    ``intoOriginal`` launches each into the instance it replicated from;
+    ``pairs`` names instances explicitly (source server ID → EC2 instance ID).
+    """
+
+    drill: bool = False
+    into_original: bool = False
+    pairs: dict[SourceServerId, Ec2InstanceId] | None = None
+    add_tag: bool = False
+    drill_into_original: bool = False
+
+
+class CleanupFailbackRequest(FailbackServersRequest):
+    """``FailbackCoordinator.cleanup``: stop the temporary replication, terminate the old instances.
+
+    An instance DRS launched into (a paired one) is kept unless
+    ``includeLaunchedInto``.
+    """
+
+    stop_replication: bool = True
+    terminate: bool = True
+    include_launched_into: bool = False
+
+
+class StopFailbackRequest(FailbackServersRequest):
+    """``FailbackCoordinator.stop_failback``: stop replicating back servers not launched back."""
+
+    reason: Annotated[str, StringConstraints(max_length=1024)] | None = None
+
+
+class FailbackServerRef(ExecutionRef):
+    """One server of an execution's failback."""
+
+    source_server_id: SourceServerId
+
+
+class AcknowledgeIpMismatchRequest(FailbackServerRef):
+    """``FailbackCoordinator.acknowledge_ip_mismatch``: accept a lost paired instance or IP.
+
+    ``acknowledgedBy`` defaults to the caller's identity.
+    """
+
+    acknowledged_by: Who | None = None
+    reason: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+
+class ConfigureFailbackReplicationRequest(FailbackServersRequest):
+    """``FailbackCoordinator.configure_failback_replication``: only the settings given change."""
+
+    name: Annotated[str, StringConstraints(max_length=256)] | None = None
+    bandwidth_throttling: Annotated[int, Field(ge=0)] | None = None
+    use_private_ip: bool | None = None
+    internet_protocol: Literal["IPV4", "IPV6"] | None = None
 
 
 class RecoveryInstancesRequest(DrsModel):
