@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from drs_orchestration.errors import ValidationError
+from drs_orchestration.errors import NotFoundError, ValidationError
 from drs_orchestration.models import ExecutionStatus, FailbackMode, FailbackPhase
 from drs_orchestration.services.failback import AgentInstallRequest
 from drs_orchestration.services.failback.launch import FAILBACK_LAUNCH_TAG, FAILBACK_OF_TAG
@@ -168,3 +168,6 @@ def test_failback_replication_settings_are_read_and_changed(world: World) -> Non
     assert settings["usePrivateIP"] is True
     with pytest.raises(ValidationError, match="at least one setting"):
         coordinator.configure_failback_replication(eid)
+    with pytest.raises(NotFoundError, match="s-0000000000000000f") as missing:
+        coordinator.failback_replication_configuration(eid, "s-0000000000000000f")
+    assert missing.value.details["executionId"] == eid

@@ -53,7 +53,7 @@ from drs_orchestration.adapters.aws_lambda.requests import (
     split_ids,
 )
 from drs_orchestration.adapters.aws_lambda.responses import to_json_ready
-from drs_orchestration.errors import NotFoundError, ValidationError
+from drs_orchestration.errors import ValidationError
 from drs_orchestration.models import Execution, ExecutionType, Failback
 from drs_orchestration.models.base import DrsModel
 
@@ -430,16 +430,9 @@ def _acknowledge(orch: Orchestrator, req: AcknowledgeIpMismatchRequest, inv: Inv
 
 
 def _replication_configuration(orch: Orchestrator, req: FailbackServerRef, _: Invocation) -> Any:
-    try:
-        answer = orch.failback.failback_replication_configuration(
-            req.execution_id, req.source_server_id
-        )
-    except KeyError:
-        raise NotFoundError(
-            "failback of source server",
-            req.source_server_id,
-            details={"executionId": req.execution_id},
-        ) from None
+    answer = orch.failback.failback_replication_configuration(
+        req.execution_id, req.source_server_id
+    )
     # DRS's names (``recoveryInstanceID``, ``usePrivateIP``) in the adapter's camelCase.
     return {
         "executionId": req.execution_id,

@@ -370,6 +370,16 @@ class FailbackCoordinator:
             details={"executionId": execution_id},
         )
 
+    def _server(self, execution_id: str, source_server_id: str) -> FailbackState:
+        try:
+            return self.get(execution_id).server(source_server_id)
+        except KeyError:
+            raise NotFoundError(
+                "failback of source server",
+                source_server_id,
+                details={"executionId": execution_id},
+            ) from None
+
     def _states(self, execution_id: str) -> list[FailbackState]:
         return self.get(execution_id).servers
 
@@ -535,15 +545,7 @@ class FailbackCoordinator:
                 or ``acknowledged_by`` is empty.
         """
         ctx = self._context()
-        failback = self.get(execution_id)
-        try:
-            state = failback.server(source_server_id)
-        except KeyError:
-            raise NotFoundError(
-                "failback of source server",
-                source_server_id,
-                details={"executionId": execution_id},
-            ) from None
+        state = self._server(execution_id, source_server_id)
         if state.ip_validated is not False:
             raise ValidationError.for_field(
                 "source_server_id",
@@ -610,10 +612,10 @@ class FailbackCoordinator:
         """A server's failback replication settings (``GetFailbackReplicationConfiguration``).
 
         Raises:
-            KeyError: the server takes no part in the failback.
+            NotFoundError: no such failback, or the server takes no part in it.
         """
         ctx = self._context()
-        state = self.get(execution_id).server(source_server_id)
+        state = self._server(execution_id, source_server_id)
         answer = ctx.drs(state.region, state.account).get_failback_replication_configuration(
             state.recovery_instance_id
         )
