@@ -6,10 +6,10 @@ from datetime import datetime
 
 import pytest
 
-from drs_orchestration import ExecutionStatus, ValidationError
+from drs_orchestration import AccountContext, ExecutionStatus, ValidationError
 from drs_orchestration.testing import DrsSimulator
 from drs_orchestration.testing.events import LAUNCH_RESULT, STALLED_CHANGE
-from tests.waves.helpers import Drill, make_drill, simulated
+from tests.waves.helpers import Drill, make_drill, orchestrator, simulated
 
 POLL_S = 600.0
 
@@ -87,3 +87,25 @@ def test_a_duplicate_or_late_event_changes_nothing_a_step_would_not() -> None:
             assert again.finished
 
         assert waves.get(execution.execution_id).version == version
+
+
+def test_an_event_from_a_workload_accounts_bus_is_read_with_that_groups_role() -> None:
+    with simulated(ec2=False) as sim:
+        orch = orchestrator(sim)
+        account = AccountContext(account_id="222222222222", role_name="DRSOrchestrationRole")
+        remote = sim.add_source_server(region="us-east-1", hostname="db", account_id="222222222222")
+        group = orch.groups.create("remote", "us-east-1", server_ids=[remote], account=account)
+        plan = orch.plans.create("p", [{"name": "db", "protectionGroupIds": [group.group_id]}])
+        execution_id = orch.waves.start(plan.plan_id).execution_id
+        while not any(j.job_id for j in orch.waves.get(execution_id).waves[0].jobs):
+            orch.waves.step(execution_id)
+        sim.advance_until_idle()
+        [result] = [e for e in sim.events.published if e["detail-type"] == LAUNCH_RESULT]
+        assert result["account"] == "222222222222"
+
+        stepped = orch.waves.on_drs_event(result)
+
+        assert stepped is not None
+        assert stepped.status is ExecutionStatus.COMPLETED
+        reads = sim.calls.of("DescribeJobs")
+        assert {c.account_id for c in reads} == {"222222222222"}

@@ -477,8 +477,10 @@ class WaveExecutor:
 
         Args:
             event: The EventBridge event as delivered (a Lambda's ``event``).
-            account: The account the job runs in, when the event comes from
-                another account's bus (``None``: the clients' own account).
+            account: The account the job runs in (default: the protection
+                group's account context whose ID is the event's ``account``, so
+                an event forwarded from a workload account's bus is read with
+                that group's role; else the clients' own account).
 
         Returns:
             The step's result, or ``None`` for an event that is not a launch
@@ -502,6 +504,8 @@ class WaveExecutor:
             raise ValidationError.for_field(
                 "event.detail.job-id", job_id, "a launch result names its job and region"
             )
+        if account is None:
+            account = self._account_of(event.get("account"))
         drs = DrsGateway(self._clients, region, account, retry=self._retry)
         jobs = drs.describe_jobs(job_ids=[job_id])
         execution_id = (jobs[0].get("tags") or {}).get(EXECUTION_ID_TAG) if jobs else None
@@ -519,6 +523,20 @@ class WaveExecutor:
                 break
             result = self.step(execution_id)
         return result
+
+    def _account_of(self, account_id: object) -> AccountContext | None:
+        """The protection groups' account context (with its role) for an event's account.
+
+        ``None`` (the clients' own credentials) for an account no group names:
+        the event came from the library's own account, or one it reaches
+        without assuming a role.
+        """
+        if not isinstance(account_id, str):
+            return None
+        for group in self._storage.protection_groups.list():
+            if group.account is not None and group.account.account_id == account_id:
+                return group.account
+        return None
 
     def run(
         self, execution_id: str, *, poll_interval: float = 15.0, max_steps: int | None = None
