@@ -282,7 +282,7 @@ def test_refusals_are_one_line_with_the_documented_status(
             "there is no mismatch to acknowledge",
         ),
         (("failback", "acknowledge-ip", execution_id, other, "--by", "me"), 1, "not found"),
-        (("failback", "replication", execution_id, other), 1, "takes no part in the failback"),
+        (("failback", "replication", execution_id, other), 1, "failback of source server"),
     ]
     for args, status, expected in after_start:
         result = aws(*args)

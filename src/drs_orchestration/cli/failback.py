@@ -279,15 +279,9 @@ def replication(
     execution = rt.execution(execution_id)
     orchestrator = rt.orchestrator(read_only=True)
     _get(orchestrator, execution)
-    try:
-        settings = orchestrator.failback.failback_replication_configuration(
-            execution_id, source_server_id
-        )
-    except KeyError:
-        raise CliError(
-            f"source server {source_server_id} takes no part in the failback of {execution_id}",
-            EXIT_FAILED,
-        ) from None
+    settings = orchestrator.failback.failback_replication_configuration(
+        execution_id, source_server_id
+    )
     if output == "json":
         echo_json(settings)
         return EXIT_OK
