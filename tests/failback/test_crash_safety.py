@@ -53,22 +53,26 @@ def _targets(operation: str, params: dict[str, Any]) -> list[str]:
     return [params["recoveryInstanceID"]]
 
 
+POLL_S = 150.0
+"""Between steps that wait: long beside FAST's phases, so a run takes few steps (and writes)."""
+
+
 def _drive(coordinator: FailbackCoordinator, eid: str) -> None:
     """What an operator (or a Step Functions loop) does, resumed from wherever it stands."""
     try:
         failback = coordinator.get(eid)
     except NotFoundError:
         failback = coordinator.start_failback(eid)
-    failback = coordinator.run(eid)
+    failback = coordinator.run(eid, poll_interval=POLL_S)
     if any(s.phase is FailbackPhase.READY for s in failback.servers):
         coordinator.launch_failback(eid)
-        failback = coordinator.run(eid)
+        failback = coordinator.run(eid, poll_interval=POLL_S)
     if all(s.phase is FailbackPhase.COMPLETED for s in failback.servers):
         if any(s.reprotect is None for s in failback.servers):
             coordinator.reprotect(eid)
         if any(s.terminate is None for s in failback.servers):
             coordinator.cleanup(eid)
-        coordinator.run(eid)
+        coordinator.run(eid, poll_interval=POLL_S)
 
 
 def _coordinator(storage: Storage, world: World) -> FailbackCoordinator:
