@@ -136,6 +136,33 @@ class LoadedExecution:
         """The header's version (the execution's)."""
         return self.execution.version
 
+    def keep_only(self, positions: Iterable[int]) -> None:
+        """Drop the detail of the loaded waves not at ``positions``; what is stored stays.
+
+        A caller that keeps an execution between steps (``WaveExecutor.run``)
+        holds, like a fresh step, the detail of the waves the next step works
+        on, not of every wave it has worked on: a write compares each loaded
+        record with its stored text, so detail kept for ended waves would make
+        each step cost more as the plan goes on. Only call it with nothing
+        left to write (after a save, or a step that changed nothing).
+        """
+        if self.legacy:
+            return  # an older version's document: its records do not exist yet
+        execution = self.execution
+        for index in sorted(self.loaded - set(positions)):
+            run = execution.waves[index]
+            run.summary = run.summarised()
+            self.stored.pop(wave_key(execution.execution_id, index), None)
+            for part in range(_parts(run.summary.outcome_count)):
+                self.stored.pop(outcomes_key(execution.execution_id, index, part), None)
+            run.jobs = []
+            run.server_ids = []
+            run.servers = {}
+            run.applied_servers = []
+            run.launch_into = {}
+            run.hook_errors = []
+            self.loaded.discard(index)
+
 
 class ExecutionStore(VersionedRepository[Execution]):
     """Executions over their header, wave and outcome records.

@@ -718,7 +718,10 @@ class WaveExecutor:
             stored.status is ExecutionStatus.PAUSED and stored.cancel_request is None
         ):
             return loaded, False
-        self._storage.executions.load_waves(loaded, self._needed(stored))
+        needed = self._needed(stored)
+        # ``run`` hands back what it last wrote: keep only what this step may work on.
+        loaded.keep_only(needed)
+        self._storage.executions.load_waves(loaded, needed)
         # The step works on the execution just read (or ``run``'s own, as stored); a
         # step that changes nothing leaves it as stored.
         step = StepContext(
@@ -853,8 +856,7 @@ class WaveExecutor:
 
     def _finish(self, step: StepContext) -> None:
         execution = step.execution
-        for run in execution.waves:
-            self._stepper.reconcile_ended(step, run)
+        self._stepper.reconcile_ended(step, execution.waves)
         statuses = {run.status for run in execution.waves}
         if execution.error is not None:
             execution.status = ExecutionStatus.FAILED

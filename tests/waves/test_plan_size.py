@@ -1,0 +1,120 @@
+"""What a step reads, compares and writes is bounded by the wave it works on, not by the plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drs_orchestration import ExecutionStatus, WaveStatus
+from drs_orchestration.models import Execution
+from drs_orchestration.services.waves.launcher import job_tags
+from drs_orchestration.storage import MemoryStorage
+from drs_orchestration.storage.executions import LoadedExecution
+from drs_orchestration.testing import DrsSimulator
+from tests.waves.helpers import REGION, make_drill, simulated
+
+TIERS = {"database": 2, "app": 2, "web": 2, "batch": 2, "reports": 2}
+
+
+class _SaveWatchingStorage(MemoryStorage):
+    """Records, per write of an execution, the waves whose records it held and their bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saves: list[tuple[list[int], int]] = []
+        repository = self.executions
+        save = repository.save
+        transact = self.backend.transact
+
+        def watched_save(loaded: LoadedExecution, item: Execution) -> Execution:
+            before = self.written
+            stored = save(loaded, item)
+            self.saves.append((sorted(loaded.loaded), self.written - before))
+            return stored
+
+        def counted_transact(operations: Any) -> None:
+            # The wave and outcome records, not the header (which holds a summary per wave).
+            self.written += sum(
+                len(str(op.row.body))
+                for op in operations
+                if op.row is not None and op.spec.name != "executions"
+            )
+            transact(operations)
+
+        self.written = 0
+        repository.save = watched_save  # type: ignore[method-assign,assignment]
+        self.backend.transact = counted_transact  # type: ignore[method-assign]
+
+
+def test_run_keeps_only_the_wave_it_works_on_so_its_writes_do_not_grow_with_the_plan() -> None:
+    storage = _SaveWatchingStorage()
+    with simulated(ec2=False) as sim:
+        drill = make_drill(sim, TIERS, storage=storage)
+        storage.saves.clear()
+
+        execution = drill.run(drill.start(), poll_interval=30)
+
+    assert execution.status is ExecutionStatus.COMPLETED
+    # Each write compares (and writes) the records of one wave at most, even in the
+    # last wave: the waves run before are not held, so not serialised again.
+    assert max(len(waves) for waves, _ in storage.saves) == 1
+    waves_written = {waves[0] for waves, _ in storage.saves if waves}
+    assert waves_written == set(range(len(TIERS)))
+    per_wave = [
+        max(size for waves, size in storage.saves if waves == [i]) for i in range(len(TIERS))
+    ]
+    # The last wave writes records as large as the first one's.
+    assert per_wave[-1] <= per_wave[0] * 1.2
+    assert execution == storage.executions.get(execution.execution_id)
+
+
+def _window_reads(sim: DrsSimulator, since: int) -> list[Any]:
+    return [
+        call
+        for call in list(sim.calls)[since:]
+        if call.operation == "DescribeJobs" and "jobIDs" not in (call.params.get("filters") or {})
+    ]
+
+
+def test_the_last_step_reads_the_executions_jobs_once_not_once_per_wave() -> None:
+    with simulated(ec2=False) as sim:
+        drill = make_drill(sim, TIERS)
+        execution_id = drill.start().execution_id
+        while True:
+            before = len(sim.calls)
+            result = drill.orch.waves.step(execution_id)
+            if result.finished:
+                break
+            if not result.progressed:
+                sim.advance(30)
+
+    assert result.status is ExecutionStatus.COMPLETED
+    # The final step looks once for jobs with the execution's tags that no wave recorded
+    # (one region here): a read per wave would return every later wave's jobs again.
+    assert len(_window_reads(sim, before)) == 1
+
+
+def test_a_job_started_with_an_ended_waves_tags_is_recorded_on_that_wave_at_the_end() -> None:
+    with simulated(ec2=False) as sim:
+        drill = make_drill(sim, {"database": 2, "app": 2, "web": 2})
+        waves = drill.orch.waves
+        execution_id = drill.start().execution_id
+        execution = waves.get(execution_id)
+        while execution.waves[0].status is not WaveStatus.COMPLETED:
+            result = waves.step(execution_id)
+            if not result.progressed:
+                sim.advance(30)
+            execution = waves.get(execution_id)
+        # Once the wave has ended, something (an older version's crashed process, a
+        # script) starts its chunk again with its tags.
+        run, chunk = execution.waves[0], execution.waves[0].jobs[0]
+        stray = drill.orch.clients.client("drs", REGION).start_recovery(
+            sourceServers=[{"sourceServerID": sid} for sid in chunk.server_ids],
+            isDrill=True,
+            tags=job_tags(execution, run, chunk),
+        )["job"]["jobID"]
+
+        final = waves.run(execution_id, poll_interval=30)
+
+    assert final.status is ExecutionStatus.COMPLETED
+    assert [c.job_id for c in final.waves[0].jobs if c.adopted] == [stray]
+    assert not any(c.adopted for w in final.waves[1:] for c in w.jobs)
