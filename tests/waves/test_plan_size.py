@@ -6,7 +6,7 @@ from typing import Any
 
 from drs_orchestration import ExecutionStatus, WaveStatus
 from drs_orchestration.models import Execution
-from drs_orchestration.services.waves.launcher import job_tags
+from drs_orchestration.services.waves.chunks import job_tags
 from drs_orchestration.storage import MemoryStorage
 from drs_orchestration.storage.executions import LoadedExecution
 from drs_orchestration.testing import DrsSimulator
