@@ -16,17 +16,22 @@ targets with no counterpart.
 Goal: 10,000 x 10,000 in under 1 s of CPU.
 
 Run: ``.venv/bin/python benchmarks/instance_matcher.py [--sources 10000] [--targets 10000]
-[--naive-size 2000] [--repeats 3]``
+[--naive-size 2000] [--repeats 3] [--markdown benchmarks/results/instance_matcher.md]``
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import Goal, Report, command_line
 from drs_orchestration.models import MatchRules
 from drs_orchestration.services.matching import (
     NameNormaliser,
@@ -161,34 +166,52 @@ def measure(sources: int, targets: int, naive_size: int, repeats: int) -> dict[s
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Goal]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sources", type=int, default=10_000)
     parser.add_argument("--targets", type=int, default=10_000)
     parser.add_argument("--naive-size", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    args = parser.parse_args(argv)
+    out = Report("Instance matching", command_line(__file__, argv))
     r = measure(args.sources, args.targets, args.naive_size, args.repeats)
-    print(
-        f"{r['sources']:.0f} sources x {r['targets']:.0f} targets: {r['pairs']:.0f} paired, "
-        f"{r['ambiguous']:.0f} ambiguous, {r['unmatched']:.0f} unmatched; "
-        f"CPU seconds, best of {args.repeats}"
+    out.heading(
+        f"{r['sources']:,.0f} sources x {r['targets']:,.0f} targets: {r['pairs']:,.0f} paired, "
+        f"{r['ambiguous']:,.0f} ambiguous, {r['unmatched']:,.0f} unmatched; CPU seconds, best "
+        f"of {args.repeats}"
     )
-    header = f"{'size':>14} {'library s':>10} {'naive s':>10} {'naive/library':>14}"
-    print(header)
-    print("-" * len(header))
-    small = f"{r['naive_size']:.0f} x {r['naive_size']:.0f}"
-    print(
-        f"{small:>14} {r['library_small_s']:>10.3f} {r['naive_small_s']:>10.3f} "
-        f"{r['ratio_small']:>13.0f}x"
+    small = f"{r['naive_size']:,.0f} x {r['naive_size']:,.0f}"
+    full = f"{r['sources']:,.0f} x {r['targets']:,.0f}"
+    out.table(
+        ["size", "library s", "naive s", "naive/library"],
+        [
+            [
+                small,
+                f"{r['library_small_s']:.3f}",
+                f"{r['naive_small_s']:.3f}",
+                f"{r['ratio_small']:.0f}x",
+            ],
+            [
+                full,
+                f"{r['library_s']:.3f}",
+                f"{r['naive_full_s']:.1f}*",
+                f"{r['ratio_full']:.0f}x",
+            ],
+        ],
     )
-    full = f"{r['sources']:.0f} x {r['targets']:.0f}"
-    print(
-        f"{full:>14} {r['library_s']:>10.3f} {r['naive_full_s']:>9.1f}* {r['ratio_full']:>13.0f}x"
-    )
-    print("* extrapolated from the smaller size (the naive loop grows with sources x targets)")
-    met = "met" if r["library_s"] < GOAL_S else "NOT met"
-    print(f"goal: {full} in under {GOAL_S:g} s of CPU: {met} ({r['library_s']:.3f} s)")
+    out.note("* extrapolated from the smaller size (the naive loop grows with sources x targets)")
+    goals = [
+        Goal(
+            f"{full} matched in under {GOAL_S:g} s of CPU",
+            f"{r['library_s']:.3f} s",
+            r["library_s"] < GOAL_S,
+        )
+    ]
+    out.goals(goals)
+    if args.markdown:
+        out.write_markdown(args.markdown)
+    return goals
 
 
 if __name__ == "__main__":
