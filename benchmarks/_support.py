@@ -57,15 +57,17 @@ class CpuAttribution:
     """Charges CPU time to the library, botocore, the simulator, moto and the harness.
 
     Use as a context manager: the wrappers are installed on entry and removed
-    on exit. ``moto_latency`` (seconds) is slept before moto answers each
-    request the library makes, as a remote endpoint would take (sleeping
-    costs no CPU); the simulator's own calls to moto are DRS's inner work
-    and are not delayed.
+    on exit. ``latency`` (seconds) is how long each request the library makes
+    to the simulator (DRS) or moto (EC2, DynamoDB) takes from request to
+    answer, the service's own work included, as a remote endpoint's latency
+    includes its servers' time: the answer is held until ``latency`` has
+    passed since the request (sleeping costs no CPU). The simulator's own
+    calls to moto are DRS's inner work and are not delayed.
     """
 
-    def __init__(self, *, moto_latency: float = 0.0) -> None:
+    def __init__(self, *, latency: float = 0.0) -> None:
         self.seconds: dict[str, float] = dict.fromkeys((LIBRARY, *_EXCLUDED), 0.0)
-        self.moto_latency = moto_latency
+        self.latency = latency
         self._local = threading.local()
         self._lock = threading.Lock()
         self._undo: list[Callable[[], None]] = []
@@ -119,18 +121,28 @@ class CpuAttribution:
         from drs_orchestration.testing import handler
 
         self._patch(BaseClient, "_make_api_call", BOTOCORE)
-        self._patch(handler, "serve", SIMULATOR)
+        latency = self.latency
+        serve = handler.__dict__["serve"]
+
+        def remote_serve(*args: Any, **kwargs: Any) -> Any:
+            asked = time.perf_counter()
+            reply = serve(*args, **kwargs)
+            _hold(asked, latency)
+            return reply
+
+        handler.serve = self._timed(remote_serve if latency else serve, SIMULATOR)
+        self._undo.append(lambda: setattr(handler, "serve", serve))
         original = BotocoreStubber.__dict__["__call__"]
-        latency = self.moto_latency
 
         def answer(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+            asked = time.perf_counter()
             response = original(stubber, event_name, request, **kwargs)
             # botocore hands DRS requests to moto too, and uses the simulator's answer.
             served = response is not None and not event_name.startswith("before-send.drs.")
             stack = self._stack()
             caller = stack[-2][0] if len(stack) > 1 else LIBRARY
             if latency and served and caller != SIMULATOR:
-                time.sleep(latency)
+                _hold(asked, latency)
             return response
 
         BotocoreStubber.__call__ = self._timed(answer, MOTO)  # type: ignore[method-assign]
@@ -146,6 +158,13 @@ class CpuAttribution:
         """Process CPU time and the time charged so far, to subtract two samples."""
         with self._lock:
             return CpuSample(time.process_time(), dict(self.seconds))
+
+
+def _hold(asked: float, latency: float) -> None:
+    """Sleep until ``latency`` seconds have passed since ``asked``."""
+    left = latency - (time.perf_counter() - asked)
+    if left > 0:
+        time.sleep(left)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ Two paths, as a group's settings decide:
   then ``DescribeLaunchTemplateVersions``, ``CreateLaunchTemplateVersion``
   from the default and ``ModifyLaunchTemplate``: four calls per server.
 
-Every call the library makes is answered after an injected latency: DRS
-calls by the simulator's fault plan, EC2 calls by a sleep where moto answers
-(``_support.CpuAttribution``). Sleeping costs no CPU, so the wall time shows
-what the calls cost. For each path and group size, side by side in one run:
+Every call the library makes is answered ``--latency`` after it was asked,
+the simulator's or moto's work included, as a remote endpoint's latency
+includes its servers' time (``_support.CpuAttribution``). Sleeping costs no
+CPU, so the wall time shows what the calls cost. For each path and group
+size, side by side in one run:
 
 - the library (``LaunchConfigService.apply_to_group``, concurrency 10);
 - a naive baseline: the same calls, one server after another, as the seeds did;
@@ -138,7 +139,7 @@ def measure(path: str, size: int, latency: float, naive_max: int) -> Measured:
     with (
         offline_aws(),
         mock_drs(strict=False) as sim,
-        CpuAttribution(moto_latency=latency) as cpu,
+        CpuAttribution(latency=latency) as cpu,
     ):
         clients = SimulatedClientFactory(sim)
         storage = MemoryStorage()
@@ -148,7 +149,6 @@ def measure(path: str, size: int, latency: float, naive_max: int) -> Measured:
         group = _group(sim, clients, storage, size, path)
         calls: Counter[str] = Counter()
         _counting(clients, calls)
-        sim.faults.latency(latency)
 
         before = cpu.sample()
         started = time.perf_counter()
@@ -223,10 +223,12 @@ def report(rows: list[Measured], out: Report) -> list[Goal]:
             "grows linearly with the servers."
         )
     out.note(
-        "The bound counts the calls' latency only. The CPU spent in the process (all CPU: the "
-        "library, botocore, and the simulator and moto answering in the same interpreter, "
-        "which AWS does not) comes on top where it cannot overlap: Python threads do not run "
-        "Python code at once."
+        "The bound counts the calls' latency only. Each call is answered that long after it "
+        "was asked, the simulator's or moto's work included (an endpoint's latency includes "
+        "its servers' time). The library's and botocore's CPU comes on top where it cannot "
+        "overlap; so does the simulator's and moto's when their work on one call holds the "
+        "interpreter while another call's answer is due (all CPU: everything the process "
+        "spent; Python threads do not run Python code at once, AWS's servers do)."
     )
 
     found = []

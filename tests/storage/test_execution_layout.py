@@ -9,11 +9,13 @@ time it is stored.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 
-from drs_orchestration.models import Execution, WaveSummary
+from drs_orchestration.models import Execution, WaveRun, WaveSummary
 from drs_orchestration.storage import BaseStorage
 from drs_orchestration.storage.backend import EXECUTION_SERVERS, EXECUTION_WAVES, EXECUTIONS, Row
 from drs_orchestration.storage.repositories import encode_json, to_document
@@ -95,3 +97,94 @@ def test_a_single_document_of_an_older_version_is_rewritten_in_records_when_stor
             ],
         )
         assert parts
+
+
+_BRIEF = ("wave_name", "status", "region", "account", "depends_on", "pause_before")
+
+
+def _store_with_settings_in_header(storage: BaseStorage, execution: Execution) -> Execution:
+    """Store ``execution`` the way the previous layout did: the waves' settings in the header.
+
+    Its wave and outcome records are this layout's, less their ``state``; the
+    header holds every wave's fields but the detail, defaults included.
+    """
+    stored = storage.executions.put(_fresh(execution))
+    document = to_document(stored)
+    for wave in document["waves"]:
+        for name in ("serverIds", "servers", "jobs", "appliedServers", "launchInto", "hookErrors"):
+            wave[name] = [] if name not in ("servers", "launchInto") else {}
+        wave.setdefault("timeoutS", 3600)
+    body: Any = encode_json(document) if storage.backend.keeps_text else document
+    header = Row(stored.execution_id, stored.version, stored.plan_id, body)
+    storage.backend.write(EXECUTIONS, header, expected_version=stored.version)
+    keys = [f"{stored.execution_id}:w{i:04d}" for i in range(len(stored.waves))]
+    for raw in storage.backend.read_many(EXECUTION_WAVES, keys):
+        record = dict(raw.body) if isinstance(raw.body, dict) else json.loads(raw.body)
+        del record["state"]
+        rewritten: Any = encode_json(record) if storage.backend.keeps_text else record
+        storage.backend.write(
+            EXECUTION_WAVES,
+            Row(raw.key, record["version"], None, rewritten),
+            expected_version=record["version"],
+        )
+    return stored
+
+
+@given(execution=executions())
+def test_the_header_holds_what_deciding_a_step_needs_and_no_wave_settings(
+    storage: BaseStorage, execution: Execution
+) -> None:
+    stored = storage.executions.put(_fresh(execution))
+
+    header = storage.backend.read(EXECUTIONS, stored.execution_id)
+    assert header is not None
+    document = header.body if isinstance(header.body, dict) else json.loads(header.body)
+    state = {WaveRun.model_fields[name].alias or name for name in WaveRun.STATE}
+    assert all(state.isdisjoint(wave) for wave in document["waves"])
+    loaded = storage.executions.load(stored.execution_id)
+    defaults = WaveRun(wave_name="w", region="us-east-1")
+    for brief, whole in zip(loaded.execution.waves, stored.waves, strict=True):
+        assert [getattr(brief, f) for f in _BRIEF] == [getattr(whole, f) for f in _BRIEF]
+        assert brief.summary == whole.summary
+        assert all(getattr(brief, f) == getattr(defaults, f) for f in WaveRun.STATE)
+    storage.executions.load_waves(loaded, range(len(stored.waves)))
+    assert loaded.execution == stored
+
+
+@given(execution=executions())
+def test_a_header_holding_the_waves_settings_is_rewritten_without_them_when_stored(
+    storage: BaseStorage, execution: Execution
+) -> None:
+    stored = _store_with_settings_in_header(storage, execution)
+
+    loaded = storage.executions.load(stored.execution_id)
+    assert loaded.legacy == bool(stored.waves)
+    assert storage.executions.get(stored.execution_id) == stored
+    saved = storage.executions.save(loaded, loaded.execution)
+
+    header = storage.backend.read(EXECUTIONS, stored.execution_id)
+    assert header is not None
+    assert "timeoutS" not in str(header.body)
+    again = storage.executions.load(stored.execution_id)
+    assert not again.legacy
+    assert storage.executions.get(stored.execution_id) == saved
+    assert saved.model_copy(update={"version": stored.version}) == stored
+
+
+def test_a_wave_changed_without_its_record_loaded_is_refused_not_lost(
+    storage: BaseStorage,
+) -> None:
+    execution = Execution(
+        plan_id="rp-" + "0" * 20,
+        plan_name="layout",
+        waves=[WaveRun(wave_name="db", region="us-east-1", timeout_s=600)],
+    )
+    stored = storage.executions.put(_fresh(execution))
+    loaded = storage.executions.load(stored.execution_id)
+    loaded.execution.waves[0].timeout_s = 900
+
+    with pytest.raises(RuntimeError, match="without its record loaded"):
+        storage.executions.save(loaded, loaded.execution)
+    assert storage.executions.get(stored.execution_id).waves[0].timeout_s == 600
+    storage.executions.load_waves(loaded, [0])
+    assert loaded.execution.waves[0].timeout_s == 600

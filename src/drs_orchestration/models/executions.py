@@ -399,6 +399,28 @@ class WaveRun(DrsModel):
         {"server_ids", "servers", "jobs", "applied_servers", "launch_into", "hook_errors"}
     )
     """Fields that grow with the wave: stored apart from the execution's header."""
+    STATE: ClassVar[frozenset[str]] = frozenset(
+        {
+            "protection_group_ids",
+            "group_versions",
+            "point_in_time",
+            "timeout_s",
+            "config_path",
+            "started_at",
+            "ended_at",
+            "deadline",
+            "error",
+            "transient_error",
+            "transient_errors",
+            "reconciled_at",
+        }
+    )
+    """Settings and timings only a step working on the wave reads: stored with its detail.
+
+    The header keeps the rest (name, status, region, account, dependencies,
+    pause flags, summary), what deciding the next step needs, so it holds a
+    few hundred bytes per wave whatever the wave's size or history.
+    """
     hook_errors: list[ErrorRecord] = Field(default_factory=list)
     """Errors of post-wave hooks (cache sync...): recorded, never failing the wave."""
 

@@ -4,11 +4,14 @@ An execution of a 5,000-server plan used to be one document that every step
 parsed and wrote back whole. Here it is:
 
 - the **header** (collection ``executions``, key ``executionId``): the
-  execution's own fields and, per wave, its light fields and a
-  :class:`~drs_orchestration.models.WaveSummary` (status, counts, last
-  launch, worst RPO, job IDs) — what deciding the next step needs;
+  execution's own fields and, per wave, what deciding the next step needs:
+  name, status, region, account, dependencies, pause flags and a
+  :class:`~drs_orchestration.models.WaveSummary` (counts, last launch, worst
+  RPO, job IDs) — about 300 bytes per wave, whatever its size;
 - a **wave record** per wave (``execution-waves``, ``{executionId}:w{n}``): its
-  jobs (chunk intents, claims, job IDs) and the lists that grow with it;
+  settings and timings (:attr:`~drs_orchestration.models.WaveRun.STATE`:
+  groups, timeout, start, deadline, errors...), its jobs (chunk intents,
+  claims, job IDs) and the lists that grow with it;
 - **outcome records** of at most :data:`OUTCOMES_PER_RECORD` servers each
   (``execution-servers``, ``{executionId}:w{n}:s{k}``).
 
@@ -23,17 +26,20 @@ every read is a strongly consistent get by key; no index is needed.
 ``get``, ``list_for_plan`` and ``put`` keep working on whole
 :class:`~drs_orchestration.models.Execution` models: the records are
 assembled on read and split on write. A header written by an older version
-of the library (the whole execution in one document) is read as it is and
-rewritten in this layout the first time it is stored again.
+of the library (the whole execution in one document, or the waves' settings
+in the header) is read as it is and rewritten in this layout the first time
+it is stored again.
 """
 
 from __future__ import annotations
 
 import builtins
+import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import pydantic
 from pydantic import Field
 
 from drs_orchestration.errors import (
@@ -47,6 +53,7 @@ from drs_orchestration.models import (
     JobRecord,
     ServerOutcome,
     VersionedModel,
+    WaveRun,
 )
 from drs_orchestration.models.base import Timestamp
 from drs_orchestration.models.ids import Ec2InstanceId, ExecutionId, SourceServerId
@@ -85,6 +92,9 @@ class WaveRecord(VersionedModel):
     applied_servers: list[SourceServerId] = Field(default_factory=list)
     launch_into: dict[SourceServerId, Ec2InstanceId] = Field(default_factory=dict)
     hook_errors: list[ErrorRecord] = Field(default_factory=list)
+    state: dict[str, Any] | None = None
+    """The wave's :attr:`~drs_orchestration.models.WaveRun.STATE` fields as stored
+    (camelCase); ``None`` in a record written while the header held them."""
     expires_at: Timestamp | None = None
 
 
@@ -112,6 +122,21 @@ def _parts(outcome_count: int) -> int:
     return -(-outcome_count // OUTCOMES_PER_RECORD)
 
 
+_NOT_IN_HEADER: dict[str, Any] = {"waves": {"__all__": WaveRun.DETAIL | WaveRun.STATE}}
+_STATE_DEFAULTS: dict[str, Any] = {
+    name: WaveRun.model_fields[name].get_default(call_default_factory=True)
+    for name in sorted(WaveRun.STATE)
+}
+
+
+def _state_defaults() -> dict[str, Any]:
+    """The :attr:`WaveRun.STATE` fields at their defaults (fresh lists and dicts)."""
+    return {name: copy.copy(value) for name, value in _STATE_DEFAULTS.items()}
+
+
+_STATE_ALIASES = frozenset(WaveRun.model_fields[name].alias or name for name in WaveRun.STATE)
+
+
 @dataclass
 class LoadedExecution:
     """An execution as a step holds it: the header, and the detail of some waves.
@@ -123,7 +148,9 @@ class LoadedExecution:
         stored: Each record's stored version and text, by key, to write only
             what a step changed.
         legacy: The header was written by an older version (the whole
-            execution in one document): every record is new.
+            execution in one document, or the waves' settings in the
+            header): every wave is loaded, and each of its records is
+            rewritten by the next save.
     """
 
     execution: Execution
@@ -161,6 +188,8 @@ class LoadedExecution:
             run.applied_servers = []
             run.launch_into = {}
             run.hook_errors = []
+            for name, value in _state_defaults().items():
+                setattr(run, name, value)
             self.loaded.discard(index)
 
 
@@ -198,11 +227,18 @@ class ExecutionStore(VersionedRepository[Execution]):
         if raw is None:
             return None
         header = self._codec.decode(raw)
-        if header.waves and _written_whole(raw):
+        layout = _layout(raw)
+        if header.waves and layout == "whole":
             # An older version's whole-execution document: everything is here already.
             for run in header.waves:
                 run.summary = run.summarised()
             return LoadedExecution(header, set(range(len(header.waves))), legacy=True)
+        if header.waves and layout == "settings in header":
+            # An older version's header holding the waves' settings, its wave records
+            # without them: the header's are kept, and the next save moves them.
+            loaded = LoadedExecution(header, legacy=True)
+            self.load_waves(loaded, range(len(header.waves)))
+            return loaded
         return LoadedExecution(header)
 
     def load_waves(self, loaded: LoadedExecution, positions: Iterable[int]) -> None:
@@ -240,6 +276,8 @@ class ExecutionStore(VersionedRepository[Execution]):
             run.applied_servers = record.applied_servers
             run.launch_into = record.launch_into
             run.hook_errors = record.hook_errors
+            if record.state is not None:
+                self._apply_state(run, record)
             run.servers = {o.source_server_id: o for o in outcomes}
             loaded.stored[record.record_id] = (record.version, _text(record))
             loaded.loaded.add(index)
@@ -257,8 +295,11 @@ class ExecutionStore(VersionedRepository[Execution]):
             ConcurrentModificationError: another writer stored the execution
                 meanwhile; nothing was written.
         """
-        for index in loaded.loaded:
-            execution.waves[index].summary = execution.waves[index].summarised()
+        for index, run in enumerate(execution.waves):
+            if index in loaded.loaded:
+                run.summary = run.summarised()
+            else:
+                _check_state_untouched(execution, index)
         stored, header, expected = self.prepare(execution)
         puts, rows = self._changed(loaded, stored)
         ops = [WriteOp("put", self._spec, header.key, expected, header), *puts]
@@ -428,24 +469,7 @@ class ExecutionStore(VersionedRepository[Execution]):
         """The execution as it will be stored, its header row, and the version it expects."""
         expected = item.version if expected_version is None else expected_version
         stored = item.model_copy(update={"version": expected + 1})
-        header = stored.model_copy(
-            update={
-                "waves": [
-                    run.model_copy(
-                        update={
-                            "server_ids": [],
-                            "servers": {},
-                            "jobs": [],
-                            "applied_servers": [],
-                            "launch_into": {},
-                            "hook_errors": [],
-                        }
-                    )
-                    for run in stored.waves
-                ]
-            }
-        )
-        return stored, self._codec.row(header), expected
+        return stored, self._codec.row(stored, exclude=_NOT_IN_HEADER), expected
 
     def _changed(
         self, loaded: LoadedExecution, execution: Execution
@@ -485,6 +509,9 @@ class ExecutionStore(VersionedRepository[Execution]):
                     applied_servers=run.applied_servers,
                     launch_into=run.launch_into,
                     hook_errors=run.hook_errors,
+                    state=run.model_dump(
+                        mode="json", by_alias=True, include=set(WaveRun.STATE), exclude_none=True
+                    ),
                     expires_at=execution.expires_at,
                 ),
                 self._waves,
@@ -507,6 +534,18 @@ class ExecutionStore(VersionedRepository[Execution]):
                 )
             )
         return records
+
+    def _apply_state(self, run: WaveRun, record: WaveRecord) -> None:
+        """Set ``run``'s STATE fields from its record (validated as the model's own fields)."""
+        assert record.state is not None
+        try:
+            state = WaveRun.model_validate(
+                {"waveName": run.wave_name, "region": run.region, **record.state}
+            )
+        except pydantic.ValidationError as exc:
+            raise self._waves.corrupt(record.record_id, f"its state is invalid: {exc}") from None
+        for name in WaveRun.STATE:
+            setattr(run, name, getattr(state, name))
 
     def _decode_wave(self, raws: dict[str, RawRecord], key: str) -> WaveRecord:
         raw = raws.get(key)
@@ -536,13 +575,40 @@ class ExecutionStore(VersionedRepository[Execution]):
             self._backend.delete_many(EXECUTION_SERVERS, outcomes)
 
 
-def _written_whole(raw: RawRecord) -> bool:
-    """Whether a header is an older version's whole execution (its waves have no summary)."""
+def _layout(raw: RawRecord) -> Literal["records", "settings in header", "whole"]:
+    """Which layout wrote a header.
+
+    Older versions wrote every wave's fields, defaults included: the whole
+    execution in one document (no wave summaries), then the header holding
+    the waves' settings beside their summaries. This one leaves the STATE
+    fields out of the header, so ``timeoutS`` is never in it.
+    """
     body = raw.body
     if isinstance(body, dict):
-        return any(isinstance(w, dict) and "summary" not in w for w in body.get("waves", []))
+        waves = [w for w in body.get("waves", []) if isinstance(w, dict)]
+        if not any("timeoutS" in w for w in waves):
+            return "records"
+        return "settings in header" if all("summary" in w for w in waves) else "whole"
+    # Quotes inside JSON strings are escaped: these keys cannot be mistaken for values.
     text = body.decode() if isinstance(body, bytes) else str(body)
-    return '"summary"' not in text
+    if '"timeoutS"' not in text:
+        return "records"
+    return "settings in header" if '"summary"' in text else "whole"
+
+
+def _check_state_untouched(execution: Execution, index: int) -> None:
+    """Refuse to write a wave whose STATE changed while its record was not loaded.
+
+    The header does not hold those fields, so the change would be lost: a
+    step must load a wave (``StepContext.load``) before changing it.
+    """
+    run = execution.waves[index]
+    changed = [name for name, value in _STATE_DEFAULTS.items() if getattr(run, name) != value]
+    if changed:
+        raise RuntimeError(
+            f"execution {execution.execution_id}: wave {run.wave_name!r} changed {changed} "
+            "without its record loaded; load the wave before changing it"
+        )
 
 
 def _text(record: VersionedModel) -> str:

@@ -60,9 +60,9 @@ _SYNC_STATUS_KEY = "latest"
 _PROBLEMS_SHOWN = 3
 
 
-def to_document(item: pydantic.BaseModel) -> dict[str, Any]:
+def to_document(item: pydantic.BaseModel, *, exclude: Any = None) -> dict[str, Any]:
     """Serialise a model to its stored form (camelCase, JSON-compatible, no nulls)."""
-    return item.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return item.model_dump(by_alias=True, mode="json", exclude_none=True, exclude=exclude)
 
 
 def encode_json(document: Any) -> str:
@@ -190,20 +190,20 @@ class _Codec(Generic[M]):
             },
         )
 
-    def row(self, item: M) -> Row:
-        """The row that stores ``item``."""
+    def row(self, item: M, *, exclude: Any = None) -> Row:
+        """The row that stores ``item``, less the fields ``exclude`` names (as in pydantic)."""
         key = str(getattr(item, self._key_field))
         index = getattr(item, self._index_field) if self._index_field else None
         version = getattr(item, "version", None)
         body: str | dict[str, Any]
         if not self._backend.keeps_text:
-            body = to_document(item)
+            body = to_document(item, exclude=exclude)
         else:
             try:
-                body = item.model_dump_json(by_alias=True, exclude_none=True)
+                body = item.model_dump_json(by_alias=True, exclude_none=True, exclude=exclude)
             except pydantic_core.PydanticSerializationError:
                 # Lone surrogates cannot be UTF-8; Python's json escapes them.
-                body = encode_json(to_document(item))
+                body = encode_json(to_document(item, exclude=exclude))
         return Row(key, version, None if index is None else str(index), body)
 
 

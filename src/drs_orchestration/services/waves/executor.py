@@ -79,9 +79,10 @@ class StepResult:
             caller should wait about ``poll_interval`` before the next step.
         paused: It is paused before a wave, waiting for ``resume``.
         header: The execution as the step left it, read no further than the step
-            needed: its own fields and every wave's status and summary, and the
-            outcomes of the waves the step worked on only. Use :attr:`execution`
-            for everything.
+            needed: its own fields, every wave's status, dependencies and
+            summary, and the settings, timings and outcomes of the waves the
+            step worked on only (the other waves' are at their defaults). Use
+            :attr:`execution` for everything.
     """
 
     def __init__(
@@ -755,6 +756,9 @@ class WaveExecutor:
             return []
         stopping = execution.cancel_request is not None or execution.error is not None
         wanted = {run.wave_name for run in self._runnable(execution, stopping=stopping)}
+        if stopping:
+            # Stopping ends the waves that never started too (once per execution).
+            wanted.update(r.wave_name for r in execution.waves if r.status is WaveStatus.PENDING)
         return [i for i, run in enumerate(execution.waves) if run.wave_name in wanted]
 
     def _save_claim(self, loaded: LoadedExecution, execution: Execution) -> None:
