@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from boto3.dynamodb.types import TypeSerializer
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ClientError
 
@@ -48,6 +49,7 @@ from drs_orchestration.storage import (
 )
 from drs_orchestration.storage.backend import EXECUTION_SERVERS, EXECUTIONS
 from drs_orchestration.storage.base import COLLECTIONS
+from drs_orchestration.storage.dynamodb.codec import to_item
 from drs_orchestration.testing import SimulatedClientFactory
 from tests.storage.conftest import REGION, MotoSeam
 
@@ -685,6 +687,47 @@ def test_small_documents_stay_native(
     )["Item"]
     assert "compressedDocument" not in item
     assert "waves" in item
+
+
+def test_lists_of_records_are_packed_as_one_json_string_each(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    stored = storage.executions.put(_big_execution(150))
+
+    header = dynamodb_client.get_item(
+        TableName=storage.table_name(EXECUTIONS), Key={"executionId": {"S": stored.execution_id}}
+    )["Item"]
+    waves = json.loads(header["waves"]["S"])
+    assert [w["waveName"] for w in waves] == ["all"]
+    assert header["planName"] == {"S": "big"}  # the rest stays native
+    record = dynamodb_client.get_item(
+        TableName=storage.table_name(EXECUTION_SERVERS),
+        Key={"recordId": {"S": f"{stored.execution_id}:w0000:s0001"}},
+    )["Item"]
+    servers = json.loads(record["servers"]["S"])
+    assert [s["sourceServerId"] for s in servers] == [f"s-{i:017d}" for i in range(100, 150)]
+    assert storage.executions.get(stored.execution_id) == stored
+
+
+def test_packed_attributes_written_native_by_an_older_version_are_read(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    stored = storage.executions.put(_big_execution(3))
+    key = {"recordId": {"S": f"{stored.execution_id}:w0000:s0000"}}
+    table = storage.table_name(EXECUTION_SERVERS)
+    item = dynamodb_client.get_item(TableName=table, Key=key)["Item"]
+    item["servers"] = TypeSerializer().serialize(json.loads(item["servers"]["S"]))
+    dynamodb_client.put_item(TableName=table, Item=item)
+
+    assert "L" in dynamodb_client.get_item(TableName=table, Key=key)["Item"]["servers"]
+    assert storage.executions.get(stored.execution_id) == stored
+
+
+def test_a_packed_value_json_cannot_hold_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError, match="numbers must be finite") as caught:
+        to_item(EXECUTION_SERVERS, {"recordId": "r", "servers": [{"achievedRpoS": math.nan}]})
+
+    assert caught.value.problems[0]["field"] == "servers"
 
 
 # --- retries of single-item calls and transactions -------------------------------------

@@ -51,6 +51,10 @@ class CollectionSpec:
         kind: Human name used in errors ("protection group").
         index: An attribute queried by value (a DynamoDB GSI), if any.
         ttl: A timestamp attribute after which the backend may expire the item.
+        packed: Attributes a DynamoDB item holds as one JSON string each: lists
+            of records that nothing queries, which as native maps would cost
+            botocore and DynamoDB an attribute per field on every read and
+            write.
     """
 
     name: str
@@ -58,12 +62,18 @@ class CollectionSpec:
     kind: str
     index: str | None = None
     ttl: str | None = None
+    packed: frozenset[str] = frozenset()
 
 
 PROTECTION_GROUPS = CollectionSpec("protection-groups", "groupId", "protection group")
 RECOVERY_PLANS = CollectionSpec("recovery-plans", "planId", "recovery plan")
 EXECUTIONS = CollectionSpec(
-    "executions", "executionId", "execution", index="planId", ttl="expiresAt"
+    "executions",
+    "executionId",
+    "execution",
+    index="planId",
+    ttl="expiresAt",
+    packed=frozenset({"waves"}),
 )
 RECOVERY_INSTANCES = CollectionSpec(
     "recovery-instances", "sourceServerId", "recovery instance", index="sourceExecutionId"
@@ -72,10 +82,20 @@ SYNC_STATUS = CollectionSpec("sync-status", "statusId", "sync status")
 INSTANCE_PAIRS = CollectionSpec("instance-pairs", "sourceServerId", "instance pair")
 FAILBACK_STATES = CollectionSpec("failback-states", "recoveryInstanceId", "failback state")
 CLAIMS = CollectionSpec("claims", "claimId", "claim")
-EXECUTION_WAVES = CollectionSpec("execution-waves", "recordId", "execution wave", ttl="expiresAt")
+EXECUTION_WAVES = CollectionSpec(
+    "execution-waves",
+    "recordId",
+    "execution wave",
+    ttl="expiresAt",
+    packed=frozenset({"jobs", "serverIds", "appliedServers", "launchInto", "hookErrors", "state"}),
+)
 """The part of each wave of an execution that grows with it (jobs, server IDs)."""
 EXECUTION_SERVERS = CollectionSpec(
-    "execution-servers", "recordId", "execution server outcomes", ttl="expiresAt"
+    "execution-servers",
+    "recordId",
+    "execution server outcomes",
+    ttl="expiresAt",
+    packed=frozenset({"servers"}),
 )
 """An execution's server outcomes, in records of at most 100."""
 

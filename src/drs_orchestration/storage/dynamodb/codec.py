@@ -16,6 +16,12 @@ before a byte is sent:
   (documents are JSON, which has none), and an item holding one is not a
   document of this library.
 
+The attributes a collection marks as packed (``CollectionSpec.packed``: an
+execution's waves, a wave's jobs, server outcomes) are each held as one
+string of compact JSON: a native map costs botocore and DynamoDB work per
+field on every read and write, and nothing queries inside these lists. An
+item written with such an attribute native is still read.
+
 A document too big for one item (400 KB) is stored gzip-compressed in one
 binary attribute, :data:`COMPRESSED_ATTRIBUTE`, beside its key, ``version``
 and indexed and TTL attributes, so conditional writes, indexes and TTL work
@@ -145,7 +151,14 @@ def to_item(spec: CollectionSpec, document: Mapping[str, Any]) -> dict[str, Any]
     Raises:
         ValidationError: a value DynamoDB cannot hold, naming its field.
     """
-    item = {name: _serializer.serialize(_storable(value, name)) for name, value in document.items()}
+    item = {
+        name: (
+            {"S": _packed(value, name)}
+            if name in spec.packed
+            else _serializer.serialize(_storable(value, name))
+        )
+        for name, value in document.items()
+    }
     encoded = json.dumps(document, separators=(",", ":")).encode()
     if len(encoded) > COMPRESS_ABOVE_BYTES:
         item = _compressed_item(spec, document, item, encoded)
@@ -154,6 +167,14 @@ def to_item(spec: CollectionSpec, document: Mapping[str, Any]) -> dict[str, Any]
         expires = datetime.fromisoformat(str(document[spec.ttl]))
         item[attribute] = {"N": str(math.floor(expires.timestamp()))}
     return item
+
+
+def _packed(value: Any, path: str) -> str:
+    try:
+        # ASCII: a lone surrogate stays storable as an escape (DynamoDB strings are UTF-8).
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    except ValueError:
+        raise _unstorable(path, value, "numbers must be finite") from None
 
 
 def _compressed_item(
@@ -184,7 +205,13 @@ def from_item(spec: CollectionSpec, item: Mapping[str, Any]) -> Any:
         return json.loads(gzip.decompress(compressed["B"]))
     attribute = ttl_attribute(spec)
     return {
-        name: _deserializer.deserialize(value) for name, value in item.items() if name != attribute
+        name: (
+            json.loads(value["S"])
+            if name in spec.packed and "S" in value
+            else _deserializer.deserialize(value)
+        )
+        for name, value in item.items()
+        if name != attribute
     }
 
 
