@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+from drs_orchestration.errors import CorruptRecordError, ValidationError
 from drs_orchestration.models import Execution, WaveRun, WaveSummary
 from drs_orchestration.storage import BaseStorage
 from drs_orchestration.storage.backend import EXECUTION_SERVERS, EXECUTION_WAVES, EXECUTIONS, Row
@@ -183,8 +184,33 @@ def test_a_wave_changed_without_its_record_loaded_is_refused_not_lost(
     loaded = storage.executions.load(stored.execution_id)
     loaded.execution.waves[0].timeout_s = 900
 
-    with pytest.raises(RuntimeError, match="without its record loaded"):
+    with pytest.raises(ValidationError, match="without its record loaded") as caught:
         storage.executions.save(loaded, loaded.execution)
+    assert caught.value.problems[0]["field"] == "waves.0.timeout_s"
+    assert caught.value.problems[0]["value"] == 900
     assert storage.executions.get(stored.execution_id).waves[0].timeout_s == 600
     storage.executions.load_waves(loaded, [0])
     assert loaded.execution.waves[0].timeout_s == 600
+
+
+def test_a_wave_record_with_invalid_settings_is_a_corrupt_record_naming_it(
+    storage: BaseStorage,
+) -> None:
+    execution = Execution(
+        plan_id="rp-" + "0" * 20,
+        plan_name="layout",
+        waves=[WaveRun(wave_name="db", region="us-east-1")],
+    )
+    stored = storage.executions.put(_fresh(execution))
+    key = f"{stored.execution_id}:w0000"
+    (raw,) = storage.backend.read_many(EXECUTION_WAVES, [key])
+    record = dict(raw.body) if isinstance(raw.body, dict) else json.loads(raw.body)
+    record["state"] = {"timeoutS": -1}
+    body: Any = encode_json(record) if storage.backend.keeps_text else record
+    storage.backend.write(
+        EXECUTION_WAVES, Row(key, record["version"], None, body), expected_version=None
+    )
+
+    with pytest.raises(CorruptRecordError, match="timeoutS") as caught:
+        storage.executions.get(stored.execution_id)
+    assert caught.value.key == key

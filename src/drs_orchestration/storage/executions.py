@@ -46,6 +46,7 @@ from drs_orchestration.errors import (
     ConcurrentModificationError,
     CorruptRecordError,
     NotFoundError,
+    ValidationError,
 )
 from drs_orchestration.models import (
     ErrorRecord,
@@ -67,7 +68,7 @@ from drs_orchestration.storage.backend import (
     TransactionConflict,
     WriteOp,
 )
-from drs_orchestration.storage.repositories import VersionedRepository, _Codec
+from drs_orchestration.storage.repositories import VersionedRepository, _Codec, _describe
 
 __all__ = [
     "OUTCOMES_PER_RECORD",
@@ -294,6 +295,8 @@ class ExecutionStore(VersionedRepository[Execution]):
         Raises:
             ConcurrentModificationError: another writer stored the execution
                 meanwhile; nothing was written.
+            ValidationError: a wave whose record was not loaded was changed
+                (its settings are not in the header); nothing was written.
         """
         for index, run in enumerate(execution.waves):
             if index in loaded.loaded:
@@ -543,7 +546,9 @@ class ExecutionStore(VersionedRepository[Execution]):
                 {"waveName": run.wave_name, "region": run.region, **record.state}
             )
         except pydantic.ValidationError as exc:
-            raise self._waves.corrupt(record.record_id, f"its state is invalid: {exc}") from None
+            raise self._waves.corrupt(
+                record.record_id, f"its state is invalid: {_describe(exc)}"
+            ) from None
         for name in WaveRun.STATE:
             setattr(run, name, getattr(state, name))
 
@@ -603,12 +608,16 @@ def _check_state_untouched(execution: Execution, index: int) -> None:
     step must load a wave (``StepContext.load``) before changing it.
     """
     run = execution.waves[index]
-    changed = [name for name, value in _STATE_DEFAULTS.items() if getattr(run, name) != value]
-    if changed:
-        raise RuntimeError(
-            f"execution {execution.execution_id}: wave {run.wave_name!r} changed {changed} "
-            "without its record loaded; load the wave before changing it"
-        )
+    for name, default in _STATE_DEFAULTS.items():
+        value = getattr(run, name)
+        if value != default:
+            raise ValidationError.for_field(
+                f"waves.{index}.{name}",
+                value,
+                f"wave {run.wave_name!r} of execution {execution.execution_id} was changed "
+                "without its record loaded, so the change would be lost; load the wave "
+                "(load_waves) before changing it",
+            )
 
 
 def _text(record: VersionedModel) -> str:
