@@ -248,3 +248,39 @@ def test_a_claim_taken_from_a_write_in_flight_makes_that_write_fail() -> None:
     assert storage.claims.get(server_claim(SERVERS[0])).owner_id == GROUPS[3]
     # G's other claims were released again when it gave up.
     assert all(storage.claims.find(server_claim(s)) is None for s in SERVERS[1:])
+
+
+def test_a_release_racing_an_update_that_lists_its_server_again_cannot_delete_the_claim() -> None:
+    # G lists s0. A moves G to [s1] in steps: it claims s1, writes G (v2) and only then
+    # releases s0's claim, checking G at v2. B reads G at v2 and moves it back to [s0]:
+    # s0's claim is still G's, but G at v2 does not list it, so A's release may delete it
+    # under B. B must put the claim again at its version: one of the two then conflicts.
+    storage = MemoryStorage()
+    s0, s1 = SERVERS[0], SERVERS[1]
+    GroupMembership(storage, clock=lambda: T0).save(_group(GROUPS[0], [s0]), None)
+    scheduler = Scheduler()
+    scheduled = ScheduledStorage(storage, scheduler)
+    membership = GroupMembership(scheduled, clock=lambda: T0, transaction_items=2)  # type: ignore[arg-type]
+
+    def update(servers: list[str]) -> None:
+        def once() -> None:
+            current = scheduled.protection_groups.get(GROUPS[0])
+            membership.save(current.model_copy(update={"source_server_ids": servers}), current)
+
+        retry_conflicts(once, attempts=3, sleep=_no_sleep)
+
+    # The schedule hypothesis found: (paused thread, calls in a row), in turn.
+    schedule = iter([(0, 1)] * 6 + [(1, 1), (1, 1), (0, 1), (0, 1), (1, 5)] + [(0, 1)] * 2)
+
+    def choose(paused: int) -> tuple[int, int]:
+        index, steps = next(schedule, (0, 2))
+        return min(index, paused - 1), steps
+
+    workers = scheduler.run(
+        [functools.partial(update, [s1]), functools.partial(update, [s0])], choose
+    )
+
+    assert [w.error for w in workers] == [None, None]
+    for group in storage.protection_groups.list():
+        for sid in group.source_server_ids:
+            assert storage.claims.get(server_claim(sid)).owner_id == group.group_id

@@ -11,7 +11,11 @@ A write of group G (create, update or delete) from the version ``v`` it read
 (``0``: G does not exist yet) to a server list ``S`` reads G first, then the
 claims of ``S`` and of the servers G lists now, and sorts each server into:
 
-- *held* — its claim is owned by G: nothing to do;
+- *held* — its claim is owned by G and G at ``v`` lists it: nothing to do;
+- *left over* — its claim is owned by G but G at ``v`` does not list it (a
+  write of G that has not released it yet, or crashed before): G puts the
+  claim again, conditional on the claim's version, so a release racing
+  with this write conflicts with it instead of deleting the claim under it;
 - *free* — no claim: G inserts one (a put conditional on "absent");
 - *stale* — owned by a group H that no longer lists it (or no longer
   exists): G takes it over with a put conditional on the claim's version,
@@ -51,8 +55,12 @@ claims). Every change of state keeps it:
    does not list the server (or G absent).
 4. Deleting G: nothing is listed afterwards.
 5. Writing G from version ``v`` to a version that lists S: this write
-   requires G to be at ``v``, and every claim of S was seen owned by G, or
-   written for G, *after* G was read at ``v``. Could a claim of s in S have
+   requires G to be at ``v``, and every claim of S was seen owned by G with
+   G at ``v`` listing its server, or written for G (left-over claims
+   included), *after* G was read at ``v``. A claim of a server G lists at
+   ``v`` cannot be deleted by (3) while G is at ``v``; a claim written by
+   this write can only be deleted by a transaction conditional on its new
+   version, which only this write knows. Could a claim of s in S have
    left G between then and the write? Only through (2) or (3) by someone
    else. (2) needs G absent — impossible, G exists at ``v`` before and at
    the write (a new G is stored empty before any claim is acquired, and a
@@ -172,7 +180,7 @@ class GroupMembership:
         servers = list(dict.fromkeys(group.source_server_ids))
         before = [] if current is None else list(current.source_server_ids)
         claims = self._storage.claims.get_many(server_claim(s) for s in {*servers, *before})
-        acquisitions, owners = self._classify(gid, servers, claims)
+        acquisitions, owners = self._classify(gid, servers, claims, set(before))
         kept = set(servers)
         releases = [
             claim
@@ -215,7 +223,11 @@ class GroupMembership:
     # ---- the steps ----------------------------------------------------------------------
 
     def _classify(
-        self, gid: str, servers: Sequence[str], claims: dict[str, ClaimRecord]
+        self,
+        gid: str,
+        servers: Sequence[str],
+        claims: dict[str, ClaimRecord],
+        listed: set[str],
     ) -> tuple[list[_Acquisition], dict[str, ProtectionGroup | None]]:
         """Sort the servers (see the module docstring); also return the stale claims' owners.
 
@@ -237,7 +249,9 @@ class GroupMembership:
             if claim is None:
                 acquisitions.append(_Acquisition(server, None))
             elif claim.owner_id == gid:
-                continue
+                if server not in listed:
+                    # Left over: a release checking the version read may delete it.
+                    acquisitions.append(_Acquisition(server, claim))
             elif claim.owner_id in owners:
                 if server in owners[claim.owner_id].source_server_ids:
                     live[claim.owner_id].append(server)
@@ -287,7 +301,8 @@ class GroupMembership:
             )
             stale = acquisition.stale
             operations.append(Put(record, expected_version=0 if stale is None else stale.version))
-            if stale is not None and stale.owner_id not in touched:
+            # G's own claims need no owner condition: G's write at ``v`` is that condition.
+            if stale is not None and stale.owner_id != gid and stale.owner_id not in touched:
                 touched.add(stale.owner_id)
                 operations.append(_owner_condition(stale.owner_id, owners[stale.owner_id]))
         return operations
