@@ -172,15 +172,19 @@ def test_a_header_holding_the_waves_settings_is_rewritten_without_them_when_stor
     assert saved.model_copy(update={"version": stored.version}) == stored
 
 
-def test_a_wave_changed_without_its_record_loaded_is_refused_not_lost(
-    storage: BaseStorage,
-) -> None:
+def _one_wave_stored(storage: BaseStorage, **wave: Any) -> Execution:
     execution = Execution(
         plan_id="rp-" + "0" * 20,
         plan_name="layout",
-        waves=[WaveRun(wave_name="db", region="us-east-1", timeout_s=600)],
+        waves=[WaveRun(wave_name="db", region="us-east-1", **wave)],
     )
-    stored = storage.executions.put(_fresh(execution))
+    return storage.executions.put(_fresh(execution))
+
+
+def test_a_wave_changed_without_its_record_loaded_is_refused_not_lost(
+    storage: BaseStorage,
+) -> None:
+    stored = _one_wave_stored(storage, timeout_s=600)
     loaded = storage.executions.load(stored.execution_id)
     loaded.execution.waves[0].timeout_s = 900
 
@@ -196,12 +200,7 @@ def test_a_wave_changed_without_its_record_loaded_is_refused_not_lost(
 def test_a_wave_record_with_invalid_settings_is_a_corrupt_record_naming_it(
     storage: BaseStorage,
 ) -> None:
-    execution = Execution(
-        plan_id="rp-" + "0" * 20,
-        plan_name="layout",
-        waves=[WaveRun(wave_name="db", region="us-east-1")],
-    )
-    stored = storage.executions.put(_fresh(execution))
+    stored = _one_wave_stored(storage)
     key = f"{stored.execution_id}:w0000"
     (raw,) = storage.backend.read_many(EXECUTION_WAVES, [key])
     record = dict(raw.body) if isinstance(raw.body, dict) else json.loads(raw.body)

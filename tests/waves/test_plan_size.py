@@ -118,3 +118,23 @@ def test_a_job_started_with_an_ended_waves_tags_is_recorded_on_that_wave_at_the_
     assert final.status is ExecutionStatus.COMPLETED
     assert [c.job_id for c in final.waves[0].jobs if c.adopted] == [stray]
     assert not any(c.adopted for w in final.waves[1:] for c in w.jobs)
+
+
+def test_cancelling_a_plan_of_many_waves_ends_them_in_steps_of_bounded_size() -> None:
+    # Ending a wave writes its record (its end time is not in the header), so a step
+    # ending every pending wave of a 1,000-wave plan would not fit one DynamoDB
+    # transaction (100 items): each step ends at most 40, and the execution still ends.
+    storage = _SaveWatchingStorage()
+    with simulated(ec2=False) as sim:
+        drill = make_drill(sim, {f"tier{n:02d}": 1 for n in range(45)}, storage=storage)
+        execution = drill.start()
+        drill.orch.waves.cancel(execution.execution_id, "ops", "window closed")
+        storage.saves.clear()
+
+        ended = drill.run(execution)
+
+    assert ended.status is ExecutionStatus.CANCELLED
+    assert {run.status for run in ended.waves} == {WaveStatus.CANCELLED}
+    assert all(run.ended_at is not None for run in ended.waves)
+    assert max(len(waves) for waves, _ in storage.saves) <= 40
+    assert sum(1 for waves, _ in storage.saves if waves) >= 2

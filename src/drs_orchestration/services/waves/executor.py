@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 
 _WRITE_RETRIES = 10
 _EVENT_STEPS = 100
+_WAVES_CLOSED_PER_STEP = 40
+"""Pending waves one stopping step ends at most: each adds its wave record to the step's
+transaction (DynamoDB takes 100 items), and a plan may have 1,000 waves."""
 DRS_LAUNCH_RESULT = "DRS Source Server Launch Result"
 """The EventBridge detail type DRS publishes when a server's launch ends."""
 PLAN_CLAIM = "plan"
@@ -756,9 +759,6 @@ class WaveExecutor:
             return []
         stopping = execution.cancel_request is not None or execution.error is not None
         wanted = {run.wave_name for run in self._runnable(execution, stopping=stopping)}
-        if stopping:
-            # Stopping ends the waves that never started too (once per execution).
-            wanted.update(r.wave_name for r in execution.waves if r.status is WaveStatus.PENDING)
         return [i for i, run in enumerate(execution.waves) if run.wave_name in wanted]
 
     def _save_claim(self, loaded: LoadedExecution, execution: Execution) -> None:
@@ -831,10 +831,16 @@ class WaveExecutor:
     def _stop_waves(self, step: StepContext) -> None:
         execution = step.execution
         cancelled = execution.cancel_request is not None and execution.error is None
+        closed = 0
         for run in execution.waves:
             if run.status is WaveStatus.PENDING:
+                if closed == _WAVES_CLOSED_PER_STEP:
+                    continue  # the next step ends the others
+                # Its record is read first: ending it sets fields the header does not hold.
+                step.load(run)
                 status = WaveStatus.CANCELLED if cancelled else WaveStatus.SKIPPED
                 self._stepper.close_pending(step, run, status)
+                closed += 1
             elif cancelled:
                 self._stepper.cancel_before_launch(step, run)
 
