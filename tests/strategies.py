@@ -43,6 +43,7 @@ from drs_orchestration.models import (
     CancelRequest,
     ConfigPath,
     ConfigStatus,
+    EndedWaves,
     ErrorRecord,
     Execution,
     ExecutionStatus,
@@ -77,6 +78,7 @@ from drs_orchestration.models import (
     Wave,
     WaveRun,
     WaveStatus,
+    WaveSummary,
 )
 from drs_orchestration.models.failback import DRS_FAILBACK_STATES
 
@@ -772,6 +774,16 @@ def executions(draw: st.DrawFn, plan_id: str | None = None) -> Execution:
         waves=[draw(wave_runs(name)) for name in names],
         paused_before=paused[0] if paused else None,
         **draw(_execution_fields()),
+    )
+
+
+def without_derived(execution: Execution) -> Execution:
+    """``execution`` less what storage derives when it stores one (summaries, ended waves)."""
+    return execution.model_copy(
+        update={
+            "waves": [w.model_copy(update={"summary": WaveSummary()}) for w in execution.waves],
+            "ended_waves": EndedWaves(),
+        }
     )
 
 

@@ -16,19 +16,13 @@ import pytest
 from hypothesis import given
 
 from drs_orchestration.errors import CorruptRecordError, ValidationError
-from drs_orchestration.models import Execution, WaveRun, WaveSummary
+from drs_orchestration.models import ErrorRecord, Execution, WaveRun
 from drs_orchestration.storage import BaseStorage
 from drs_orchestration.storage.backend import EXECUTION_SERVERS, EXECUTION_WAVES, EXECUTIONS, Row
 from drs_orchestration.storage.repositories import encode_json, to_document
-from tests.strategies import executions
+from tests.strategies import executions, without_derived
 
 _ids = itertools.count()
-
-
-def _without_summaries(execution: Execution) -> Execution:
-    return execution.model_copy(
-        update={"waves": [w.model_copy(update={"summary": WaveSummary()}) for w in execution.waves]}
-    )
 
 
 def _fresh(execution: Execution) -> Execution:
@@ -58,9 +52,9 @@ def test_records_assemble_into_the_execution_the_single_document_held(
     from_document = storage.executions.get(as_document.execution_id)
 
     assert from_records == as_records
-    assert _without_summaries(from_records).model_copy(
+    assert without_derived(from_records).model_copy(
         update={"execution_id": as_document.execution_id}
-    ) == _without_summaries(from_document)
+    ) == without_derived(from_document)
 
 
 @given(execution=executions())
@@ -80,7 +74,7 @@ def test_a_single_document_of_an_older_version_is_rewritten_in_records_when_stor
     assert '"servers":{"' not in str(header.body).replace(" ", "")
     again = storage.executions.load(legacy.execution_id)
     assert not again.legacy
-    assert _without_summaries(storage.executions.get(legacy.execution_id)) == _without_summaries(
+    assert without_derived(storage.executions.get(legacy.execution_id)) == without_derived(
         legacy.model_copy(update={"version": 4})
     )
     waves = storage.backend.read_many(
@@ -101,6 +95,7 @@ def test_a_single_document_of_an_older_version_is_rewritten_in_records_when_stor
 
 
 _BRIEF = ("wave_name", "status", "region", "account", "depends_on", "pause_before")
+_BRIEF_ENDED = ("wave_name", "status", "region")
 
 
 def _store_with_settings_in_header(storage: BaseStorage, execution: Execution) -> Execution:
@@ -142,12 +137,21 @@ def test_the_header_holds_what_deciding_a_step_needs_and_no_wave_settings(
     document = header.body if isinstance(header.body, dict) else json.loads(header.body)
     state = {WaveRun.model_fields[name].alias or name for name in WaveRun.STATE}
     assert all(state.isdisjoint(wave) for wave in document["waves"])
+    for wave, run in zip(document["waves"], stored.waves, strict=True):
+        if run.status.is_terminal:
+            assert set(wave) <= {"waveName", "status", "region"}
     loaded = storage.executions.load(stored.execution_id)
     defaults = WaveRun(wave_name="w", region="us-east-1")
     for brief, whole in zip(loaded.execution.waves, stored.waves, strict=True):
-        assert [getattr(brief, f) for f in _BRIEF] == [getattr(whole, f) for f in _BRIEF]
-        assert brief.summary == whole.summary
-        assert all(getattr(brief, f) == getattr(defaults, f) for f in WaveRun.STATE)
+        kept = _BRIEF_ENDED if whole.status.is_terminal else _BRIEF
+        assert [getattr(brief, f) for f in kept] == [getattr(whole, f) for f in kept]
+        in_record = WaveRun.STATE | (WaveRun.ENDED_IN_RECORD if whole.status.is_terminal else set())
+        assert all(getattr(brief, f) == getattr(defaults, f) for f in in_record)
+        if not whole.status.is_terminal:
+            assert brief.summary == whole.summary
+    assert loaded.execution.ended_waves == stored.ended_waves
+    assert loaded.execution.recovery_time == stored.recovery_time
+    assert loaded.execution.worst_rpo == stored.worst_rpo
     storage.executions.load_waves(loaded, range(len(stored.waves)))
     assert loaded.execution == stored
 
@@ -213,3 +217,62 @@ def test_a_wave_record_with_invalid_settings_is_a_corrupt_record_naming_it(
     with pytest.raises(CorruptRecordError, match="timeoutS") as caught:
         storage.executions.get(stored.execution_id)
     assert caught.value.key == key
+
+
+def test_a_header_whose_error_details_name_a_wave_setting_is_read_as_this_layout(
+    storage: BaseStorage,
+) -> None:
+    # A timed-out wave's error names its timeout (``timeoutS``) in the execution's header.
+    stored = _one_wave_stored(
+        storage,
+        status="FAILED",
+        timeout_s=120,
+        error=ErrorRecord(code="JobTimeout", message="late", details={"timeoutS": 120}),
+    )
+    stored.error = stored.waves[0].error
+    stored = storage.executions.put(stored)
+
+    loaded = storage.executions.load(stored.execution_id)
+
+    assert not loaded.legacy
+    assert loaded.loaded == set()
+    storage.executions.save(loaded, loaded.execution)
+    assert storage.executions.get(stored.execution_id).waves[0].timeout_s == 120
+    assert storage.executions.get(stored.execution_id).waves[0].error == stored.error
+
+
+def test_an_ended_waves_summary_in_the_header_is_moved_to_its_record_when_stored(
+    storage: BaseStorage,
+) -> None:
+    stored = _one_wave_stored(
+        storage, status="COMPLETED", depends_on=[], pause_before=True, timeout_s=300
+    )
+    document = to_document(stored)
+    document["waves"][0].update(
+        {"pauseBefore": True, "summary": to_document(stored.waves[0].summary)}
+    )
+    body: Any = encode_json(document) if storage.backend.keeps_text else document
+    storage.backend.write(
+        EXECUTIONS,
+        Row(stored.execution_id, stored.version, stored.plan_id, body),
+        expected_version=stored.version,
+    )
+    key = f"{stored.execution_id}:w0000"
+    (raw,) = storage.backend.read_many(EXECUTION_WAVES, [key])
+    record = dict(raw.body) if isinstance(raw.body, dict) else json.loads(raw.body)
+    for name in ("pauseBefore", "summary", "dependsOn", "pauseReleased"):
+        record["state"].pop(name, None)
+    rewritten: Any = encode_json(record) if storage.backend.keeps_text else record
+    storage.backend.write(
+        EXECUTION_WAVES, Row(key, record["version"], None, rewritten), expected_version=None
+    )
+
+    loaded = storage.executions.load(stored.execution_id)
+    assert loaded.legacy
+    assert storage.executions.get(stored.execution_id) == stored
+    storage.executions.save(loaded, loaded.execution)
+
+    again = storage.executions.load(stored.execution_id)
+    assert not again.legacy
+    assert again.execution.waves[0].pause_before is False  # in its record only
+    assert storage.executions.get(stored.execution_id).waves[0].pause_before is True

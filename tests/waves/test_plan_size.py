@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from drs_orchestration import ExecutionStatus, WaveStatus
-from drs_orchestration.models import Execution
+from drs_orchestration.models import EndedWaves, Execution
 from drs_orchestration.services.waves.chunks import job_tags
 from drs_orchestration.storage import MemoryStorage
+from drs_orchestration.storage.backend import EXECUTIONS
 from drs_orchestration.storage.executions import LoadedExecution
 from drs_orchestration.testing import DrsSimulator
 from tests.waves.helpers import REGION, make_drill, simulated
@@ -65,6 +67,41 @@ def test_run_keeps_only_the_wave_it_works_on_so_its_writes_do_not_grow_with_the_
     # The last wave writes records as large as the first one's.
     assert per_wave[-1] <= per_wave[0] * 1.2
     assert execution == storage.executions.get(execution.execution_id)
+
+
+def test_the_header_keeps_of_an_ended_wave_its_name_status_and_region_only() -> None:
+    storage = MemoryStorage()
+    with simulated(ec2=False) as sim:
+        drill = make_drill(sim, TIERS, storage=storage)
+        execution_id = drill.start().execution_id
+        header_sizes: list[int] = []
+        while True:
+            result = drill.orch.waves.step(execution_id)
+            raw = storage.backend.read(EXECUTIONS, execution_id)
+            assert raw is not None
+            header_sizes.append(len(str(raw.body)))
+            if result.finished:
+                break
+            if not result.progressed:
+                sim.advance(30)
+
+    assert result.status is ExecutionStatus.COMPLETED
+    header = json.loads(str(raw.body))
+    assert all(set(wave) == {"waveName", "status", "region"} for wave in header["waves"])
+    # The header shrinks as waves end instead of growing with what they did.
+    assert header_sizes[-1] < min(header_sizes[:3])
+    whole = storage.executions.get(execution_id)
+    # Folded wave by wave as they ended, the same as folding the whole execution at once.
+    assert whole.ended_waves == EndedWaves().including(whole.waves)
+    assert len(whole.ended_waves.job_ids) == len(TIERS)
+    launched = [
+        o.phases.launch_end
+        for run in whole.waves
+        for o in run.servers.values()
+        if o.phases.launch_end is not None
+    ]
+    assert whole.started_at is not None
+    assert result.header.recovery_time == max(launched) - whole.started_at
 
 
 def _window_reads(sim: DrsSimulator, since: int) -> list[Any]:

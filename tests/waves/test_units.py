@@ -215,7 +215,7 @@ def test_a_step_retries_later_on_retryable_errors_and_lost_races(
     execution, run = _execution()
     run.status = WaveStatus.PREFLIGHT
     settings = WaveExecutor(MemoryStorage(), SimulatedClientFactory()).settings
-    stepper = WaveStepper(settings, lambda _: None, None)  # type: ignore[arg-type]
+    stepper = WaveStepper(settings, lambda *_: None, None)  # type: ignore[arg-type]
     step = StepContext(execution=execution, now=T0, save=lambda _: None)
     with stepper._guard(step, run):
         raise error

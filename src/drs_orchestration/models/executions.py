@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CancelRequest",
     "ConfigPath",
+    "EndedWaves",
     "ErrorRecord",
     "Execution",
     "ExecutionStatus",
@@ -44,6 +45,7 @@ __all__ = [
     "JobRecord",
     "JobStatus",
     "PhaseTimes",
+    "PlaceClaim",
     "ServerIdentity",
     "ServerLaunchStatus",
     "ServerOutcome",
@@ -421,6 +423,15 @@ class WaveRun(DrsModel):
     pause flags, summary), what deciding the next step needs, so it holds a
     few hundred bytes per wave whatever the wave's size or history.
     """
+    ENDED_IN_RECORD: ClassVar[frozenset[str]] = frozenset(
+        {"account", "depends_on", "pause_before", "pause_released", "summary"}
+    )
+    """Fields the header keeps while the wave has not ended, and only its record after.
+
+    Deciding the next step needs no more of an ended wave than its name and
+    status; what the execution needs of its ended waves together (last
+    launch, worst RPO, first claims, job IDs) is :class:`EndedWaves`.
+    """
     hook_errors: list[ErrorRecord] = Field(default_factory=list)
     """Errors of post-wave hooks (cache sync...): recorded, never failing the wave."""
 
@@ -488,6 +499,76 @@ class WaveRun(DrsModel):
         return wave_run_html(self)
 
 
+class PlaceClaim(DrsModel):
+    """The earliest chunk claim of an execution's ended waves in one region and account.
+
+    Where the search for their jobs starts when the execution ends (jobs DRS
+    started for a claim that outlived it are recorded then).
+    """
+
+    region: Region
+    account: AccountContext | None = None
+    first_claim_at: Timestamp
+
+
+class EndedWaves(DrsModel):
+    """What an execution's ended waves add up to, so a step need not read them.
+
+    Storage folds each wave into it when the wave is stored ended, and the
+    header then keeps no more of that wave than its name, status and region:
+    the header stays the same size however many waves have ended.
+
+    Attributes:
+        last_launch_end: When the last of their servers was seen launched.
+        worst_rpo_s: The largest achieved RPO among their launched servers.
+        job_ids: Their DRS jobs (adopted ones included).
+        claims: Per region and account, their earliest chunk claim.
+    """
+
+    last_launch_end: Timestamp | None = None
+    worst_rpo_s: Annotated[float, Field(ge=0)] | None = None
+    job_ids: list[JobId] = Field(default_factory=list)
+    claims: list[PlaceClaim] = Field(default_factory=list)
+
+    def including(self, runs: Iterable[WaveRun]) -> EndedWaves:
+        """This, with the ended waves among ``runs`` folded in (what their detail says).
+
+        Folding is idempotent: a wave folded twice counts once, and an ended
+        wave whose detail was not read adds nothing.
+        """
+        folded = self.model_copy(deep=True)
+        job_ids = dict.fromkeys(folded.job_ids)
+        claims = {_place(c.region, c.account): c for c in folded.claims}
+        for run in runs:
+            if not run.status.is_terminal:
+                continue
+            summary = run.summarised()
+            folded.last_launch_end = _latest(folded.last_launch_end, summary.last_launch_end)
+            if summary.worst_rpo_s is not None:
+                folded.worst_rpo_s = max(folded.worst_rpo_s or 0.0, summary.worst_rpo_s)
+            job_ids.update(dict.fromkeys(summary.job_ids))
+            if summary.first_claim_at is not None:
+                place = _place(run.region, run.account)
+                known = claims.get(place)
+                if known is None or summary.first_claim_at < known.first_claim_at:
+                    claims[place] = PlaceClaim(
+                        region=run.region,
+                        account=run.account,
+                        first_claim_at=summary.first_claim_at,
+                    )
+        folded.job_ids = list(job_ids)
+        folded.claims = list(claims.values())
+        return folded
+
+
+def _place(region: str, account: AccountContext | None) -> tuple[str, object]:
+    return region, account.cache_key() if account else None
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
 def _worst_rpo(outcomes: Iterable[ServerOutcome]) -> timedelta | None:
     achieved = [
         o.achieved_rpo_s
@@ -528,6 +609,8 @@ class Execution(VersionedModel):
     ended_at: Timestamp | None = None
     updated_at: Timestamp = Field(default_factory=utc_now)
     expires_at: Timestamp = Field(default_factory=lambda: utc_now() + EXECUTION_RETENTION)
+    ended_waves: EndedWaves = Field(default_factory=EndedWaves)
+    """What the ended waves add up to (derived by storage when they are stored ended)."""
 
     @property
     def is_drill(self) -> bool:
@@ -614,6 +697,8 @@ class Execution(VersionedModel):
         its :attr:`PhaseTimes.launch_end` (when a poll first saw it launched).
         """
         launched = [end for run in self.waves if (end := run.last_launch_end) is not None]
+        if (ended := self.ended_waves.last_launch_end) is not None:
+            launched.append(ended)
         if self.started_at is None or not launched:
             return None
         return max(launched) - self.started_at
@@ -622,6 +707,8 @@ class Execution(VersionedModel):
     def worst_rpo(self) -> timedelta | None:
         """The largest achieved RPO among every launched server (``None`` before any)."""
         worst = [rpo for run in self.waves if (rpo := run.worst_rpo) is not None]
+        if (ended := self.ended_waves.worst_rpo_s) is not None:
+            worst.append(timedelta(seconds=ended))
         return max(worst) if worst else None
 
     def _repr_html_(self) -> str:

@@ -4,14 +4,21 @@ An execution of a 5,000-server plan used to be one document that every step
 parsed and wrote back whole. Here it is:
 
 - the **header** (collection ``executions``, key ``executionId``): the
-  execution's own fields and, per wave, what deciding the next step needs:
-  name, status, region, account, dependencies, pause flags and a
-  :class:`~drs_orchestration.models.WaveSummary` (counts, last launch, worst
-  RPO, job IDs) — about 300 bytes per wave, whatever its size;
+  execution's own fields and, per wave, what deciding the next step needs.
+  For a wave that has not ended: name, status, region, account,
+  dependencies, pause flags and a :class:`~drs_orchestration.models.WaveSummary`
+  (counts, last launch, worst RPO, job IDs), a few hundred bytes whatever
+  its size. For an ended wave: name, status and region only (about 60
+  bytes); what the execution needs of its ended waves together (last launch,
+  worst RPO, job IDs, first claims) is folded into
+  :class:`~drs_orchestration.models.EndedWaves`, whose size does not grow
+  with the number of waves;
 - a **wave record** per wave (``execution-waves``, ``{executionId}:w{n}``): its
   settings and timings (:attr:`~drs_orchestration.models.WaveRun.STATE`:
-  groups, timeout, start, deadline, errors...), its jobs (chunk intents,
-  claims, job IDs) and the lists that grow with it;
+  groups, timeout, start, deadline, errors...), once it ended the header
+  fields the header no longer keeps
+  (:attr:`~drs_orchestration.models.WaveRun.ENDED_IN_RECORD`), its jobs
+  (chunk intents, claims, job IDs) and the lists that grow with it;
 - **outcome records** of at most :data:`OUTCOMES_PER_RECORD` servers each
   (``execution-servers``, ``{executionId}:w{n}:s{k}``).
 
@@ -26,14 +33,15 @@ every read is a strongly consistent get by key; no index is needed.
 ``get``, ``list_for_plan`` and ``put`` keep working on whole
 :class:`~drs_orchestration.models.Execution` models: the records are
 assembled on read and split on write. A header written by an older version
-of the library (the whole execution in one document, or the waves' settings
-in the header) is read as it is and rewritten in this layout the first time
-it is stored again.
+of the library (the whole execution in one document, the waves' settings in
+the header, or ended waves' summaries in the header) is read as it is and
+rewritten in this layout the first time it is stored again.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,12 +57,14 @@ from drs_orchestration.errors import (
     ValidationError,
 )
 from drs_orchestration.models import (
+    EndedWaves,
     ErrorRecord,
     Execution,
     JobRecord,
     ServerOutcome,
     VersionedModel,
     WaveRun,
+    WaveSummary,
 )
 from drs_orchestration.models.base import Timestamp
 from drs_orchestration.models.ids import Ec2InstanceId, ExecutionId, SourceServerId
@@ -95,7 +105,9 @@ class WaveRecord(VersionedModel):
     hook_errors: list[ErrorRecord] = Field(default_factory=list)
     state: dict[str, Any] | None = None
     """The wave's :attr:`~drs_orchestration.models.WaveRun.STATE` fields as stored
-    (camelCase); ``None`` in a record written while the header held them."""
+    (camelCase), and once the wave ended its
+    :attr:`~drs_orchestration.models.WaveRun.ENDED_IN_RECORD` fields; ``None`` in a
+    record written while the header held them."""
     expires_at: Timestamp | None = None
 
 
@@ -123,19 +135,38 @@ def _parts(outcome_count: int) -> int:
     return -(-outcome_count // OUTCOMES_PER_RECORD)
 
 
-_NOT_IN_HEADER: dict[str, Any] = {"waves": {"__all__": WaveRun.DETAIL | WaveRun.STATE}}
-_STATE_DEFAULTS: dict[str, Any] = {
-    name: WaveRun.model_fields[name].get_default(call_default_factory=True)
-    for name in sorted(WaveRun.STATE)
-}
+_NOT_IN_HEADER = WaveRun.DETAIL | WaveRun.STATE
+_NOT_IN_ENDED_HEADER = _NOT_IN_HEADER | WaveRun.ENDED_IN_RECORD
 
 
-def _state_defaults() -> dict[str, Any]:
-    """The :attr:`WaveRun.STATE` fields at their defaults (fresh lists and dicts)."""
-    return {name: copy.copy(value) for name, value in _STATE_DEFAULTS.items()}
+def _defaults(names: Iterable[str]) -> dict[str, Any]:
+    return {
+        name: WaveRun.model_fields[name].get_default(call_default_factory=True)
+        for name in sorted(names)
+    }
 
 
-_STATE_ALIASES = frozenset(WaveRun.model_fields[name].alias or name for name in WaveRun.STATE)
+_STATE_DEFAULTS = _defaults(WaveRun.STATE)
+_ENDED_DEFAULTS = _defaults(WaveRun.ENDED_IN_RECORD)
+
+
+def _fresh(defaults: dict[str, Any]) -> dict[str, Any]:
+    """``defaults`` with fresh lists, dicts and models (never shared between waves)."""
+    return {name: copy.deepcopy(value) for name, value in defaults.items()}
+
+
+def _header_exclude(execution: Execution) -> dict[str, Any]:
+    """What the header leaves out: every wave's detail and state, and more of ended waves."""
+    return {
+        "waves": {
+            index: _NOT_IN_ENDED_HEADER if run.status.is_terminal else _NOT_IN_HEADER
+            for index, run in enumerate(execution.waves)
+        }
+    }
+
+
+def _alias(name: str) -> str:
+    return WaveRun.model_fields[name].alias or name
 
 
 @dataclass
@@ -189,7 +220,11 @@ class LoadedExecution:
             run.applied_servers = []
             run.launch_into = {}
             run.hook_errors = []
-            for name, value in _state_defaults().items():
+            dropped = _fresh(_STATE_DEFAULTS)
+            if run.status.is_terminal:
+                # Its record keeps these, as a fresh read's header would not.
+                dropped.update(_fresh(_ENDED_DEFAULTS))
+            for name, value in dropped.items():
                 setattr(run, name, value)
             self.loaded.discard(index)
 
@@ -228,17 +263,20 @@ class ExecutionStore(VersionedRepository[Execution]):
         if raw is None:
             return None
         header = self._codec.decode(raw)
-        layout = _layout(raw)
+        layout = _layout(header)
         if header.waves and layout == "whole":
             # An older version's whole-execution document: everything is here already.
             for run in header.waves:
                 run.summary = run.summarised()
+            header.ended_waves = EndedWaves().including(header.waves)
             return LoadedExecution(header, set(range(len(header.waves))), legacy=True)
-        if header.waves and layout == "settings in header":
-            # An older version's header holding the waves' settings, its wave records
-            # without them: the header's are kept, and the next save moves them.
+        if layout == "settings in header" or _ended_in_header(header):
+            # An older version's header holding the waves' settings, or its ended waves'
+            # summaries, its wave records without them: the header's are kept, and the
+            # next save moves them.
             loaded = LoadedExecution(header, legacy=True)
             self.load_waves(loaded, range(len(header.waves)))
+            header.ended_waves = EndedWaves().including(header.waves)
             return loaded
         return LoadedExecution(header)
 
@@ -253,21 +291,25 @@ class ExecutionStore(VersionedRepository[Execution]):
         if not wanted:
             return
         wave_keys = [wave_key(execution.execution_id, index) for index in wanted]
+        raws = {r.key: r for r in self._backend.read_many(EXECUTION_WAVES, wave_keys)}
+        records = {index: self._decode_wave(raws, wave_keys[n]) for n, index in enumerate(wanted)}
+        # An ended wave's outcome count is in its record (the header keeps its name only):
+        # the wave records are read first, then every outcome record in one read.
+        counts = {index: self._outcome_count(execution, index, records[index]) for index in wanted}
         outcome_keys = [
             outcomes_key(execution.execution_id, index, part)
             for index in wanted
-            for part in range(_parts(execution.waves[index].summary.outcome_count))
+            for part in range(_parts(counts[index]))
         ]
-        raws = {r.key: r for r in self._backend.read_many(EXECUTION_WAVES, wave_keys)}
         if outcome_keys:
             raws.update(
                 (r.key, r) for r in self._backend.read_many(EXECUTION_SERVERS, outcome_keys)
             )
         for index in wanted:
             run = execution.waves[index]
-            record = self._decode_wave(raws, wave_key(execution.execution_id, index))
+            record = records[index]
             outcomes: builtins.list[ServerOutcome] = []
-            for part in range(_parts(run.summary.outcome_count)):
+            for part in range(_parts(counts[index])):
                 key = outcomes_key(execution.execution_id, index, part)
                 chunk = self._decode_outcomes(raws, key)
                 outcomes.extend(chunk.servers)
@@ -282,6 +324,20 @@ class ExecutionStore(VersionedRepository[Execution]):
             run.servers = {o.source_server_id: o for o in outcomes}
             loaded.stored[record.record_id] = (record.version, _text(record))
             loaded.loaded.add(index)
+
+    def _outcome_count(self, execution: Execution, index: int, record: WaveRecord) -> int:
+        """How many outcomes wave ``index`` has: its header's summary says, or its record's."""
+        run = execution.waves[index]
+        state = record.state or {}
+        summary = state.get(_alias("summary"))
+        if not run.status.is_terminal or summary is None:
+            return run.summary.outcome_count
+        try:
+            return WaveSummary.model_validate(summary).outcome_count
+        except pydantic.ValidationError as exc:
+            raise self._waves.corrupt(
+                record.record_id, f"its summary is invalid: {_describe(exc)}"
+            ) from None
 
     def save(self, loaded: LoadedExecution, execution: Execution) -> Execution:
         """Write ``execution`` (the header, and the records of its loaded waves that changed).
@@ -303,6 +359,12 @@ class ExecutionStore(VersionedRepository[Execution]):
                 run.summary = run.summarised()
             else:
                 _check_state_untouched(execution, index)
+        # With every wave here the fold starts afresh (a whole execution, or a
+        # migration); otherwise the waves stored ended before are in it already.
+        every_wave = len(loaded.loaded) == len(execution.waves)
+        execution.ended_waves = (EndedWaves() if every_wave else execution.ended_waves).including(
+            execution.waves[index] for index in sorted(loaded.loaded)
+        )
         stored, header, expected = self.prepare(execution)
         puts, rows = self._changed(loaded, stored)
         ops = [WriteOp("put", self._spec, header.key, expected, header), *puts]
@@ -370,6 +432,7 @@ class ExecutionStore(VersionedRepository[Execution]):
         fresh = loaded.execution
         for run in fresh.waves:
             run.summary = run.summarised()
+        fresh.ended_waves = EndedWaves().including(fresh.waves)
         stored, header, _ = self.prepare(fresh, 0)
         puts, _rows = self._changed(loaded, stored)
         for spec, spec_rows in _by_spec(puts):
@@ -439,6 +502,11 @@ class ExecutionStore(VersionedRepository[Execution]):
             loaded = self.find_loaded(key)
         except CorruptRecordError:
             loaded = None  # a header that cannot be read can still be deleted (a repair)
+        if loaded is not None:
+            # Ended waves' outcome counts are in their records; of a broken one, what
+            # the header says is deleted.
+            with contextlib.suppress(CorruptRecordError):
+                self.load_waves(loaded, range(len(loaded.execution.waves)))
         super().delete(key, expected_version=expected_version)
         if loaded is not None:
             self.forget_records(loaded.execution)
@@ -472,7 +540,7 @@ class ExecutionStore(VersionedRepository[Execution]):
         """The execution as it will be stored, its header row, and the version it expects."""
         expected = item.version if expected_version is None else expected_version
         stored = item.model_copy(update={"version": expected + 1})
-        return stored, self._codec.row(stored, exclude=_NOT_IN_HEADER), expected
+        return stored, self._codec.row(stored, exclude=_header_exclude(stored)), expected
 
     def _changed(
         self, loaded: LoadedExecution, execution: Execution
@@ -513,7 +581,14 @@ class ExecutionStore(VersionedRepository[Execution]):
                     launch_into=run.launch_into,
                     hook_errors=run.hook_errors,
                     state=run.model_dump(
-                        mode="json", by_alias=True, include=set(WaveRun.STATE), exclude_none=True
+                        mode="json",
+                        by_alias=True,
+                        include=set(
+                            WaveRun.STATE | WaveRun.ENDED_IN_RECORD
+                            if run.status.is_terminal
+                            else WaveRun.STATE
+                        ),
+                        exclude_none=True,
                     ),
                     expires_at=execution.expires_at,
                 ),
@@ -551,6 +626,12 @@ class ExecutionStore(VersionedRepository[Execution]):
             ) from None
         for name in WaveRun.STATE:
             setattr(run, name, getattr(state, name))
+        if run.status.is_terminal:
+            # The header holds none of these for an ended wave (an older version's
+            # header held them, and its record did not).
+            for name in WaveRun.ENDED_IN_RECORD:
+                if _alias(name) in record.state:
+                    setattr(run, name, getattr(state, name))
 
     def _decode_wave(self, raws: dict[str, RawRecord], key: str) -> WaveRecord:
         raw = raws.get(key)
@@ -580,35 +661,43 @@ class ExecutionStore(VersionedRepository[Execution]):
             self._backend.delete_many(EXECUTION_SERVERS, outcomes)
 
 
-def _layout(raw: RawRecord) -> Literal["records", "settings in header", "whole"]:
-    """Which layout wrote a header.
+def _layout(header: Execution) -> Literal["records", "settings in header", "whole"]:
+    """Which layout wrote a header, from the fields its waves were read with.
 
     Older versions wrote every wave's fields, defaults included: the whole
     execution in one document (no wave summaries), then the header holding
     the waves' settings beside their summaries. This one leaves the STATE
-    fields out of the header, so ``timeoutS`` is never in it.
+    fields out of the header, so ``timeoutS`` is never in a wave's entry
+    (text anywhere else, an error's details say, does not count).
     """
-    body = raw.body
-    if isinstance(body, dict):
-        waves = [w for w in body.get("waves", []) if isinstance(w, dict)]
-        if not any("timeoutS" in w for w in waves):
-            return "records"
-        return "settings in header" if all("summary" in w for w in waves) else "whole"
-    # Quotes inside JSON strings are escaped: these keys cannot be mistaken for values.
-    text = body.decode() if isinstance(body, bytes) else str(body)
-    if '"timeoutS"' not in text:
+    written = [run.model_fields_set for run in header.waves]
+    if not any("timeout_s" in fields for fields in written):
         return "records"
-    return "settings in header" if '"summary"' in text else "whole"
+    return "settings in header" if all("summary" in fields for fields in written) else "whole"
+
+
+def _ended_in_header(header: Execution) -> bool:
+    """Whether an older version's header holds ended waves' summaries and dependencies.
+
+    This layout leaves them out of an ended wave's entry (its record holds them).
+    """
+    return any(
+        not run.model_fields_set.isdisjoint(WaveRun.ENDED_IN_RECORD)
+        for run in header.waves
+        if run.status.is_terminal
+    )
 
 
 def _check_state_untouched(execution: Execution, index: int) -> None:
-    """Refuse to write a wave whose STATE changed while its record was not loaded.
+    """Refuse to write a wave whose fields kept in its record changed while it was not loaded.
 
-    The header does not hold those fields, so the change would be lost: a
-    step must load a wave (``StepContext.load``) before changing it.
+    The header does not hold those fields (STATE, and more once the wave
+    ended), so the change would be lost: a step must load a wave
+    (``StepContext.load``) before changing it.
     """
     run = execution.waves[index]
-    for name, default in _STATE_DEFAULTS.items():
+    kept = _STATE_DEFAULTS | (_ENDED_DEFAULTS if run.status.is_terminal else {})
+    for name, default in kept.items():
         value = getattr(run, name)
         if value != default:
             raise ValidationError.for_field(

@@ -236,9 +236,9 @@ class WaveExecutor:
     def _now(self) -> datetime:
         return _ms(aware_now(self._clock))
 
-    def _gateway(self, run: WaveRun) -> DrsGateway:
+    def _gateway(self, region: str, account: AccountContext | None) -> DrsGateway:
         # A gateway holds no connection (the factory caches the clients), so one per use.
-        return DrsGateway(self._clients, run.region, run.account, retry=self._retry)
+        return DrsGateway(self._clients, region, account, retry=self._retry)
 
     # ---- public API -----------------------------------------------------------------
 
@@ -866,7 +866,7 @@ class WaveExecutor:
 
     def _finish(self, step: StepContext) -> None:
         execution = step.execution
-        self._stepper.reconcile_ended(step, execution.waves)
+        self._stepper.reconcile_ended(step)
         statuses = {run.status for run in execution.waves}
         if execution.error is not None:
             execution.status = ExecutionStatus.FAILED

@@ -26,6 +26,7 @@ from drs_orchestration.errors import (
 )
 from drs_orchestration.events import ExecutionPaused, ServerFailed, WaveFinished, WaveStarted
 from drs_orchestration.models import (
+    AccountContext,
     ConfigPath,
     ErrorRecord,
     ExecutionStatus,
@@ -34,7 +35,6 @@ from drs_orchestration.models import (
     ServerLaunchStatus,
     WaveRun,
     WaveStatus,
-    WaveSummary,
 )
 from drs_orchestration.services.failback.identity import capture_identities
 from drs_orchestration.services.launch_config import LaunchConfigService
@@ -65,7 +65,7 @@ class WaveStepper:
 
     Args:
         settings: Quotas, readiness states, leases and windows.
-        gateway: The DRS gateway for a wave's region and account.
+        gateway: The DRS gateway for a region and account.
         launch_configs: Ensures the wave's groups are configured.
         hooks: Run after each wave's outcomes are recorded.
     """
@@ -73,7 +73,7 @@ class WaveStepper:
     def __init__(
         self,
         settings: ExecutorSettings,
-        gateway: Callable[[WaveRun], DrsGateway],
+        gateway: Callable[[str, AccountContext | None], DrsGateway],
         launch_configs: LaunchConfigService,
         hooks: Sequence[PostWaveHook] = (),
     ) -> None:
@@ -103,47 +103,46 @@ class WaveStepper:
             else:
                 self._follow_jobs(step, run)
 
-    def reconcile_ended(self, step: StepContext, runs: Sequence[WaveRun]) -> None:
+    def reconcile_ended(self, step: StepContext) -> None:
         """Record jobs with ended waves' tags that landed after they ended (never fails).
 
         One read of DRS's jobs per region and account, from the earliest first
-        claim of its waves: a read per wave would return every later wave's
-        jobs again, so the last step of a plan of ``n`` waves would read about
-        ``n²/2`` jobs. Works from the waves' summaries (first claim, job IDs);
-        a wave's detail is read only when DRS holds a job of it that is not
-        recorded.
+        claim of its ended waves: a read per wave would return every later
+        wave's jobs again, so the last step of a plan of ``n`` waves would read
+        about ``n²/2`` jobs. Works from what the ended waves add up to
+        (:class:`~drs_orchestration.models.EndedWaves`: first claims, job IDs);
+        a wave's detail is read only when DRS holds a job with its tag that
+        is not recorded.
         """
-        places: dict[tuple[str, object], list[tuple[WaveRun, WaveSummary]]] = {}
-        for run in runs:
-            summary = run.summarised()
-            if summary.first_claim_at is None:
-                continue
-            account = run.account.cache_key() if run.account else None
-            places.setdefault((run.region, account), []).append((run, summary))
-        for waves in places.values():
-            first, _ = waves[0]
+        execution = step.execution
+        ended = execution.ended_waves.including(execution.waves)
+        by_tag = {tag_value(run.wave_name): run for run in execution.waves}
+        for claim in ended.claims:
             try:
-                drs = self._gateway(first)
-                since = min(s.first_claim_at for _, s in waves if s.first_claim_at is not None)
+                drs = self._gateway(claim.region, claim.account)
                 jobs = find_execution_jobs(
-                    drs, step.execution.execution_id, since=since - self._jobs.margin(step, drs)
+                    drs,
+                    execution.execution_id,
+                    since=claim.first_claim_at - self._jobs.margin(step, drs),
                 )
-                for run, summary in waves:
-                    wave_tag = tag_value(run.wave_name)
-                    if any(
-                        job["jobID"] not in summary.job_ids
-                        and (job.get("tags") or {}).get("Wave") == wave_tag
-                        for job in jobs
+                for job in jobs:
+                    run = by_tag.get((job.get("tags") or {}).get("Wave", ""))
+                    if (
+                        run is None
+                        or not run.status.is_terminal
+                        or run.region != claim.region
+                        or job["jobID"] in ended.job_ids
+                        or job["jobID"] in run.job_ids
                     ):
-                        step.load(run)
-                        self._jobs.reconcile(step, run, drs, follow=False)
+                        continue
+                    step.load(run)
+                    self._jobs.reconcile(step, run, drs, follow=False)
             except DrsOrchestrationError as exc:
                 logger.warning(
                     "could not match DRS's jobs against ended waves",
                     extra={
-                        "executionId": step.execution.execution_id,
-                        "waves": [run.wave_name for run, _ in waves],
-                        "region": first.region,
+                        "executionId": execution.execution_id,
+                        "region": claim.region,
                         "errorCode": exc.code,
                         "error": exc.message,
                     },
@@ -243,7 +242,7 @@ class WaveStepper:
     def _preflight(self, step: StepContext, run: WaveRun) -> None:
         execution = step.execution
         report = assess_readiness(
-            self._gateway(run),
+            self._gateway(run.region, run.account),
             run.server_ids,
             execution.readiness.rule(drill=execution.is_drill),
             drill=execution.is_drill,
@@ -252,7 +251,7 @@ class WaveStepper:
             launch_into={} if execution.drill_into_paired_instances else run.launch_into,
         )
         # Failback identity hook: the IPs a launch into a paired instance must keep.
-        capture_identities(self._gateway(run), run, report.ready, at=step.now)
+        capture_identities(self._gateway(run.region, run.account), run, report.ready, at=step.now)
         for verdict in report.servers:
             run.servers[verdict.source_server_id].readiness = verdict
         if not report.all_ready and not execution.skip_not_ready:
@@ -322,7 +321,9 @@ class WaveStepper:
             if run.servers[sid].status is not ServerLaunchStatus.SKIPPED
         ]
         if run.point_in_time is not None:
-            chosen = select_snapshots(self._gateway(run), servers, run.point_in_time)
+            chosen = select_snapshots(
+                self._gateway(run.region, run.account), servers, run.point_in_time
+            )
             for sid, (snapshot_id, taken) in chosen.items():
                 run.servers[sid].recovery_snapshot_id = snapshot_id
                 run.servers[sid].recovery_point = taken
@@ -338,7 +339,7 @@ class WaveStepper:
     # ---- jobs ---------------------------------------------------------------------------
 
     def _follow_jobs(self, step: StepContext, run: WaveRun) -> None:
-        drs = self._gateway(run)
+        drs = self._gateway(run.region, run.account)
         for chunk in run.jobs:
             if chunk.status is JobStatus.COMPLETED and not chunk.outcomes_recorded:
                 self._jobs.record_outcomes(step, run, chunk, drs)
@@ -399,7 +400,7 @@ class WaveStepper:
             details={"wave": run.wave_name, "timeoutS": run.timeout_s, "jobIds": run.job_ids},
         )
         record = ErrorRecord.from_exception(error, at=step.now)
-        self._jobs.last_look(step, run, self._gateway(run))
+        self._jobs.last_look(step, run, self._gateway(run.region, run.account))
         for chunk in run.jobs:
             if chunk.status is JobStatus.INTENT:
                 chunk.start_requested_at = None
