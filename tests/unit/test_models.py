@@ -3,11 +3,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from drs_orchestration.errors import InvalidStateTransitionError, ValidationError
 from drs_orchestration.models import (
     AccountContext,
     ConfigStatus,
+    EndedWaves,
     Execution,
     LaunchConfigStatus,
     LaunchSettings,
@@ -15,11 +18,13 @@ from drs_orchestration.models import (
     RecoveryPlan,
     ServerConfigStatus,
     Wave,
+    WaveRun,
     new_execution_id,
     new_plan_id,
     new_protection_group_id,
 )
 from tests.ids import instance_id, server_id
+from tests.strategies import wave_runs
 
 S1, S2, S3 = server_id(1), server_id(2), server_id(3)
 
@@ -383,3 +388,44 @@ def test_launch_into_without_an_instance_clears_the_setting() -> None:
     assert not clear.launches_into_instance
     assert clear.drs_fields() == {"launchIntoInstanceProperties": {}, "copyTags": True}
     assert not LaunchSettings().launches_into_instance
+
+
+def _folded(ended: EndedWaves) -> tuple[object, ...]:
+    return (
+        ended.last_launch_end,
+        ended.worst_rpo_s,
+        set(ended.job_ids),
+        {(c.region, c.account, c.first_claim_at) for c in ended.claims},
+    )
+
+
+@given(
+    runs=st.lists(wave_runs(), max_size=5, unique_by=lambda r: r.wave_name),
+    split=st.integers(0, 5),
+)
+def test_ended_waves_folded_as_they_end_add_up_to_folding_them_at_once(
+    runs: list[WaveRun], split: int
+) -> None:
+    at_once = EndedWaves().including(runs)
+    # Folded in two steps, the first step's waves again in the second (a wave stored twice).
+    in_steps = EndedWaves().including(runs[:split]).including(runs)
+
+    assert _folded(in_steps) == _folded(at_once)
+    ended = [r for r in runs if r.status.is_terminal]
+    execution = Execution(
+        plan_id="rp-" + "0" * 20,
+        plan_name="fold",
+        waves=ended,
+        started_at=datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    header = execution.model_copy(
+        update={
+            "waves": [
+                WaveRun(wave_name=r.wave_name, region=r.region, status=r.status) for r in ended
+            ],
+            "ended_waves": at_once,
+        }
+    )
+    assert header.worst_rpo == execution.worst_rpo
+    assert header.recovery_time == execution.recovery_time
+    assert set(at_once.job_ids) == {j for r in ended for j in r.job_ids}

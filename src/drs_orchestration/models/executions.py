@@ -332,9 +332,10 @@ class WaveSummary(DrsModel):
     """What an execution keeps of a wave beside its detail, derived when the wave is stored.
 
     Storage keeps a wave's jobs and server outcomes in records of their own
-    and this summary in the execution's header, so a step reads the waves
-    it works on and never the others (an execution of 5,000 servers costs a
-    step what one of 100 costs).
+    and, until the wave ends, this summary in the execution's header (then
+    in the wave's record, folded into :class:`EndedWaves`), so a step reads
+    the waves it works on and never the others (an execution of 5,000
+    servers costs a step what one of 100 costs).
 
     Attributes:
         server_count: Servers in the wave.

@@ -82,8 +82,9 @@ class StepResult:
             caller should wait about ``poll_interval`` before the next step.
         paused: It is paused before a wave, waiting for ``resume``.
         header: The execution as the step left it, read no further than the step
-            needed: its own fields, every wave's status, dependencies and
-            summary, and the settings, timings and outcomes of the waves the
+            needed: its own fields and ``ended_waves``, every wave's name,
+            status and region, the dependencies and summary of each wave not
+            yet ended, and the settings, timings and outcomes of the waves the
             step worked on only (the other waves' are at their defaults). Use
             :attr:`execution` for everything.
     """
