@@ -36,8 +36,10 @@ from drs_orchestration.models import (
     Execution,
     ProtectionGroup,
     RecoveryInstanceRecord,
+    ServerOutcome,
     SyncStatus,
     SyncTargetResult,
+    WaveRun,
 )
 from drs_orchestration.storage import (
     Check,
@@ -47,7 +49,7 @@ from drs_orchestration.storage import (
     table_definitions,
     ttl_attributes,
 )
-from drs_orchestration.storage.backend import EXECUTION_SERVERS, EXECUTIONS
+from drs_orchestration.storage.backend import EXECUTION_SERVERS, EXECUTION_WAVES, EXECUTIONS
 from drs_orchestration.storage.base import COLLECTIONS
 from drs_orchestration.storage.dynamodb.codec import to_item
 from drs_orchestration.testing import SimulatedClientFactory
@@ -160,6 +162,90 @@ def test_batch_get_of_250_keys_makes_three_calls_of_at_most_100(
     assert [len(r["RequestItems"][table]["Keys"]) for r in requests] == [100, 100, 50]
     assert all(r["RequestItems"][table]["ConsistentRead"] for r in requests)
     assert found == {r.source_server_id: r for r in records}
+
+
+def test_a_steps_read_of_a_wave_and_its_outcomes_is_one_batch_get_across_two_tables(
+    storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
+) -> None:
+    servers = [f"s-{n:017d}" for n in range(150)]
+    execution = Execution(
+        plan_id="rp-" + "0" * 20,
+        plan_name="one read",
+        waves=[
+            WaveRun(
+                wave_name="db",
+                region=REGION,
+                status="MONITORING",
+                server_ids=servers,
+                servers={sid: ServerOutcome(source_server_id=sid) for sid in servers},
+            )
+        ],
+    )
+    stored = storage.executions.put(execution)
+    loaded = storage.executions.load(stored.execution_id)
+    requests = _calls(dynamodb_client, "BatchGetItem")
+
+    storage.executions.load_waves(loaded, [0])
+
+    assert len(requests) == 1
+    tables = requests[0]["RequestItems"]
+    assert {t: len(r["Keys"]) for t, r in tables.items()} == {
+        storage.table_name(EXECUTION_WAVES): 1,
+        storage.table_name(EXECUTION_SERVERS): 2,
+    }
+    assert all(r["ConsistentRead"] for r in tables.values())
+    assert loaded.execution == stored
+
+
+def test_reads_across_tables_are_chunked_by_100_and_retry_unprocessed_keys(
+    storage: DynamoDBStorage,
+    dynamodb_client: DynamoDBClient,
+    moto_seam: MotoSeam,
+    sleeps: list[float],
+) -> None:
+    records = [_record(n) for n in range(150)]
+    storage.recovery_instances.put_many(records)
+    groups = [
+        storage.protection_groups.put(ProtectionGroup(name=f"g{n}", region=REGION))
+        for n in range(60)
+    ]
+    requests = _calls(dynamodb_client, "BatchGetItem")
+    attempts = _nothing_processed(moto_seam, "BatchGetItem", times=1)
+    instances, protection_groups = COLLECTIONS[3], COLLECTIONS[0]
+
+    found = storage.backend.read_many_across(
+        [
+            (instances, [r.source_server_id for r in records] + ["s-" + "9" * 17]),
+            (protection_groups, [g.group_id for g in groups]),
+        ]
+    )
+
+    assert sorted(r.key for r in found[instances.name]) == [r.source_server_id for r in records]
+    assert sorted(r.key for r in found[protection_groups.name]) == sorted(
+        g.group_id for g in groups
+    )
+    # 211 keys: three requests of at most 100, the first answered "nothing processed" once.
+    assert attempts[0] == 4
+    assert [sum(len(t["Keys"]) for t in r["RequestItems"].values()) for r in requests] == [
+        100,
+        100,
+        100,
+        11,
+    ]
+    assert len(sleeps) == 1
+
+
+def test_keys_still_unprocessed_in_a_read_across_tables_raise_naming_them(
+    storage: DynamoDBStorage, moto_seam: MotoSeam
+) -> None:
+    storage.recovery_instances.put_many([_record(n) for n in range(3)])
+    _nothing_processed(moto_seam, "BatchGetItem", times=100)
+    keys = [f"s-{n:017d}" for n in range(3)]
+
+    with pytest.raises(StorageUnavailableError) as caught:
+        storage.backend.read_many_across([(COLLECTIONS[3], keys)])
+
+    assert caught.value.details["resourceIds"] == keys
 
 
 def test_batch_put_of_250_records_makes_ten_calls_of_25(

@@ -221,6 +221,18 @@ class DocumentBackend(ABC):
     def read_many(self, spec: CollectionSpec, keys: Sequence[str]) -> list[RawRecord]:
         """Return the records that exist among ``keys`` (unique keys, any order)."""
 
+    def read_many_across(
+        self, wanted: Sequence[tuple[CollectionSpec, Sequence[str]]]
+    ) -> dict[str, list[RawRecord]]:
+        """Like :meth:`read_many` for several collections, by collection name.
+
+        A backend that can read several collections in one request overrides
+        it (DynamoDB: one ``BatchGetItem`` for up to 100 keys of any tables),
+        so a step that needs a wave record and its outcome records pays one
+        round trip, not two.
+        """
+        return {spec.name: self.read_many(spec, keys) for spec, keys in wanted}
+
     @abstractmethod
     def scan(self, spec: CollectionSpec) -> Iterator[RawRecord]:
         """Yield every record of the collection."""

@@ -290,21 +290,31 @@ class ExecutionStore(VersionedRepository[Execution]):
         wanted = sorted(set(positions) - loaded.loaded)
         if not wanted:
             return
-        wave_keys = [wave_key(execution.execution_id, index) for index in wanted]
-        raws = {r.key: r for r in self._backend.read_many(EXECUTION_WAVES, wave_keys)}
-        records = {index: self._decode_wave(raws, wave_keys[n]) for n, index in enumerate(wanted)}
-        # An ended wave's outcome count is in its record (the header keeps its name only):
-        # the wave records are read first, then every outcome record in one read.
-        counts = {index: self._outcome_count(execution, index, records[index]) for index in wanted}
-        outcome_keys = [
-            outcomes_key(execution.execution_id, index, part)
-            for index in wanted
-            for part in range(_parts(counts[index]))
-        ]
-        if outcome_keys:
-            raws.update(
-                (r.key, r) for r in self._backend.read_many(EXECUTION_SERVERS, outcome_keys)
+        execution_id = execution.execution_id
+        wave_keys = [wave_key(execution_id, index) for index in wanted]
+        raws: dict[str, RawRecord] = {}
+        if any(execution.waves[index].status.is_terminal for index in wanted):
+            # An ended wave's outcome count is in its record (the header keeps its name
+            # only): the wave records are read first, then every outcome record.
+            raws.update((r.key, r) for r in self._backend.read_many(EXECUTION_WAVES, wave_keys))
+            records = {i: self._decode_wave(raws, wave_keys[n]) for n, i in enumerate(wanted)}
+            counts = {i: self._outcome_count(execution, i, records[i]) for i in wanted}
+            outcome_keys = _outcome_keys(execution_id, counts)
+            if outcome_keys:
+                raws.update(
+                    (r.key, r) for r in self._backend.read_many(EXECUTION_SERVERS, outcome_keys)
+                )
+        else:
+            # The header knows how many outcome records each wave has: one read.
+            counts = {i: execution.waves[i].summary.outcome_count for i in wanted}
+            found = self._backend.read_many_across(
+                [
+                    (EXECUTION_WAVES, wave_keys),
+                    (EXECUTION_SERVERS, _outcome_keys(execution_id, counts)),
+                ]
             )
+            raws.update((r.key, r) for group in found.values() for r in group)
+            records = {i: self._decode_wave(raws, wave_keys[n]) for n, i in enumerate(wanted)}
         for index in wanted:
             run = execution.waves[index]
             record = records[index]
@@ -686,6 +696,15 @@ def _ended_in_header(header: Execution) -> bool:
         for run in header.waves
         if run.status.is_terminal
     )
+
+
+def _outcome_keys(execution_id: str, counts: dict[int, int]) -> builtins.list[str]:
+    """The keys of the outcome records of the waves ``counts`` names, by outcome count."""
+    return [
+        outcomes_key(execution_id, index, part)
+        for index, count in counts.items()
+        for part in range(_parts(count))
+    ]
 
 
 def _check_state_untouched(execution: Execution, index: int) -> None:

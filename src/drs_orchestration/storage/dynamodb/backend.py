@@ -452,6 +452,40 @@ class _DynamoDBBackend(DocumentBackend):
                 raise self._unprocessed(spec, "BatchGetItem", missing, "read")
         return found
 
+    def read_many_across(
+        self, wanted: Sequence[tuple[CollectionSpec, Sequence[str]]]
+    ) -> dict[str, list[RawRecord]]:
+        specs = {self.table(spec): spec for spec, _ in wanted}
+        found: dict[str, list[RawRecord]] = {spec.name: [] for spec, _ in wanted}
+        pairs = [
+            (spec, key)
+            for spec, keys in wanted
+            for key in dict.fromkeys(keys)  # BatchGetItem rejects duplicate keys
+        ]
+
+        def send(request: dict[str, Any]) -> dict[str, Any]:
+            # Unprocessed keys come back without our read options; ask for them again.
+            request = {t: {**keys, "ConsistentRead": True} for t, keys in request.items()}
+            response = self.client.batch_get_item(RequestItems=request)
+            for table, items in response["Responses"].items():
+                spec = specs[table]
+                found[spec.name].extend(raw_record(spec, item) for item in items)
+            return dict(response.get("UnprocessedKeys") or {})
+
+        for chunk in _chunks(pairs, BATCH_GET_LIMIT):
+            request: dict[str, Any] = {}
+            for spec, key in chunk:
+                table = self.table(spec)
+                request.setdefault(table, {"Keys": [], "ConsistentRead": True})
+                request[table]["Keys"].append(self._key(spec, key))
+            tables = ", ".join(request)
+            left = self._until_processed("BatchGetItem", tables, request, send)
+            for table, keys in left.items():
+                spec = specs[table]
+                missing = [k[spec.key]["S"] for k in keys["Keys"]]
+                raise self._unprocessed(spec, "BatchGetItem", missing, "read")
+        return found
+
     def _batch_write(
         self, spec: CollectionSpec, requests: list[tuple[str, dict[str, Any]]], verb: str
     ) -> None:
