@@ -6,11 +6,14 @@ threshold) and 8.2.5 (reverse replication with lag monitoring).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from drs_orchestration import Orchestrator
 from drs_orchestration.errors import ValidationError
 from drs_orchestration.models import FailbackPhase
-from tests.failback.conftest import ORIGIN, World
+from tests.failback.conftest import NO_WAIT, ORIGIN, World
 
 
 def test_replication_that_never_catches_up_times_out_naming_state_lag_and_threshold(
@@ -175,3 +178,42 @@ def test_a_timed_out_failback_started_again_looks_for_the_running_reversal_first
     assert [c.error_code for c in refused] == ["ConflictException"]
     assert state.reversed_source_server_arn == first.reversed_source_server_arn
     assert state.phase is FailbackPhase.REVERSE_REPLICATING
+
+
+def test_the_orchestrators_failback_options_reach_its_coordinator(world: World) -> None:
+    execution = world.fail_over({"app": world.servers(1)})
+    world.sim.faults.stall_reverse_replication("CONTINUOUS", lag=7200)
+    orch = Orchestrator(
+        world.storage,
+        world.clients,
+        clock=world.sim.now,
+        sleep=world.sim.advance,
+        retry=NO_WAIT,
+        failback_options={"max_lag_s": 90, "replication_timeout_s": 1800},
+    )
+    orch.failback.start_failback(execution.execution_id)
+
+    failback = orch.failback.run(execution.execution_id, poll_interval=60)
+
+    (state,) = failback.servers
+    assert state.phase is FailbackPhase.FAILED
+    assert state.error is not None
+    assert "(threshold 90 s)" in state.error.message
+    assert "within 1800 s" in state.error.message
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"max_lag": 60}, "failback_options.max_lag"),
+        ({"launch_timeout_s": 0}, "launch_timeout_s"),
+        ({"max_reverse_attempts": 0}, "max_reverse_attempts"),
+    ],
+)
+def test_a_failback_option_unknown_or_out_of_range_is_a_validation_error_naming_it(
+    world: World, options: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Orchestrator(world.storage, world.clients, failback_options=options)  # type: ignore[arg-type]
+
+    assert caught.value.problems[0]["field"] == field

@@ -15,6 +15,7 @@ from drs_orchestration.services.failback import (
     AgentInstaller,
     AgentInstallRequest,
     FailbackCoordinator,
+    FailbackOptions,
     FailbackStepResult,
 )
 from drs_orchestration.services.groups import ProtectionGroupService
@@ -38,6 +39,7 @@ __all__ = [
     "DrsQuotas",
     "EnsureReadyResult",
     "FailbackCoordinator",
+    "FailbackOptions",
     "FailbackStepResult",
     "FieldDifference",
     "InstanceMatcher",

@@ -11,7 +11,7 @@ three lines::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from drs_orchestration.aws.clients import ClientFactory, SessionClientFactory
@@ -20,7 +20,12 @@ from drs_orchestration.errors import ValidationError
 from drs_orchestration.events import EventSink
 from drs_orchestration.models import utc_now
 from drs_orchestration.services.cache import RecoveryInstanceCache, TerminationLimits
-from drs_orchestration.services.failback import AgentInstaller, FailbackCoordinator
+from drs_orchestration.services.failback import (
+    AgentInstaller,
+    FailbackCoordinator,
+    FailbackOptions,
+)
+from drs_orchestration.services.failback.coordinator import FAILBACK_OPTIONS
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.launch_config import LaunchConfigService
 from drs_orchestration.services.matching import InstanceMatcher
@@ -57,6 +62,13 @@ class Orchestrator:
             error is recorded on the wave, never fails it).
         install_agent: The hook :attr:`failback` calls to install the replication
             agent or the Failback Client (see :class:`FailbackCoordinator`).
+        failback_options: :attr:`failback`'s lag threshold, timeouts, lease,
+            attempts and other accounts (:class:`FailbackOptions`; defaults as
+            :class:`FailbackCoordinator`'s).
+
+    Raises:
+        ValidationError: ``storage`` is missing, or a failback option is unknown
+            or out of range (the error names it).
 
     Attributes:
         groups: :class:`ProtectionGroupService`.
@@ -89,6 +101,7 @@ class Orchestrator:
         hooks: Sequence[PostWaveHook] = (),
         sync_cache: bool = True,
         install_agent: AgentInstaller | None = None,
+        failback_options: FailbackOptions | None = None,
     ) -> None:
         if storage is None:
             raise ValidationError.for_field(
@@ -147,4 +160,23 @@ class Orchestrator:
             sleep=sleep,
             retry=retry,
             install_agent=install_agent,
+            **_failback_options(failback_options),
         )
+
+
+def _failback_options(options: FailbackOptions | None) -> FailbackOptions:
+    """``options`` checked for names :class:`FailbackCoordinator` does not take."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ValidationError.for_field(
+            "failback_options", options, "must be a mapping of failback option names to values"
+        )
+    for name in options:
+        if name not in FAILBACK_OPTIONS:
+            raise ValidationError.for_field(
+                f"failback_options.{name}",
+                options[name],  # type: ignore[literal-required]
+                f"is not a failback option; the options are {', '.join(sorted(FAILBACK_OPTIONS))}",
+            )
+    return options

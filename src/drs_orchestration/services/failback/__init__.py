@@ -11,6 +11,7 @@ paired instance kept that instance and its private IP.
 
 from drs_orchestration.services.failback.coordinator import (
     FailbackCoordinator,
+    FailbackOptions,
     FailbackStepResult,
 )
 from drs_orchestration.services.failback.identity import (
@@ -27,6 +28,7 @@ __all__ = [
     "AgentInstallRequest",
     "AgentInstaller",
     "FailbackCoordinator",
+    "FailbackOptions",
     "FailbackStepResult",
     "capture_identities",
     "run_installer",

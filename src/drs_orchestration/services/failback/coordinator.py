@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from drs_orchestration.aws.clients import ClientFactory
 from drs_orchestration.aws.retry import RetryPolicy
@@ -81,11 +81,34 @@ from drs_orchestration.storage.transactions import Put, update_item
 if TYPE_CHECKING:
     from drs_orchestration.services.waves import WaveExecutor
 
-__all__ = ["FailbackCoordinator", "FailbackStepResult"]
+__all__ = ["FailbackCoordinator", "FailbackOptions", "FailbackStepResult"]
 
 logger = logging.getLogger(__name__)
 
 _START_ATTEMPTS = 3
+
+
+class FailbackOptions(TypedDict, total=False):
+    """The failback settings an :class:`~drs_orchestration.Orchestrator` passes on.
+
+    Each is the :class:`FailbackCoordinator` argument of the same name, with
+    the same default.
+
+    Examples:
+        >>> Orchestrator(storage, failback_options={"max_lag_s": 30, "launch_timeout_s": 7200})
+    """
+
+    max_lag_s: float
+    replication_timeout_s: float
+    launch_timeout_s: float
+    reverse_lease_s: float
+    max_reverse_attempts: int
+    install_timeout_s: float
+    accounts: Mapping[str, AccountContext]
+
+
+FAILBACK_OPTIONS = frozenset(FailbackOptions.__optional_keys__)
+"""The names :class:`FailbackOptions` accepts."""
 
 
 @dataclass(frozen=True)
