@@ -613,9 +613,8 @@ def report(
         out.note(
             f"The largest step of {largest_run.size.label} on {largest_run.backend} (KB): "
             f"{parts}. The header (collection executions) holds a summary of each wave "
-            "not yet ended (a few hundred bytes) and the name, status and region of each "
-            "ended one (about 60 bytes); the wave and outcome records are those of the wave "
-            "a step works on."
+            "not yet ended and the name, status and region of each ended one; the wave and "
+            "outcome records are those of the wave a step works on."
         )
 
     out.heading("DRS calls per wave (the library's; memory backend)")

@@ -421,8 +421,9 @@ class WaveRun(DrsModel):
     """Settings and timings only a step working on the wave reads: stored with its detail.
 
     The header keeps the rest (name, status, region, account, dependencies,
-    pause flags, summary), what deciding the next step needs, so it holds a
-    few hundred bytes per wave whatever the wave's size or history.
+    pause flags, summary), what deciding the next step needs, whatever the
+    wave's size or history; once the wave ended, only its name, status and
+    region (:attr:`ENDED_IN_RECORD`).
     """
     ENDED_IN_RECORD: ClassVar[frozenset[str]] = frozenset(
         {"account", "depends_on", "pause_before", "pause_released", "summary"}

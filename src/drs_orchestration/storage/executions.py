@@ -7,12 +7,11 @@ parsed and wrote back whole. Here it is:
   execution's own fields and, per wave, what deciding the next step needs.
   For a wave that has not ended: name, status, region, account,
   dependencies, pause flags and a :class:`~drs_orchestration.models.WaveSummary`
-  (counts, last launch, worst RPO, job IDs), a few hundred bytes whatever
-  its size. For an ended wave: name, status and region only (about 60
-  bytes); what the execution needs of its ended waves together (last launch,
-  worst RPO, job IDs, first claims) is folded into
-  :class:`~drs_orchestration.models.EndedWaves`, whose size does not grow
-  with the number of waves;
+  (counts, last launch, worst RPO, job IDs), whatever its size. For an
+  ended wave: name, status and region only; what the execution needs of its
+  ended waves together (last launch, worst RPO, first claims, job IDs) is
+  folded into :class:`~drs_orchestration.models.EndedWaves`, which grows by
+  a job ID per chunk and nothing per wave;
 - a **wave record** per wave (``execution-waves``, ``{executionId}:w{n}``): its
   settings and timings (:attr:`~drs_orchestration.models.WaveRun.STATE`:
   groups, timeout, start, deadline, errors...), once it ended the header
