@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
+from pathlib import Path
 from typing import Any
 
 from drs_orchestration import ExecutionStatus, WaveStatus
 from drs_orchestration.models import EndedWaves, Execution
 from drs_orchestration.services.waves.chunks import job_tags
-from drs_orchestration.storage import MemoryStorage
+from drs_orchestration.storage import MemoryStorage, SqliteStorage
 from drs_orchestration.storage.backend import EXECUTIONS
 from drs_orchestration.storage.executions import LoadedExecution
 from drs_orchestration.testing import DrsSimulator
-from tests.waves.helpers import REGION, make_drill, simulated
+from tests.waves.helpers import REGION, drs_jobs, make_drill, orchestrator, simulated
 
 TIERS = {"database": 2, "app": 2, "web": 2, "batch": 2, "reports": 2}
 
@@ -175,3 +177,48 @@ def test_cancelling_a_plan_of_many_waves_ends_them_in_steps_of_bounded_size() ->
     assert all(run.ended_at is not None for run in ended.waves)
     assert max(len(waves) for waves, _ in storage.saves) <= 40
     assert sum(1 for waves, _ in storage.saves if waves) >= 2
+
+
+def test_threads_stepping_one_execution_over_one_sqlite_file_fold_each_ended_wave_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "dr.db"
+    with simulated(ec2=False) as sim:
+        drill = make_drill(sim, {"database": 2, "app": 2, "web": 2}, storage=SqliteStorage(path))
+        execution_id = drill.start().execution_id
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(3)
+
+        def step_until_done() -> None:
+            # A process of its own, as far as storage goes: its own connection to the file.
+            storage = SqliteStorage(path)
+            waves = orchestrator(sim, storage=storage).waves
+            try:
+                barrier.wait()
+                for _ in range(500):
+                    result = waves.step(execution_id)
+                    if result.finished:
+                        return
+                    if not result.progressed:
+                        sim.advance(10)
+            except BaseException as exc:  # reported by the test, not lost in the thread
+                errors.append(exc)
+            finally:
+                storage.close()
+
+        threads = [threading.Thread(target=step_until_done) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        final = SqliteStorage(path).executions.get(execution_id)
+        launched = {j["jobID"] for j in drs_jobs(sim)}
+
+    assert not errors
+    assert final.status is ExecutionStatus.COMPLETED
+    recorded = {c.job_id for w in final.waves for c in w.jobs if c.job_id}
+    assert recorded == launched
+    assert len(launched) == 3  # one job per wave, whichever thread started it
+    # Whichever thread ended a wave, it was folded into the header once and lost nothing.
+    assert final.ended_waves == EndedWaves().including(final.waves)
+    assert set(final.ended_waves.job_ids) == launched
