@@ -7,13 +7,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from drs_orchestration import ExecutionStatus, WaveStatus
 from drs_orchestration.models import EndedWaves, Execution
 from drs_orchestration.services.waves.chunks import job_tags
-from drs_orchestration.storage import MemoryStorage, SqliteStorage
+from drs_orchestration.storage import DynamoDBStorage, MemoryStorage, SqliteStorage, Storage
 from drs_orchestration.storage.backend import EXECUTIONS
 from drs_orchestration.storage.executions import LoadedExecution
-from drs_orchestration.testing import DrsSimulator
+from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
 from tests.waves.helpers import REGION, drs_jobs, make_drill, orchestrator, simulated
 
 TIERS = {"database": 2, "app": 2, "web": 2, "batch": 2, "reports": 2}
@@ -179,19 +181,29 @@ def test_cancelling_a_plan_of_many_waves_ends_them_in_steps_of_bounded_size() ->
     assert sum(1 for waves, _ in storage.saves if waves) >= 2
 
 
-def test_threads_stepping_one_execution_over_one_sqlite_file_fold_each_ended_wave_once(
-    tmp_path: Path,
+@pytest.mark.parametrize("backend", ["sqlite", "dynamodb"])
+def test_threads_stepping_one_execution_over_one_store_fold_each_ended_wave_once(
+    tmp_path: Path, backend: str
 ) -> None:
-    path = tmp_path / "dr.db"
-    with simulated(ec2=False) as sim:
-        drill = make_drill(sim, {"database": 2, "app": 2, "web": 2}, storage=SqliteStorage(path))
+    with simulated(ec2=backend == "dynamodb") as sim:
+
+        def connect() -> Storage:
+            # A process of its own, as far as storage goes: its own connection or client.
+            if backend == "sqlite":
+                return SqliteStorage(tmp_path / "dr.db")
+            client = SimulatedClientFactory(sim).client("dynamodb", REGION)
+            return DynamoDBStorage(table_prefix="threads-", client=client)
+
+        seeded = connect()
+        if isinstance(seeded, DynamoDBStorage):
+            seeded.create_tables()
+        drill = make_drill(sim, {"database": 2, "app": 2, "web": 2}, storage=seeded)
         execution_id = drill.start().execution_id
         errors: list[BaseException] = []
         barrier = threading.Barrier(3)
 
         def step_until_done() -> None:
-            # A process of its own, as far as storage goes: its own connection to the file.
-            storage = SqliteStorage(path)
+            storage = connect()
             waves = orchestrator(sim, storage=storage).waves
             try:
                 barrier.wait()
@@ -211,7 +223,7 @@ def test_threads_stepping_one_execution_over_one_sqlite_file_fold_each_ended_wav
             thread.start()
         for thread in threads:
             thread.join()
-        final = SqliteStorage(path).executions.get(execution_id)
+        final = connect().executions.get(execution_id)
         launched = {j["jobID"] for j in drs_jobs(sim)}
 
     assert not errors
