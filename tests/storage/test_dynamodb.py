@@ -235,19 +235,6 @@ def test_reads_across_tables_are_chunked_by_100_and_retry_unprocessed_keys(
     assert len(sleeps) == 1
 
 
-def test_keys_still_unprocessed_in_a_read_across_tables_raise_naming_them(
-    storage: DynamoDBStorage, moto_seam: MotoSeam
-) -> None:
-    storage.recovery_instances.put_many([_record(n) for n in range(3)])
-    _nothing_processed(moto_seam, "BatchGetItem", times=100)
-    keys = [f"s-{n:017d}" for n in range(3)]
-
-    with pytest.raises(StorageUnavailableError) as caught:
-        storage.backend.read_many_across([(COLLECTIONS[3], keys)])
-
-    assert caught.value.details["resourceIds"] == keys
-
-
 def test_batch_put_of_250_records_makes_ten_calls_of_25(
     storage: DynamoDBStorage, dynamodb_client: DynamoDBClient
 ) -> None:
@@ -344,15 +331,21 @@ def test_items_still_unprocessed_raise_naming_every_item_not_written(
     assert sorted(error.resource_ids) == sorted(r.source_server_id for r in records[25:])
 
 
+@pytest.mark.parametrize("across_tables", [False, True])
 def test_keys_still_unprocessed_raise_naming_them(
-    storage: DynamoDBStorage, moto_seam: MotoSeam
+    storage: DynamoDBStorage, moto_seam: MotoSeam, across_tables: bool
 ) -> None:
     storage.recovery_instances.put_many([_record(n) for n in range(10)])
     _nothing_processed(moto_seam, "BatchGetItem", times=100)
     keys = [f"s-{n:017d}" for n in range(10)]
 
+    def read() -> object:
+        if across_tables:
+            return storage.backend.read_many_across([(COLLECTIONS[3], keys)])
+        return storage.recovery_instances.get_many(keys)
+
     with pytest.raises(StorageUnavailableError) as caught:
-        storage.recovery_instances.get_many(keys)
+        read()
 
     throttled = caught.value.__cause__
     assert isinstance(throttled, ThrottledError)

@@ -433,28 +433,17 @@ class _DynamoDBBackend(DocumentBackend):
         return unavailable
 
     def read_many(self, spec: CollectionSpec, keys: Sequence[str]) -> list[RawRecord]:
-        table = self.table(spec)
-        unique = list(dict.fromkeys(keys))  # BatchGetItem rejects duplicate keys
-        found: list[RawRecord] = []
-
-        def send(request: dict[str, Any]) -> dict[str, Any]:
-            # Unprocessed keys come back without our read options; ask for them again.
-            request = {t: {**keys, "ConsistentRead": True} for t, keys in request.items()}
-            response = self.client.batch_get_item(RequestItems=request)
-            found.extend(raw_record(spec, item) for item in response["Responses"].get(table, []))
-            return dict(response.get("UnprocessedKeys") or {})
-
-        for chunk in _chunks(unique, BATCH_GET_LIMIT):
-            request = {table: {"Keys": [self._key(spec, k) for k in chunk], "ConsistentRead": True}}
-            left = self._until_processed("BatchGetItem", table, request, send)
-            if left:
-                missing = [k[spec.key]["S"] for k in left[table]["Keys"]]
-                raise self._unprocessed(spec, "BatchGetItem", missing, "read")
-        return found
+        return self._batch_get([(spec, keys)])[spec.name]
 
     def read_many_across(
         self, wanted: Sequence[tuple[CollectionSpec, Sequence[str]]]
     ) -> dict[str, list[RawRecord]]:
+        return self._batch_get(wanted)
+
+    def _batch_get(
+        self, wanted: Sequence[tuple[CollectionSpec, Sequence[str]]]
+    ) -> dict[str, list[RawRecord]]:
+        """``BatchGetItem`` of up to 100 keys a request, any tables, unprocessed keys retried."""
         specs = {self.table(spec): spec for spec, _ in wanted}
         found: dict[str, list[RawRecord]] = {spec.name: [] for spec, _ in wanted}
         pairs = [
