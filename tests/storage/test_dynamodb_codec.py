@@ -7,6 +7,7 @@ them through the storage on moto.
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
 from typing import Any
@@ -16,8 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drs_orchestration.errors import ValidationError
-from drs_orchestration.storage.backend import PROTECTION_GROUPS, SYNC_STATUS
+from drs_orchestration.storage.backend import EXECUTION_SERVERS, PROTECTION_GROUPS, SYNC_STATUS
 from drs_orchestration.storage.dynamodb.codec import (
+    COMPRESS_ABOVE_BYTES,
     COMPRESSED_ATTRIBUTE,
     from_item,
     raw_record,
@@ -123,6 +125,29 @@ def test_a_document_too_big_for_an_item_is_compressed_beside_its_key_and_version
     assert set(item) == {"statusId", "version", COMPRESSED_ATTRIBUTE}
     assert item["version"] == {"N": "3"}
     assert from_item(SPEC, item) == document
+
+
+@pytest.mark.parametrize("over", [0, 1])
+@pytest.mark.parametrize("text", ["x", "\u00e9"], ids=["ascii", "escaped"])
+def test_a_document_is_compressed_when_its_json_is_over_the_limit_packed_attributes_included(
+    over: int, text: str
+) -> None:
+    # "servers" is packed (one JSON string attribute): its size must count as printed.
+    document: dict[str, Any] = {
+        "recordId": "ex-1:w0000:s0000",
+        "version": 2,
+        "servers": [{"note": ""}],
+    }
+    size = len(json.dumps(document, separators=(",", ":")))
+    unit = len(json.dumps(text)) - 2
+    padding, rest = divmod(COMPRESS_ABOVE_BYTES + over - size, unit)
+    document["servers"][0]["note"] = text * padding + "y" * rest
+    assert len(json.dumps(document, separators=(",", ":"))) == COMPRESS_ABOVE_BYTES + over
+
+    item = to_item(EXECUTION_SERVERS, document)
+
+    assert (COMPRESSED_ATTRIBUTE in item) is bool(over)
+    assert from_item(EXECUTION_SERVERS, item) == document
 
 
 def test_the_package_keeps_the_names_importable_where_they_were() -> None:

@@ -120,6 +120,10 @@ class WaveOutcomes(VersionedModel):
     expires_at: Timestamp | None = None
 
 
+StoredBody = str | dict[str, Any]
+"""A record's body as its backend holds it: JSON text, or a document."""
+
+
 def wave_key(execution_id: str, index: int) -> str:
     """The key of wave ``index``'s record."""
     return f"{execution_id}:w{index:04d}"
@@ -176,8 +180,8 @@ class LoadedExecution:
         execution: The execution; waves not in ``loaded`` carry only their
             header fields and summary.
         loaded: Positions of the waves whose detail is here.
-        stored: Each record's stored version and text, by key, to write only
-            what a step changed.
+        stored: Each record's stored version and body (as its backend holds
+            it), by key, to write only what a step changed.
         legacy: The header was written by an older version (the whole
             execution in one document, or the waves' settings in the
             header): every wave is loaded, and each of its records is
@@ -186,7 +190,7 @@ class LoadedExecution:
 
     execution: Execution
     loaded: set[int] = field(default_factory=set)
-    stored: dict[str, tuple[int, str]] = field(default_factory=dict)
+    stored: dict[str, tuple[int, StoredBody]] = field(default_factory=dict)
     legacy: bool = False
 
     @property
@@ -322,7 +326,7 @@ class ExecutionStore(VersionedRepository[Execution]):
                 key = outcomes_key(execution.execution_id, index, part)
                 chunk = self._decode_outcomes(raws, key)
                 outcomes.extend(chunk.servers)
-                loaded.stored[key] = (chunk.version, _text(chunk))
+                loaded.stored[key] = (chunk.version, _body(raws[key]))
             run.jobs = record.jobs
             run.server_ids = record.server_ids
             run.applied_servers = record.applied_servers
@@ -331,7 +335,7 @@ class ExecutionStore(VersionedRepository[Execution]):
             if record.state is not None:
                 self._apply_state(run, record)
             run.servers = {o.source_server_id: o for o in outcomes}
-            loaded.stored[record.record_id] = (record.version, _text(record))
+            loaded.stored[record.record_id] = (record.version, _body(raws[record.record_id]))
             loaded.loaded.add(index)
 
     def _outcome_count(self, execution: Execution, index: int, record: WaveRecord) -> int:
@@ -399,8 +403,8 @@ class ExecutionStore(VersionedRepository[Execution]):
                 expected_version=failed.expected_version,
                 actual_version=conflict.actual_version,
             ) from None
-        for key, (version, text) in rows.items():
-            loaded.stored[key] = (version, text)
+        for key, (version, body) in rows.items():
+            loaded.stored[key] = (version, body)
         loaded.legacy = False
         # The caller keeps working on its own object (a step claims, then goes on).
         execution.version = stored.version
@@ -553,25 +557,31 @@ class ExecutionStore(VersionedRepository[Execution]):
 
     def _changed(
         self, loaded: LoadedExecution, execution: Execution
-    ) -> tuple[builtins.list[WriteOp], dict[str, tuple[int, str]]]:
+    ) -> tuple[builtins.list[WriteOp], dict[str, tuple[int, StoredBody]]]:
         """The writes of the loaded waves' records that differ from what is stored."""
         puts: builtins.list[WriteOp] = []
-        rows: dict[str, tuple[int, str]] = {}
+        rows: dict[str, tuple[int, StoredBody]] = {}
         for index in sorted(loaded.loaded):
             for record, codec in self._records(execution, index):
-                text = _text(record)
                 previous = loaded.stored.get(record.record_id)
-                if previous is not None and previous[1] == text:
-                    continue
                 # The header's condition guards the whole write; a record not read
                 # before (a wave's first write, or one an older write left behind) is
                 # written whatever is there.
                 version = 0 if previous is None else previous[0]
-                stored = record.model_copy(update={"version": version + 1})
-                row = codec.row(stored)
+                record.version = version
+                if previous is not None:
+                    # Compared as the backend holds it: a record read and left as it was
+                    # is neither written nor printed twice.
+                    unchanged = codec.row(record)
+                    if unchanged.body == previous[1]:
+                        continue
+                    row = _next_version(codec, record, unchanged)
+                else:
+                    record.version = version + 1
+                    row = codec.row(record)
                 expected = None if previous is None else version
                 puts.append(WriteOp("put", codec.spec, row.key, expected, row))
-                rows[record.record_id] = (version + 1, text)
+                rows[record.record_id] = (version + 1, row.body)
         return puts, rows
 
     def _records(
@@ -727,8 +737,26 @@ def _check_state_untouched(execution: Execution, index: int) -> None:
             )
 
 
-def _text(record: VersionedModel) -> str:
-    return record.model_dump_json(by_alias=True, exclude_none=True, exclude={"version"})
+def _body(raw: RawRecord) -> StoredBody:
+    """A record's body as read, in the form its row's body takes (text, or a document)."""
+    body = raw.body
+    if isinstance(body, bytes):
+        return body.decode()
+    assert body is not None  # decoded already: a record without a body is corrupt
+    return body
+
+
+def _next_version(codec: _Codec[Any], record: VersionedModel, current: Row) -> Row:
+    """``current`` (``record``'s row) written as the next version of ``record``."""
+    record.version += 1
+    if isinstance(current.body, dict):
+        return Row(
+            current.key,
+            record.version,
+            current.index_value,
+            {**current.body, "version": record.version},
+        )
+    return codec.row(record)
 
 
 def _by_spec(ops: Sequence[WriteOp]) -> list[tuple[CollectionSpec, list[Row]]]:

@@ -151,22 +151,36 @@ def to_item(spec: CollectionSpec, document: Mapping[str, Any]) -> dict[str, Any]
     Raises:
         ValidationError: a value DynamoDB cannot hold, naming its field.
     """
+    packed = {name: _packed(document[name], name) for name in spec.packed if name in document}
     item = {
-        name: (
-            {"S": _packed(value, name)}
-            if name in spec.packed
-            else _serializer.serialize(_storable(value, name))
-        )
+        name: {"S": packed[name]}
+        if name in packed
+        else _serializer.serialize(_storable(value, name))
         for name, value in document.items()
     }
-    encoded = json.dumps(document, separators=(",", ":")).encode()
-    if len(encoded) > COMPRESS_ABOVE_BYTES:
+    if _json_size(document, packed) > COMPRESS_ABOVE_BYTES:
+        encoded = json.dumps(document, separators=(",", ":")).encode()
         item = _compressed_item(spec, document, item, encoded)
     attribute = ttl_attribute(spec)
     if attribute is not None and spec.ttl is not None and spec.ttl in document:
         expires = datetime.fromisoformat(str(document[spec.ttl]))
         item[attribute] = {"N": str(math.floor(expires.timestamp()))}
     return item
+
+
+def _json_size(document: Mapping[str, Any], packed: Mapping[str, str]) -> int:
+    """The length of ``document``'s compact JSON, its ``packed`` attributes printed already.
+
+    Packed attributes are printed as compact ASCII JSON, as the whole document
+    would be: only the rest is printed again (a packed list of outcomes is most
+    of an item, and printing it twice would double the cost of a write).
+    """
+    rest = {name: value for name, value in document.items() if name not in packed}
+    size = len(json.dumps(rest, separators=(",", ":")))
+    for name, text in packed.items():
+        # '"name":' and the text, and the comma before it ("{}" has none to drop).
+        size += len(json.dumps(name)) + 1 + len(text) + 1
+    return size - 1 if packed and not rest else size
 
 
 def _packed(value: Any, path: str) -> str:
