@@ -202,6 +202,7 @@ EXPECTED: dict[str, set[str]] = {
         "JobId",
         "JobRecord",
         "JobStatus",
+        "JobWatch",
         "LaunchConfigStatus",
         "LaunchDisposition",
         "LaunchIntoInstanceProperties",

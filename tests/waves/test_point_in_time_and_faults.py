@@ -94,9 +94,12 @@ def test_polls_that_fail_even_after_retries_are_recorded_and_retried() -> None:
         while sim.calls.count("StartRecovery") == 0:
             execution = drill.orch.waves.step(execution.execution_id).execution
         sim.faults.throttle(1.0, "DescribeJobs", times=8)  # one step's worth of retries
+        polls = sim.calls.count("DescribeJobs")
 
         execution = drill.orch.waves.step(execution.execution_id).execution
         wave = execution.waves[0]
+        # Recorded as it failed: the step does not ask DRS again once it has failed.
+        assert sim.calls.count("DescribeJobs") == polls + 8
         assert wave.transient_error is not None
         assert wave.transient_error.code == "Throttled"
         assert wave.transient_errors == 1

@@ -44,6 +44,7 @@ __all__ = [
     "ExecutionType",
     "JobRecord",
     "JobStatus",
+    "JobWatch",
     "PhaseTimes",
     "PlaceClaim",
     "ServerIdentity",
@@ -328,6 +329,49 @@ class JobRecord(DrsModel):
     error: ErrorRecord | None = None
 
 
+class JobWatch(DrsModel):
+    """A running job as the wave last recorded it: what a poll compares DRS's view with.
+
+    Kept in the execution's header while its wave does nothing but wait on
+    DRS, so a poll that finds nothing new reads neither the wave's record
+    nor its outcomes.
+
+    Attributes:
+        job_id: The DRS job.
+        status: Its status as recorded.
+        ended_at: Its end as recorded.
+        launch_statuses: How many of its servers are recorded in each launch status.
+        recovery_instances: How many of its servers have a recorded recovery instance.
+    """
+
+    job_id: JobId
+    status: JobStatus
+    ended_at: Timestamp | None = None
+    launch_statuses: dict[ServerLaunchStatus, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict
+    )
+    recovery_instances: Annotated[int, Field(ge=0)] = 0
+
+    @classmethod
+    def of(cls, chunk: JobRecord, outcomes: Iterable[ServerOutcome]) -> JobWatch:
+        """What ``chunk`` records of its job, over the outcomes the job owns."""
+        assert chunk.job_id is not None
+        statuses: dict[ServerLaunchStatus, int] = {}
+        instances = 0
+        for outcome in outcomes:
+            if outcome.job_id != chunk.job_id:
+                continue
+            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+            instances += outcome.recovery_instance_id is not None
+        return cls(
+            job_id=chunk.job_id,
+            status=chunk.status,
+            ended_at=chunk.ended_at,
+            launch_statuses=statuses,
+            recovery_instances=instances,
+        )
+
+
 class WaveSummary(DrsModel):
     """What an execution keeps of a wave beside its detail, derived when the wave is stored.
 
@@ -344,6 +388,9 @@ class WaveSummary(DrsModel):
         worst_rpo_s: The largest achieved RPO among its launched servers.
         job_ids: Its DRS jobs (adopted ones included).
         first_claim_at: When its first chunk was claimed, in DRS's time.
+        watched_jobs: While the wave only waits on its running jobs, what it
+            records of each (see :meth:`WaveRun.watched_jobs`); empty otherwise.
+        deadline: When the wave times out, while its jobs are watched.
     """
 
     server_count: Annotated[int, Field(ge=0)] = 0
@@ -352,6 +399,8 @@ class WaveSummary(DrsModel):
     worst_rpo_s: Annotated[float, Field(ge=0)] | None = None
     job_ids: list[JobId] = Field(default_factory=list)
     first_claim_at: Timestamp | None = None
+    watched_jobs: list[JobWatch] = Field(default_factory=list)
+    deadline: Timestamp | None = None
 
 
 class WaveRun(DrsModel):
@@ -486,6 +535,7 @@ class WaveRun(DrsModel):
             return self.summary
         worst = self.worst_rpo
         claims = [c.search_from for c in self.jobs if c.search_from is not None]
+        watched = self.watched_jobs()
         return WaveSummary(
             server_count=len(self.server_ids),
             outcome_count=len(self.servers),
@@ -493,7 +543,29 @@ class WaveRun(DrsModel):
             worst_rpo_s=None if worst is None else worst.total_seconds(),
             job_ids=[c.job_id for c in self.jobs if c.job_id is not None],
             first_claim_at=min(claims) if claims else None,
+            watched_jobs=watched,
+            deadline=self.deadline if watched else None,
         )
+
+    def watched_jobs(self) -> list[JobWatch]:
+        """What the wave records of its running jobs, when waiting on them is all it does.
+
+        That is: it is monitoring, every chunk has its own job (none adopted,
+        none still to start), no completed job awaits its outcomes, and at
+        least one job runs. Empty otherwise: the next step has more to do
+        than compare DRS's view of the jobs with the wave's record.
+        """
+        if self.status is not WaveStatus.MONITORING or self.deadline is None:
+            return []
+        running = []
+        for chunk in self.jobs:
+            if chunk.adopted or chunk.job_id is None:
+                return []
+            if chunk.status in (JobStatus.PENDING, JobStatus.STARTED):
+                running.append(chunk)
+            elif chunk.status is not JobStatus.COMPLETED or not chunk.outcomes_recorded:
+                return []
+        return [JobWatch.of(chunk, self.servers.values()) for chunk in running]
 
     def _repr_html_(self) -> str:
         from drs_orchestration.reports.html import wave_run_html

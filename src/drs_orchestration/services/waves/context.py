@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from drs_orchestration.errors import DrsOrchestrationError
 from drs_orchestration.events import Event
 from drs_orchestration.models import (
     Execution,
@@ -78,6 +79,10 @@ class StepContext:
             re-applied to the latest stored execution before writing again.
         load: Reads the detail of a wave the step did not expect to need (storage
             reads only the waves a step works on).
+        job_views: Jobs as ``DescribeJobs`` showed them earlier in the step
+            (a poll from the header that found something worth a write).
+        job_errors: The error ``DescribeJobs`` failed with earlier in the step,
+            by job ID: raised where the step would ask again.
     """
 
     execution: Execution
@@ -88,6 +93,8 @@ class StepContext:
     changed: bool = False
     progressed: bool = False
     keep: list[Callable[[Execution], object]] = field(default_factory=list)
+    job_views: dict[str, JobView] = field(default_factory=dict)
+    job_errors: dict[str, DrsOrchestrationError] = field(default_factory=dict)
 
     def done(self, *, progressed: bool = True) -> None:
         """Mark the execution as changed (and the step as progressed unless told otherwise)."""

@@ -47,8 +47,10 @@ from drs_orchestration.services.plans import resolve_waves
 from drs_orchestration.services.waves.chunks import EXECUTION_ID_TAG, DrsQuotas, tag_value
 from drs_orchestration.services.waves.context import ExecutorSettings, LostRace, StepContext
 from drs_orchestration.services.waves.hooks import CacheSyncHook, PostWaveHook, RecoveryInstanceSync
+from drs_orchestration.services.waves.monitor import JobView
 from drs_orchestration.services.waves.preflight import assess_readiness
 from drs_orchestration.services.waves.stepper import WaveStepper
+from drs_orchestration.services.waves.watch import poll_watched
 from drs_orchestration.storage.base import Storage
 from drs_orchestration.storage.claims import ClaimRecord, claim_id
 from drs_orchestration.storage.executions import LoadedExecution
@@ -726,14 +728,29 @@ class WaveExecutor:
         needed = self._needed(stored)
         # ``run`` hands back what it last wrote: keep only what this step may work on.
         loaded.keep_only(needed)
+        now = self._now()
+        views: dict[str, JobView] = {}
+        errors: dict[str, DrsOrchestrationError] = {}
+        if not loaded.loaded.issuperset(needed) and self._only_polling(stored):
+            watched = poll_watched(
+                execution_id, [stored.waves[i] for i in needed], now, self._gateway
+            )
+            if watched is not None and watched.quiet:
+                for event in watched.events:
+                    emit(self._events, event)
+                return loaded, False
+            if watched is not None:
+                views, errors = watched.views, watched.errors
         self._storage.executions.load_waves(loaded, needed)
         # The step works on the execution just read (or ``run``'s own, as stored); a
         # step that changes nothing leaves it as stored.
         step = StepContext(
             execution=stored,
-            now=self._now(),
+            now=now,
             save=lambda execution: self._save_claim(loaded, execution),
             load=lambda run: self._storage.executions.load_waves(loaded, [stored.waves.index(run)]),
+            job_views=views,
+            job_errors=errors,
         )
         try:
             self._dispatch(step)
@@ -753,6 +770,19 @@ class WaveExecutor:
         for event in step.events:
             emit(self._events, event)
         return saved, step.progressed
+
+    @staticmethod
+    def _only_polling(execution: Execution) -> bool:
+        """Whether the next step can do no more than poll jobs (no start, pause or stop).
+
+        Then a poll that finds nothing new ends the step before the waves are
+        read (:func:`~drs_orchestration.services.waves.watch.poll_watched`).
+        """
+        return (
+            execution.status is ExecutionStatus.RUNNING
+            and execution.cancel_request is None
+            and execution.error is None
+        )
 
     def _needed(self, execution: Execution) -> list[int]:
         """The waves whose detail the next step may work on (one, unless waves run at once)."""

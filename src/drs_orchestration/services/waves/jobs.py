@@ -16,7 +16,6 @@ from drs_orchestration.errors import (
 )
 from drs_orchestration.events import (
     JobAdopted,
-    JobProgress,
     JobStarted,
     ServerFailed,
     ServerLaunched,
@@ -26,6 +25,7 @@ from drs_orchestration.models import (
     Execution,
     JobRecord,
     JobStatus,
+    JobWatch,
     ServerLaunchStatus,
     ServerOutcome,
     WaveRun,
@@ -58,6 +58,7 @@ from drs_orchestration.services.waves.monitor import (
     read_job_log,
     recovery_instances,
 )
+from drs_orchestration.services.waves.watch import job_progress, launch_counts, progress_differs
 
 if TYPE_CHECKING:
     from mypy_boto3_drs.type_defs import JobTypeDef
@@ -362,8 +363,21 @@ class JobFollower:
     def poll(
         self, step: StepContext, run: WaveRun, active: list[JobRecord], drs: DrsGateway
     ) -> None:
-        """Read the wave's running jobs; record what is worth a write, report the rest as events."""
-        views = describe_jobs(drs, [c.job_id for c in active if c.job_id])
+        """Read the wave's running jobs; record what is worth a write, report the rest as events.
+
+        The step's views of the jobs (:attr:`StepContext.job_views`) are used
+        when they cover every running job, and its error when it failed to
+        read them: the step asked DRS already.
+        """
+        job_ids = [c.job_id for c in active if c.job_id]
+        failed = [step.job_errors[j] for j in job_ids if j in step.job_errors]
+        if failed:
+            raise failed[0]
+        views = (
+            step.job_views
+            if all(job_id in step.job_views for job_id in job_ids)
+            else describe_jobs(drs, job_ids)
+        )
         for chunk in active:
             view = views.get(chunk.job_id or "")
             if view is None:
@@ -375,15 +389,7 @@ class JobFollower:
             differs, worth_writing = self.view_differs(run, chunk, view)
             if differs:
                 step.record(
-                    JobProgress(
-                        execution_id=step.execution.execution_id,
-                        wave_name=run.wave_name,
-                        job_id=view.job_id,
-                        status=view.status.value,
-                        launch_status_counts=view.launch_status_counts(),
-                        server_statuses={s: v.launch_status.value for s, v in view.servers.items()},
-                        at=step.now,
-                    )
+                    job_progress(step.execution.execution_id, run.wave_name, view, step.now)
                 )
             if worth_writing:
                 self.apply_view(step, run, chunk, view)
@@ -410,25 +416,26 @@ class JobFollower:
         Worth a write: the job's status or end, or a server reaching a final
         launch status (its observed launch time is kept). A server merely
         moving to ``IN_PROGRESS`` is reported in events but not written, which
-        keeps writes of a large execution few.
+        keeps writes of a large execution few. New is told by counts (servers
+        per launch status, recovery instances), as a poll from the header
+        tells it (:mod:`~drs_orchestration.services.waves.watch`), so both
+        report the same progress.
         """
-        differs = chunk.status is not view.status or (
+        changed = chunk.status is not view.status or (
             view.ended_at is not None and chunk.ended_at != view.ended_at
         )
-        if differs:
+        if changed:
             return True, True
-        seen = False
+        owned = {}
         for sid, server in view.servers.items():
             outcome = run.servers.get(sid)
             if outcome is None or outcome.job_id != chunk.job_id:
                 continue
-            if outcome.status is not server.launch_status:
-                if server.launch_status in FINAL_LAUNCH:
-                    return True, True
-                seen = True
-            elif server.recovery_instance_id not in (None, outcome.recovery_instance_id):
-                seen = True
-        return seen, False
+            if outcome.status is not server.launch_status and server.launch_status in FINAL_LAUNCH:
+                return True, True
+            owned[sid] = server
+        recorded = JobWatch.of(chunk, run.servers.values())
+        return progress_differs(recorded, *launch_counts(owned.values())), False
 
     def apply_view(self, step: StepContext, run: WaveRun, chunk: JobRecord, view: JobView) -> None:
         """Copy what ``DescribeJobs`` shows into the chunk and its servers."""

@@ -1,0 +1,331 @@
+"""Polls decided from the execution's header: a job showing nothing new costs no wave read.
+
+The header keeps, while a wave only waits on its jobs, what the wave
+recorded of each (``JobWatch``). These tests hold the decision made from it
+to the one a step reading the wave makes, on the simulator and over every
+view DRS may show (hypothesis), and check what such a poll reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drs_orchestration import ExecutionStatus, WaveStatus
+from drs_orchestration.models import (
+    JobRecord,
+    JobStatus,
+    JobWatch,
+    ServerLaunchStatus,
+    ServerOutcome,
+    WaveRun,
+)
+from drs_orchestration.services.waves.executor import WaveExecutor
+from drs_orchestration.services.waves.jobs import JobFollower
+from drs_orchestration.services.waves.monitor import JobView, ServerView
+from drs_orchestration.services.waves.watch import launch_counts, progress_differs, worth_writing
+from drs_orchestration.storage import DynamoDBStorage, MemoryStorage
+from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
+from tests.waves.helpers import REGION, make_drill, simulated
+
+JOB_ID = "drsjob-0123456789abcdef0"
+FINAL = {ServerLaunchStatus.LAUNCHED, ServerLaunchStatus.FAILED, ServerLaunchStatus.TERMINATED}
+# What DRS may show next of a server recorded in a status (the module's assumption).
+NEXT = {
+    ServerLaunchStatus.PENDING: list(ServerLaunchStatus)[1:6],
+    ServerLaunchStatus.IN_PROGRESS: list(ServerLaunchStatus)[1:6],
+    ServerLaunchStatus.LAUNCHED: [ServerLaunchStatus.LAUNCHED, ServerLaunchStatus.TERMINATED],
+    ServerLaunchStatus.FAILED: [ServerLaunchStatus.FAILED],
+    ServerLaunchStatus.TERMINATED: [ServerLaunchStatus.TERMINATED],
+}
+RECORDED = [
+    ServerLaunchStatus.PENDING,
+    ServerLaunchStatus.IN_PROGRESS,
+    ServerLaunchStatus.LAUNCHED,
+    ServerLaunchStatus.FAILED,
+    ServerLaunchStatus.TERMINATED,
+]
+
+
+@st.composite
+def recorded_and_seen(draw: st.DrawFn) -> tuple[WaveRun, JobRecord, JobView]:
+    """A wave's record of a running job, and a view of the job DRS may show next."""
+    count = draw(st.integers(min_value=1, max_value=12))
+    servers = [f"s-{i:017x}" for i in range(count)]
+    outcomes: dict[str, ServerOutcome] = {}
+    seen: dict[str, ServerView] = {}
+    for sid in servers:
+        status = draw(st.sampled_from(RECORDED))
+        instance = f"i-{int(sid[2:], 16):017x}" if draw(st.booleans()) else None
+        outcomes[sid] = ServerOutcome(
+            source_server_id=sid, job_id=JOB_ID, status=status, recovery_instance_id=instance
+        )
+        shown = draw(st.sampled_from(NEXT[status]))
+        # DRS names a recovery instance once it has one; it does not take it back.
+        shown_instance = instance or (
+            f"i-{int(sid[2:], 16) + 1:017x}" if draw(st.booleans()) else None
+        )
+        seen[sid] = ServerView(launch_status=shown, recovery_instance_id=shown_instance)
+    chunk = JobRecord(
+        chunk_index=0,
+        idempotency_key="k",
+        server_ids=servers,
+        region=REGION,
+        job_id=JOB_ID,
+        status=JobStatus.STARTED,
+    )
+    ended = draw(st.sampled_from([None, datetime(2026, 11, 28, tzinfo=UTC)]))
+    view = JobView(
+        job_id=JOB_ID,
+        status=draw(st.sampled_from([JobStatus.STARTED, JobStatus.COMPLETED])),
+        created_at=None,
+        ended_at=ended,
+        servers=seen,
+    )
+    run = WaveRun(wave_name="database", region=REGION, server_ids=servers, servers=outcomes)
+    return run, chunk, view
+
+
+@given(case=recorded_and_seen())
+def test_the_header_decides_a_poll_as_a_step_reading_the_wave_does(
+    case: tuple[WaveRun, JobRecord, JobView],
+) -> None:
+    run, chunk, view = case
+    watch = JobWatch.of(chunk, run.servers.values())
+
+    differs, worth = JobFollower.view_differs(run, chunk, view)
+
+    assert worth_writing(watch, view) is worth
+    if not worth:
+        # The same progress is reported whichever way the poll was decided.
+        assert progress_differs(watch, *launch_counts(view.servers.values())) is differs
+
+
+def test_a_server_reaching_a_final_status_is_worth_a_write_even_when_another_leaves_it() -> None:
+    servers = ["s-00000000000000001", "s-00000000000000002"]
+    run = WaveRun(
+        wave_name="database",
+        region=REGION,
+        server_ids=servers,
+        servers={
+            servers[0]: ServerOutcome(
+                source_server_id=servers[0], job_id=JOB_ID, status=ServerLaunchStatus.LAUNCHED
+            ),
+            servers[1]: ServerOutcome(
+                source_server_id=servers[1], job_id=JOB_ID, status=ServerLaunchStatus.IN_PROGRESS
+            ),
+        },
+    )
+    chunk = JobRecord(
+        chunk_index=0,
+        idempotency_key="k",
+        server_ids=servers,
+        region=REGION,
+        job_id=JOB_ID,
+        status=JobStatus.STARTED,
+    )
+    # One instance terminated while the other launched: LAUNCHED keeps its count.
+    view = JobView(
+        job_id=JOB_ID,
+        status=JobStatus.STARTED,
+        created_at=None,
+        ended_at=None,
+        servers={
+            servers[0]: ServerView(ServerLaunchStatus.TERMINATED),
+            servers[1]: ServerView(ServerLaunchStatus.LAUNCHED),
+        },
+    )
+
+    assert worth_writing(JobWatch.of(chunk, run.servers.values()), view)
+    assert JobFollower.view_differs(run, chunk, view) == (True, True)
+
+
+class _CountingStorage(MemoryStorage):
+    """Counts, per collection, the records each read asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+        backend = self.backend
+        read, read_many, read_across = backend.read, backend.read_many, backend.read_many_across
+
+        def counted_read(spec: Any, key: str) -> Any:
+            self.reads.append(spec.name)
+            return read(spec, key)
+
+        def counted_many(spec: Any, keys: Any) -> Any:
+            self.reads.extend(spec.name for _ in keys)
+            return read_many(spec, keys)
+
+        def counted_across(wanted: Any) -> Any:
+            self.reads.extend(spec.name for spec, keys in wanted for _ in keys)
+            return read_across(wanted)
+
+        backend.read = counted_read  # type: ignore[method-assign]
+        backend.read_many = counted_many  # type: ignore[method-assign]
+        backend.read_many_across = counted_across  # type: ignore[method-assign]
+
+
+def _step_until_watched(drill: Any, execution_id: str) -> None:
+    while True:
+        result = drill.orch.waves.step(execution_id)
+        header = drill.orch.storage.executions.load(execution_id).execution
+        if header.waves[0].summary.watched_jobs:
+            return
+        assert not result.finished
+        if not result.progressed:
+            drill.sim.advance(1)
+
+
+def test_a_poll_that_finds_nothing_new_reads_the_header_alone_and_writes_nothing() -> None:
+    storage = _CountingStorage()
+    with simulated(ec2=False) as sim:
+        drill = make_drill(sim, {"database": 3}, storage=storage)
+        execution_id = drill.start().execution_id
+        _step_until_watched(drill, execution_id)
+        header = storage.executions.load(execution_id).execution
+        (watch,) = header.waves[0].summary.watched_jobs
+        assert header.waves[0].summary.deadline is not None
+        assert watch.launch_statuses == {ServerLaunchStatus.PENDING: 3}
+        version, polls = header.version, sim.calls.count("DescribeJobs")
+        storage.reads.clear()
+        drill.events.clear()
+
+        result = drill.orch.waves.step(execution_id)
+
+        assert result.progressed is False
+        assert storage.reads == ["executions"]
+        assert sim.calls.count("DescribeJobs") == polls + 1
+        assert storage.executions.load(execution_id).version == version
+        assert [e.kind for e in drill.events] == []
+
+        # Once DRS shows servers launched, a step reads the wave and records them.
+        while storage.executions.load(execution_id).version == version:
+            sim.advance(30)
+            storage.reads.clear()
+            drill.orch.waves.step(execution_id)
+        assert "execution-servers" in storage.reads
+        assert sim.calls.count("DescribeJobs", succeeded=True) == sim.calls.count("DescribeJobs")
+
+        execution = drill.run(storage.executions.get(execution_id))
+        assert execution.status is ExecutionStatus.COMPLETED
+        header = storage.executions.load(execution_id).execution
+        assert header.waves[0].status is WaveStatus.COMPLETED
+        assert header.waves[0].summary.watched_jobs == []
+
+
+def test_a_poll_that_finds_a_change_asks_drs_once_for_the_whole_step() -> None:
+    with simulated(ec2=False) as sim:
+        drill = make_drill(sim, {"database": 3})
+        execution_id = drill.start().execution_id
+        _step_until_watched(drill, execution_id)
+        sim.advance(3600)  # every server launched, the job over
+        polls = sim.calls.count("DescribeJobs")
+
+        result = drill.orch.waves.step(execution_id)
+
+        assert result.progressed
+        assert sim.calls.count("DescribeJobs") == polls + 1
+        wave = drill.orch.waves.get(execution_id).waves[0]
+        assert {o.status for o in wave.servers.values()} == {ServerLaunchStatus.LAUNCHED}
+
+
+def _dynamodb(sim: DrsSimulator, prefix: str) -> DynamoDBStorage:
+    """A DynamoDB storage on moto (``simulated()`` with EC2 runs moto for every service)."""
+    client = SimulatedClientFactory(sim).client("dynamodb", REGION)
+    storage = DynamoDBStorage(table_prefix=prefix, client=client)
+    storage.create_tables()
+    return storage
+
+
+def _history(backend: str, *, from_header: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Drive a drill by single steps; return its events, writes and outcomes, IDs left out."""
+    with monkeypatch.context() as patch:
+        if not from_header:
+            patch.setattr(WaveExecutor, "_only_polling", staticmethod(lambda _execution: False))
+        with simulated(ec2=backend == "dynamodb") as sim:
+            storage = MemoryStorage() if backend == "memory" else _dynamodb(sim, "history-")
+            drill = make_drill(sim, {"database": 4, "app": 3, "web": 2}, storage=storage)
+            started = sim.now()
+            execution_id = drill.start().execution_id
+            drill.events.clear()
+            steps = 0
+            while not (result := drill.orch.waves.step(execution_id)).finished:
+                steps += 1
+                if not result.progressed:
+                    sim.advance(20)
+            execution = storage.executions.get(execution_id)
+    events = [
+        {k: v for k, v in dataclasses.asdict(e).items() if k not in ("execution_id", "plan_id")}
+        | {"kind": e.kind}
+        for e in drill.events
+    ]
+    outcomes = [
+        {sid: o.model_dump(exclude={"readiness"}) for sid, o in run.servers.items()}
+        for run in execution.waves
+    ]
+    # The simulator's clock starts at the wall clock's time: times count from the start.
+    return steps, execution.version, execution.status, _since(started, [events, outcomes])
+
+
+# moto's EC2 names instances at random: only whether there is one is compared.
+_INSTANCE_IDS = {"recovery_instance_id", "ec2_instance_id"}
+
+
+def _since(start: datetime, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value - start
+    if isinstance(value, dict):
+        return {
+            k: (v is not None) if k in _INSTANCE_IDS else _since(start, v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_since(start, v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("backend", ["memory", "dynamodb"])
+def test_polls_decided_from_the_header_leave_the_history_a_step_reading_the_wave_leaves(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from_header = _history(backend, from_header=True, monkeypatch=monkeypatch)
+    reading_waves = _history(backend, from_header=False, monkeypatch=monkeypatch)
+
+    assert from_header[2] is ExecutionStatus.COMPLETED
+    assert any(e["kind"] == "job_progress" for e in from_header[3][0])
+    assert from_header == reading_waves
+
+
+@contextmanager
+def _dynamodb_calls(storage: DynamoDBStorage) -> Iterator[list[str]]:
+    calls: list[str] = []
+
+    def count(event_name: str, **_: Any) -> None:
+        calls.append(event_name.rsplit(".", 1)[-1])
+
+    storage.client.meta.events.register("before-call.dynamodb", count)
+    try:
+        yield calls
+    finally:
+        storage.client.meta.events.unregister("before-call.dynamodb", count)
+
+
+def test_on_dynamodb_a_poll_that_finds_nothing_new_is_one_get_item() -> None:
+    with simulated() as sim:
+        storage = _dynamodb(sim, "quiet-")
+        drill = make_drill(sim, {"database": 3}, storage=storage)
+        execution_id = drill.start().execution_id
+        _step_until_watched(drill, execution_id)
+
+        with _dynamodb_calls(storage) as calls:
+            result = drill.orch.waves.step(execution_id)
+
+        assert result.progressed is False
+        assert calls == ["GetItem"]
