@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drs_orchestration import ExecutionStatus, WaveStatus
+from drs_orchestration.errors import ValidationError
 from drs_orchestration.models import (
     JobRecord,
     JobStatus,
@@ -329,3 +330,14 @@ def test_on_dynamodb_a_poll_that_finds_nothing_new_is_one_get_item() -> None:
 
         assert result.progressed is False
         assert calls == ["GetItem"]
+
+
+def test_a_chunk_without_a_job_has_nothing_to_watch() -> None:
+    chunk = JobRecord(
+        chunk_index=2, idempotency_key="k", server_ids=["s-00000000000000001"], region=REGION
+    )
+
+    with pytest.raises(ValidationError, match="chunk 2 has no DRS job") as raised:
+        JobWatch.of(chunk, [])
+
+    assert raised.value.problems[0]["field"] == "job_id"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field, StringConstraints
 
-from drs_orchestration.errors import DrsOrchestrationError
+from drs_orchestration.errors import DrsOrchestrationError, ValidationError
 from drs_orchestration.models.account import AccountContext
 from drs_orchestration.models.base import (
     MAX_TIMEOUT_S,
@@ -354,8 +354,15 @@ class JobWatch(DrsModel):
 
     @classmethod
     def of(cls, chunk: JobRecord, outcomes: Iterable[ServerOutcome]) -> JobWatch:
-        """What ``chunk`` records of its job, over the outcomes the job owns."""
-        assert chunk.job_id is not None
+        """What ``chunk`` records of its job, over the outcomes the job owns.
+
+        Raises:
+            ValidationError: the chunk has no job yet.
+        """
+        if chunk.job_id is None:
+            raise ValidationError.for_field(
+                "job_id", None, f"chunk {chunk.chunk_index} has no DRS job to watch yet"
+            )
         statuses: dict[ServerLaunchStatus, int] = {}
         instances = 0
         for outcome in outcomes:
