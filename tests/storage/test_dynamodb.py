@@ -785,6 +785,8 @@ def test_lists_of_records_are_packed_as_one_json_string_each(
     )["Item"]
     servers = json.loads(record["servers"]["S"])
     assert [s["sourceServerId"] for s in servers] == [f"s-{i:017d}" for i in range(100, 150)]
+    # What the ended waves add up to grows with them (a job ID per chunk): packed too.
+    assert "jobIds" in json.loads(header["endedWaves"]["S"])
     assert storage.executions.get(stored.execution_id) == stored
 
 
@@ -799,6 +801,12 @@ def test_packed_attributes_written_native_by_an_older_version_are_read(
     dynamodb_client.put_item(TableName=table, Item=item)
 
     assert "L" in dynamodb_client.get_item(TableName=table, Key=key)["Item"]["servers"]
+    headers = storage.table_name(EXECUTIONS)
+    header_key = {"executionId": {"S": stored.execution_id}}
+    header = dynamodb_client.get_item(TableName=headers, Key=header_key)["Item"]
+    header["endedWaves"] = TypeSerializer().serialize(json.loads(header["endedWaves"]["S"]))
+    dynamodb_client.put_item(TableName=headers, Item=header)
+    assert "M" in dynamodb_client.get_item(TableName=headers, Key=header_key)["Item"]["endedWaves"]
     assert storage.executions.get(stored.execution_id) == stored
 
 

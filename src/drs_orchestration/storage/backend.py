@@ -73,7 +73,7 @@ EXECUTIONS = CollectionSpec(
     "execution",
     index="planId",
     ttl="expiresAt",
-    packed=frozenset({"waves"}),
+    packed=frozenset({"waves", "endedWaves"}),
 )
 RECOVERY_INSTANCES = CollectionSpec(
     "recovery-instances", "sourceServerId", "recovery instance", index="sourceExecutionId"

@@ -17,7 +17,8 @@ before a byte is sent:
   document of this library.
 
 The attributes a collection marks as packed (``CollectionSpec.packed``: an
-execution's waves, a wave's jobs, server outcomes) are each held as one
+execution's waves and what its ended waves add up to, a wave's jobs, server
+outcomes) are each held as one
 string of compact JSON: a native map costs botocore and DynamoDB work per
 field on every read and write, and nothing queries inside these lists. An
 item written with such an attribute native is still read.
