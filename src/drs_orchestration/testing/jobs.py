@@ -18,6 +18,13 @@ server whose data no longer flows; see
 :mod:`drs_orchestration.testing.operations.jobs`). Job status goes
 PENDING → STARTED → COMPLETED, and a COMPLETED job may hold FAILED servers. A terminate job logs
 ``CLEANUP_START``/``CLEANUP_END`` per server.
+
+A participating server's ``launchStatus`` goes PENDING → IN_PROGRESS → LAUNCHED or
+FAILED and never leaves LAUNCHED or FAILED within its job. AWS documents the values
+(``LaunchStatus`` in the DRS API reference), not their order: the order is our
+assumption, the one the library's polls decided from an execution's header rely on
+(:mod:`drs_orchestration.services.waves.watch`, which also allows LAUNCHED →
+TERMINATED).
 """
 
 from __future__ import annotations
