@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 
 from drs_orchestration.errors import CorruptRecordError, ValidationError
-from drs_orchestration.models import ErrorRecord, Execution, WaveRun
+from drs_orchestration.models import ErrorRecord, Execution, WaveRun, WaveStatus
 from drs_orchestration.storage import BaseStorage
 from drs_orchestration.storage.backend import EXECUTION_SERVERS, EXECUTION_WAVES, EXECUTIONS, Row
 from drs_orchestration.storage.repositories import encode_json, to_document
@@ -199,6 +199,20 @@ def test_a_wave_changed_without_its_record_loaded_is_refused_not_lost(
     assert storage.executions.get(stored.execution_id).waves[0].timeout_s == 600
     storage.executions.load_waves(loaded, [0])
     assert loaded.execution.waves[0].timeout_s == 600
+
+
+def test_an_ended_wave_changed_without_its_record_loaded_is_refused_not_lost(
+    storage: BaseStorage,
+) -> None:
+    # Once ended, a wave's dependencies are kept by its record only.
+    stored = _one_wave_stored(storage, status=WaveStatus.COMPLETED, depends_on=["web"])
+    loaded = storage.executions.load(stored.execution_id)
+    loaded.execution.waves[0].depends_on = ["app"]
+
+    with pytest.raises(ValidationError, match="without its record loaded") as caught:
+        storage.executions.save(loaded, loaded.execution)
+    assert caught.value.problems[0]["field"] == "waves.0.depends_on"
+    assert storage.executions.get(stored.execution_id).waves[0].depends_on == ["web"]
 
 
 def test_a_wave_record_with_invalid_settings_is_a_corrupt_record_naming_it(

@@ -617,7 +617,9 @@ class EndedWaves(DrsModel):
         Folding is idempotent: a wave folded twice counts once, and an ended
         wave whose detail was not read adds nothing.
         """
-        folded = self.model_copy(deep=True)
+        # Its lists are rebuilt below and claims replaced, never changed in place: a
+        # shallow copy leaves this one as it was.
+        folded = self.model_copy()
         job_ids = dict.fromkeys(folded.job_ids)
         claims = {_place(c.region, c.account): c for c in folded.claims}
         for run in runs:
