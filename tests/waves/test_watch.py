@@ -222,6 +222,34 @@ def test_a_poll_that_finds_nothing_new_reads_the_header_alone_and_writes_nothing
         assert header.waves[0].summary.watched_jobs == []
 
 
+def test_waves_running_at_once_are_polled_from_the_header_each_with_its_own_jobs() -> None:
+    storage = _CountingStorage()
+    with simulated(ec2=False) as sim:
+        drill = make_drill(
+            sim,
+            {"database": 2, "app": 3},
+            storage=storage,
+            waves=[{}, {"dependsOn": []}],
+            allow_concurrent_waves=True,
+        )
+        execution_id = drill.start().execution_id
+        for _ in range(40):
+            header = storage.executions.load(execution_id).execution
+            if all(run.summary.watched_jobs for run in header.waves):
+                break
+            if not drill.orch.waves.step(execution_id).progressed:
+                sim.advance(1)
+        assert all(run.summary.watched_jobs for run in header.waves)
+        polls = sim.calls.count("DescribeJobs")
+        storage.reads.clear()
+
+        result = drill.orch.waves.step(execution_id)
+
+        assert result.progressed is False
+        assert storage.reads == ["executions"]
+        assert sim.calls.count("DescribeJobs") == polls + 2  # one per wave's jobs
+
+
 def test_a_poll_that_finds_a_change_asks_drs_once_for_the_whole_step() -> None:
     with simulated(ec2=False) as sim:
         drill = make_drill(sim, {"database": 3})

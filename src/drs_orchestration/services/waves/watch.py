@@ -137,7 +137,7 @@ def poll_watched(
             found.quiet = False
             found.errors.update(dict.fromkeys(job_ids, error))
             continue
-        for watch in summary.watched_jobs:
+        for watch in run.summary.watched_jobs:
             view = views.get(watch.job_id)
             if view is None:
                 found.quiet = False  # the step reports it
