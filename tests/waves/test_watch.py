@@ -55,6 +55,18 @@ RECORDED = [
 ]
 
 
+def _running_chunk(servers: list[str]) -> JobRecord:
+    """A chunk whose job (``JOB_ID``) runs for ``servers``."""
+    return JobRecord(
+        chunk_index=0,
+        idempotency_key="k",
+        server_ids=servers,
+        region=REGION,
+        job_id=JOB_ID,
+        status=JobStatus.STARTED,
+    )
+
+
 @st.composite
 def recorded_and_seen(draw: st.DrawFn) -> tuple[WaveRun, JobRecord, JobView]:
     """A wave's record of a running job, and a view of the job DRS may show next."""
@@ -74,14 +86,7 @@ def recorded_and_seen(draw: st.DrawFn) -> tuple[WaveRun, JobRecord, JobView]:
             f"i-{int(sid[2:], 16) + 1:017x}" if draw(st.booleans()) else None
         )
         seen[sid] = ServerView(launch_status=shown, recovery_instance_id=shown_instance)
-    chunk = JobRecord(
-        chunk_index=0,
-        idempotency_key="k",
-        server_ids=servers,
-        region=REGION,
-        job_id=JOB_ID,
-        status=JobStatus.STARTED,
-    )
+    chunk = _running_chunk(servers)
     ended = draw(st.sampled_from([None, datetime(2026, 11, 28, tzinfo=UTC)]))
     view = JobView(
         job_id=JOB_ID,
@@ -124,14 +129,7 @@ def test_a_server_reaching_a_final_status_is_worth_a_write_even_when_another_lea
             ),
         },
     )
-    chunk = JobRecord(
-        chunk_index=0,
-        idempotency_key="k",
-        server_ids=servers,
-        region=REGION,
-        job_id=JOB_ID,
-        status=JobStatus.STARTED,
-    )
+    chunk = _running_chunk(servers)
     # One instance terminated while the other launched: LAUNCHED keeps its count.
     view = JobView(
         job_id=JOB_ID,
