@@ -21,7 +21,7 @@ from drs_orchestration.aws import RetryPolicy
 from drs_orchestration.errors import ConcurrentModificationError, ConflictError
 from drs_orchestration.models import ProtectionGroup
 from drs_orchestration.services import LaunchConfigService, ProtectionGroupService
-from drs_orchestration.services.group_membership import GroupMembership, server_claim
+from drs_orchestration.services.group_membership import GroupMembership, holder_of, server_claim
 from drs_orchestration.storage import BaseStorage, ClaimRecord, SqliteStorage
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory, mock_drs
 from tests.storage.conftest import REGION, no_sleep
@@ -67,7 +67,7 @@ def assert_one_group_per_server(storage: BaseStorage) -> None:
             members[sid] = group.group_id
     claims = storage.claims.get_many(server_claim(s) for s in members)
     for sid, owner in members.items():
-        assert claims[server_claim(sid)].owner_id == owner, f"{sid} is not claimed for {owner}"
+        assert holder_of(claims.get(server_claim(sid))) == owner, f"{sid} not claimed for {owner}"
 
 
 # --- broken item 2: one server, eight groups ------------------------------------------
@@ -121,7 +121,7 @@ def test_a_second_group_cannot_take_a_server_and_deleting_releases_it(groups: Gr
     storage = groups.make_storage()
     assert_one_group_per_server(storage)
     assert {g.name for g in storage.protection_groups.list()} == {"first", "third"}
-    assert storage.claims.get(server_claim(b)).owner_id == third.group_id
+    assert holder_of(storage.claims.get(server_claim(b))) == third.group_id
 
 
 # --- broken item 3: lost updates ---------------------------------------------------------
@@ -215,7 +215,7 @@ def test_a_group_larger_than_one_transaction(storage: BaseStorage) -> None:
     lone = membership.save(_pg("lone", []), None)
     storage.claims.put(_claim(servers[9], lone.group_id))
     second = membership.save(_pg("second", servers[7:]), None)
-    assert storage.claims.get(server_claim(servers[9])).owner_id == second.group_id
+    assert holder_of(storage.claims.get(server_claim(servers[9]))) == second.group_id
     assert storage.protection_groups.get(lone.group_id).version == lone.version + 1
 
     with pytest.raises(ConflictError, match="first"):
@@ -225,9 +225,9 @@ def test_a_group_larger_than_one_transaction(storage: BaseStorage) -> None:
 
     shrunk = membership.save(first.model_copy(update={"source_server_ids": servers[:2]}), first)
     assert shrunk.source_server_ids == servers[:2]
-    assert all(storage.claims.find(server_claim(s)) is None for s in servers[2:7])
+    assert all(holder_of(storage.claims.find(server_claim(s))) is None for s in servers[2:7])
     membership.delete(storage.protection_groups.get(second.group_id))
-    assert all(storage.claims.find(server_claim(s)) is None for s in servers[7:])
+    assert all(holder_of(storage.claims.find(server_claim(s))) is None for s in servers[7:])
     assert_one_group_per_server(storage)
 
 

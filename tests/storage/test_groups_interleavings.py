@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from drs_orchestration.errors import ConcurrentModificationError, ConflictError, NotFoundError
 from drs_orchestration.models import ProtectionGroup
-from drs_orchestration.services.group_membership import GroupMembership, server_claim
+from drs_orchestration.services.group_membership import GroupMembership, holder_of, server_claim
 from drs_orchestration.storage import ClaimRecord, MemoryStorage, retry_conflicts
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -217,8 +217,8 @@ def test_no_interleaving_puts_a_server_in_two_groups(
         for sid in group.source_server_ids:
             assert sid not in members, f"{sid} is in {members[sid]} and {group.group_id}"
             members[sid] = group.group_id
-            claim = storage.claims.get(server_claim(sid))
-            assert claim.owner_id == group.group_id, f"{sid} listed by {group.group_id}"
+            claim = storage.claims.find(server_claim(sid))
+            assert holder_of(claim) == group.group_id, f"{sid} listed by {group.group_id}"
 
 
 def test_a_claim_taken_from_a_write_in_flight_makes_that_write_fail() -> None:
@@ -245,9 +245,9 @@ def test_a_claim_taken_from_a_write_in_flight_makes_that_write_fail() -> None:
     assert caught.value.key == GROUPS[2]  # G's own final write lost
 
     assert [g.group_id for g in storage.protection_groups.list()] == [GROUPS[3]]
-    assert storage.claims.get(server_claim(SERVERS[0])).owner_id == GROUPS[3]
+    assert holder_of(storage.claims.get(server_claim(SERVERS[0]))) == GROUPS[3]
     # G's other claims were released again when it gave up.
-    assert all(storage.claims.find(server_claim(s)) is None for s in SERVERS[1:])
+    assert all(holder_of(storage.claims.find(server_claim(s))) is None for s in SERVERS[1:])
 
 
 def test_a_release_racing_an_update_that_lists_its_server_again_cannot_delete_the_claim() -> None:
@@ -283,4 +283,89 @@ def test_a_release_racing_an_update_that_lists_its_server_again_cannot_delete_th
     assert [w.error for w in workers] == [None, None]
     for group in storage.protection_groups.list():
         for sid in group.source_server_ids:
-            assert storage.claims.get(server_claim(sid)).owner_id == group.group_id
+            assert holder_of(storage.claims.find(server_claim(sid))) == group.group_id
+
+
+def test_a_release_that_retries_does_not_delete_a_claim_put_again_meanwhile() -> None:
+    # G lists s0. A moves G to [s1]: it writes G (v2), then releases s0's claim. B reads
+    # G at v2 and moves it to [s0, s2]: it puts s0's claim again (left over), so A's
+    # delete conflicts. A's release reads the claim again and must not delete it at the
+    # version B put, or B's write of G commits s0 without its claim.
+    storage = MemoryStorage()
+    s0, s1, s2 = SERVERS
+    GroupMembership(storage, clock=lambda: T0).save(_group(GROUPS[0], [s0]), None)
+    scheduler = Scheduler()
+    scheduled = ScheduledStorage(storage, scheduler)
+    membership = GroupMembership(scheduled, clock=lambda: T0, transaction_items=2)  # type: ignore[arg-type]
+
+    def update(servers: list[str]) -> None:
+        def once() -> None:
+            current = scheduled.protection_groups.get(GROUPS[0])
+            membership.save(current.model_copy(update={"source_server_ids": servers}), current)
+
+        retry_conflicts(once, attempts=3, sleep=_no_sleep)
+
+    # The schedule hypothesis found: (paused thread, calls in a row), in turn.
+    schedule = iter([(0, 1), (0, 6), (1, 6), (0, 3), (0, 5)])
+
+    def choose(paused: int) -> tuple[int, int]:
+        index, steps = next(schedule, (0, 2))
+        return min(index, paused - 1), steps
+
+    workers = scheduler.run(
+        [functools.partial(update, [s1]), functools.partial(update, [s0, s2])], choose
+    )
+
+    assert [w.error for w in workers] == [None, None]
+    group = storage.protection_groups.get(GROUPS[0])
+    assert group.source_server_ids == [s0, s2]
+    for sid in group.source_server_ids:
+        assert holder_of(storage.claims.find(server_claim(sid))) == GROUPS[0]
+
+
+def test_a_take_over_cannot_overwrite_a_claim_released_and_put_again_meanwhile() -> None:
+    # G0 lists s0 and s2 and is deleted in steps; G1 (s0, s1, s2) reads s2's claim while
+    # G0 still holds it and plans to take it over from the deleted G0 at its version.
+    # Meanwhile G0's delete releases it and G2 claims s2. Had the release deleted the
+    # claim, G2's would be a new claim at the version G1 read, and G1 would overwrite it.
+    storage = MemoryStorage()
+    s0, s1, s2 = SERVERS
+    GroupMembership(storage, clock=lambda: T0).save(_group(GROUPS[0], [s0, s2]), None)
+    scheduler = Scheduler()
+    scheduled = ScheduledStorage(storage, scheduler)
+    membership = GroupMembership(scheduled, clock=lambda: T0, transaction_items=2)  # type: ignore[arg-type]
+
+    def create(gid: str, servers: list[str]) -> None:
+        retry_conflicts(
+            lambda: membership.save(_group(gid, servers), None), attempts=3, sleep=_no_sleep
+        )
+
+    def delete() -> None:
+        retry_conflicts(
+            lambda: membership.delete(scheduled.protection_groups.get(GROUPS[0])),
+            attempts=3,
+            sleep=_no_sleep,
+        )
+
+    # The schedule hypothesis found: (paused thread, calls in a row), in turn.
+    schedule = iter([(2, 7), (1, 2), (2, 1), (0, 1), (0, 4), (0, 8)])
+
+    def choose(paused: int) -> tuple[int, int]:
+        index, steps = next(schedule, (0, 2))
+        return min(index, paused - 1), steps
+
+    workers = scheduler.run(
+        [
+            functools.partial(create, GROUPS[2], [s2]),
+            functools.partial(create, GROUPS[1], [s0, s1, s2]),
+            delete,
+        ],
+        choose,
+    )
+
+    assert workers[0].error is None
+    assert isinstance(workers[1].error, ConflictError)
+    assert workers[1].error.details["otherGroupId"] == GROUPS[2]
+    assert [g.group_id for g in storage.protection_groups.list()] == [GROUPS[2]]
+    assert holder_of(storage.claims.get(server_claim(s2))) == GROUPS[2]
+    assert all(holder_of(storage.claims.find(server_claim(s))) is None for s in (s0, s1))

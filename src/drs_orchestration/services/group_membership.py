@@ -16,7 +16,8 @@ claims of ``S`` and of the servers G lists now, and sorts each server into:
   write of G that has not released it yet, or crashed before): G puts the
   claim again, conditional on the claim's version, so a release racing
   with this write conflicts with it instead of deleting the claim under it;
-- *free* — no claim: G inserts one (a put conditional on "absent");
+- *free* — no claim, or a released one: G puts one, conditional on
+  "absent" or on the released claim's version;
 - *stale* — owned by a group H that no longer lists it (or no longer
   exists): G takes it over with a put conditional on the claim's version,
   in the same transaction as a write of H conditional on the version of H
@@ -25,9 +26,17 @@ claims of ``S`` and of the servers G lists now, and sorts each server into:
 - *live* — owned by a group H that lists it: G loses; the write raises
   :class:`~drs_orchestration.errors.ConflictError` naming H.
 
-Servers G stops listing are released: their claims are deleted, each
-conditional on its version, in a transaction that also writes or checks G at
-the version that no longer lists them.
+Servers G stops listing are released: each claim is replaced by a *released*
+claim (kind ``group-membership-released``), conditional on the version this
+write read or put (never on one read again later: a racing write that lists
+the server again has put the claim anew), in a transaction that also writes or
+checks G at the version that no longer lists them.
+
+Membership claims are never deleted, so a claim's version never repeats and a
+condition on it pins the very claim that was read. Were a released claim
+deleted, another group could insert it anew at the version a slower write
+had read (an ABA): that write's take-over would then overwrite the new
+owner's claim.
 
 When the claim operations, the owners' operations and G's own write fit in
 one transaction (:data:`~drs_orchestration.storage.MAX_TRANSACTION_ITEMS`,
@@ -42,24 +51,26 @@ transaction conflicts, the claims this write acquired are released again
 Why no server can end up in two groups
 --------------------------------------
 Invariant I: *for every stored group G and every server s that G lists, the
-claim of s exists and is owned by G.* Claims have one owner, so I implies
+claim of s is held by G* (kind ``group-membership``, owner G). Claims have one
+owner, so I implies
 that no server is listed by two groups. I holds initially (no groups, no
 claims). Every change of state keeps it:
 
-1. Inserting a claim for G: no group listed that server (by I it would own
-   the claim, which did not exist), and G does not list it yet.
+1. Putting a claim for G over no claim or a released one: no group listed
+   that server (by I it would hold the claim), and G does not list it yet.
 2. Taking a claim over from H: the same transaction requires H to be
    absent or at a version that does not list the server, so afterwards H
    still does not list it.
-3. Deleting a claim of G: the same transaction requires G at a version that
-   does not list the server (or G absent).
+3. Releasing a claim of G: the same transaction requires G at a version that
+   does not list the server (or G absent), and the claim at the version the
+   releasing write read or put.
 4. Deleting G: nothing is listed afterwards.
 5. Writing G from version ``v`` to a version that lists S: this write
    requires G to be at ``v``, and every claim of S was seen owned by G with
    G at ``v`` listing its server, or written for G (left-over claims
    included), *after* G was read at ``v``. A claim of a server G lists at
-   ``v`` cannot be deleted by (3) while G is at ``v``; a claim written by
-   this write can only be deleted by a transaction conditional on its new
+   ``v`` cannot be released by (3) while G is at ``v``; a claim written by
+   this write can only be released by a transaction conditional on its new
    version, which only this write knows. Could a claim of s in S have
    left G between then and the write? Only through (2) or (3) by someone
    else. (2) needs G absent — impossible, G exists at ``v`` before and at
@@ -103,12 +114,14 @@ from drs_orchestration.storage import (
     claim_id,
 )
 
-__all__ = ["MEMBERSHIP_KIND", "GroupMembership", "server_claim"]
+__all__ = ["MEMBERSHIP_KIND", "RELEASED_KIND", "GroupMembership", "holder_of", "server_claim"]
 
 logger = logging.getLogger(__name__)
 
 MEMBERSHIP_KIND = "group-membership"
 """The ``kind`` of the claims that make a server a member of one group."""
+RELEASED_KIND = "group-membership-released"
+"""The ``kind`` of a membership claim its group let go of (its owner: that group)."""
 _NAMESPACE = "server"
 _RELEASE_ATTEMPTS = 3
 
@@ -118,6 +131,11 @@ def server_claim(source_server_id: str) -> str:
     return claim_id(_NAMESPACE, source_server_id)
 
 
+def holder_of(claim: ClaimRecord | None) -> str | None:
+    """The group ``claim`` makes its server a member of; ``None`` if free or released."""
+    return None if claim is None or claim.kind == RELEASED_KIND else claim.owner_id
+
+
 def _server_of(claim: ClaimRecord) -> str:
     return claim.claim_id.removeprefix(_NAMESPACE + ":")
 
@@ -125,8 +143,13 @@ def _server_of(claim: ClaimRecord) -> str:
 @dataclass(frozen=True)
 class _Acquisition:
     server: str
-    stale: ClaimRecord | None
-    """The claim taken over (``None``: the server was free)."""
+    claim: ClaimRecord | None
+    """The claim put over (``None``: there was none); it is held if stale or left over."""
+
+    @property
+    def stale(self) -> ClaimRecord | None:
+        """The claim taken over from a holder (this group, or one that does not list it)."""
+        return self.claim if holder_of(self.claim) is not None else None
 
 
 def _chunks(values: Sequence[_Acquisition], size: int) -> Iterable[Sequence[_Acquisition]]:
@@ -185,15 +208,15 @@ class GroupMembership:
         releases = [
             claim
             for s in before
-            if s not in kept and (claim := claims.get(server_claim(s))) is not None
-            if claim.owner_id == gid
+            if s not in kept and holder_of(claim := claims.get(server_claim(s))) == gid
+            if claim is not None
         ]
         acquire_ops = self._acquire_ops(gid, acquisitions, owners)
         if len(acquire_ops) + 1 + len(releases) <= self._limit:
             operations: list[Operation] = [
                 *acquire_ops,
                 Put(group, expected_version=version),
-                *(Delete(ClaimRecord, c.claim_id, c.version) for c in releases),
+                *self._release_ops(releases),
             ]
             return self._stored_group(self._storage.transact(operations), gid)
         stored = self._save_in_steps(group, current, acquisitions, owners)
@@ -208,13 +231,10 @@ class GroupMembership:
         """
         gid = current.group_id
         claims = self._storage.claims.get_many(server_claim(s) for s in current.source_server_ids)
-        mine = [c for c in claims.values() if c.owner_id == gid]
+        mine = [c for c in claims.values() if holder_of(c) == gid]
         if len(mine) + 1 <= self._limit:
             self._storage.transact(
-                [
-                    Delete(ProtectionGroup, gid, current.version),
-                    *(Delete(ClaimRecord, c.claim_id, c.version) for c in mine),
-                ]
+                [Delete(ProtectionGroup, gid, current.version), *self._release_ops(mine)]
             )
             return
         self._storage.protection_groups.delete(gid, expected_version=current.version)
@@ -236,9 +256,9 @@ class GroupMembership:
         made the claim stale.
         """
         owner_ids = {
-            c.owner_id
+            holder
             for s in servers
-            if (c := claims.get(server_claim(s))) is not None and c.owner_id != gid
+            if (holder := holder_of(claims.get(server_claim(s)))) not in (None, gid)
         }
         owners = self._storage.protection_groups.get_many(owner_ids)
         gone: dict[str, ProtectionGroup | None] = {}
@@ -246,22 +266,23 @@ class GroupMembership:
         live: dict[str, list[str]] = defaultdict(list)
         for server in servers:
             claim = claims.get(server_claim(server))
-            if claim is None:
-                acquisitions.append(_Acquisition(server, None))
-            elif claim.owner_id == gid:
+            holder = holder_of(claim)
+            if holder is None:
+                acquisitions.append(_Acquisition(server, claim))
+            elif holder == gid:
                 if server not in listed:
-                    # Left over: a release checking the version read may delete it.
+                    # Left over: a release checking the version read may release it.
                     acquisitions.append(_Acquisition(server, claim))
-            elif claim.owner_id in owners:
-                if server in owners[claim.owner_id].source_server_ids:
-                    live[claim.owner_id].append(server)
+            elif holder in owners:
+                if server in owners[holder].source_server_ids:
+                    live[holder].append(server)
                 else:
                     acquisitions.append(_Acquisition(server, claim))
-            elif self._storage.protection_groups.version_of(claim.owner_id) is not None:
+            elif self._storage.protection_groups.version_of(holder) is not None:
                 # The owner exists but its record cannot be read: it may list the server.
-                live[claim.owner_id].append(server)
+                live[holder].append(server)
             else:
-                gone[claim.owner_id] = None
+                gone[holder] = None
                 acquisitions.append(_Acquisition(server, claim))
         if live:
             raise _conflict(gid, live, owners)
@@ -300,7 +321,8 @@ class GroupMembership:
                 claimed_at=now,
             )
             stale = acquisition.stale
-            operations.append(Put(record, expected_version=0 if stale is None else stale.version))
+            claim = acquisition.claim
+            operations.append(Put(record, expected_version=0 if claim is None else claim.version))
             # G's own claims need no owner condition: G's write at ``v`` is that condition.
             if stale is not None and stale.owner_id != gid and stale.owner_id not in touched:
                 touched.add(stale.owner_id)
@@ -357,8 +379,14 @@ class GroupMembership:
         self._release(gid, acquired)
 
     def _release(self, gid: str, claims: Sequence[ClaimRecord]) -> None:
-        """Delete claims of ``gid`` for servers it does not list (each checked against it)."""
-        pending = {c.claim_id for c in claims}
+        """Release claims of ``gid`` for servers it does not list (each checked against it).
+
+        Each claim is released only at the version given: a write of ``gid`` that
+        lists the server again puts its claim again first (a *left-over* claim),
+        and a release that re-read the claim would release it under that write.
+        """
+        released = {c.claim_id: c.version for c in claims}
+        pending = set(released)
         for _ in range(_RELEASE_ATTEMPTS):
             if not pending:
                 return
@@ -366,16 +394,18 @@ class GroupMembership:
             listed = set() if group is None else set(group.source_server_ids)
             current = self._storage.claims.get_many(sorted(pending))
             mine = [
-                c for c in current.values() if c.owner_id == gid and _server_of(c) not in listed
+                c
+                for c in current.values()
+                if holder_of(c) == gid
+                and c.version == released[c.claim_id]
+                and _server_of(c) not in listed
             ]
             pending = {c.claim_id for c in mine}
             condition = Check(ProtectionGroup, gid, None if group is None else group.version)
             for start in range(0, len(mine), self._limit - 1):
                 chunk = mine[start : start + self._limit - 1]
                 try:
-                    self._storage.transact(
-                        [condition, *(Delete(ClaimRecord, c.claim_id, c.version) for c in chunk)]
-                    )
+                    self._storage.transact([condition, *self._release_ops(chunk)])
                 except ConcurrentModificationError:
                     break  # something moved: read again
                 pending -= {c.claim_id for c in chunk}
@@ -386,6 +416,19 @@ class GroupMembership:
                 "left stale membership claims",
                 extra={"groupId": gid, "claims": sorted(pending)},
             )
+
+    def _release_ops(self, claims: Iterable[ClaimRecord]) -> list[Operation]:
+        """Puts that replace each claim, at its version, by a released one of the same owner."""
+        now = self._clock()
+        return [
+            Put(
+                ClaimRecord(
+                    claim_id=c.claim_id, owner_id=c.owner_id, kind=RELEASED_KIND, claimed_at=now
+                ),
+                expected_version=c.version,
+            )
+            for c in claims
+        ]
 
     @staticmethod
     def _stored_group(stored: Sequence[VersionedModel], gid: str) -> ProtectionGroup:

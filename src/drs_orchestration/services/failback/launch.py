@@ -43,7 +43,7 @@ from drs_orchestration.models.matching import CheckName, CheckStatus
 from drs_orchestration.services.failback.context import FailbackContext
 from drs_orchestration.services.failback.identity import primary_private_ip
 from drs_orchestration.services.failback.reverse import fail, grouped
-from drs_orchestration.services.group_membership import server_claim
+from drs_orchestration.services.group_membership import holder_of, server_claim
 from drs_orchestration.services.groups import ProtectionGroupService
 from drs_orchestration.services.matching import InstanceMatcher
 from drs_orchestration.services.plans import RecoveryPlanService
@@ -183,9 +183,9 @@ def _ensure_groups(
         reversed_ids = [str(s.reversed_source_server_id) for s in group]
         first = group[0]
         account = ctx.reach(first.reversed_account_id, first.account)
-        held = ctx.storage.claims.find(server_claim(reversed_ids[0]))
+        held = holder_of(ctx.storage.claims.find(server_claim(reversed_ids[0])))
         if held is not None:
-            group_id = held.owner_id  # made by a step that did not live to record it
+            group_id = held  # made by a step that did not live to record it
         else:
             group_id = services.groups.create(
                 f"{launch.plan_name} {wave_name}"[:256],
