@@ -4,7 +4,6 @@ from drs_orchestration import ConcurrentModificationError, Execution
 from drs_orchestration.storage import (
     Check,
     ClaimRecord,
-    Delete,
     MemoryStorage,
     Put,
     claim_id,
@@ -45,12 +44,13 @@ finished = update_item(
 # Ending the execution releases the claim, conditional on the version read; the
 # execution itself is written by its executor (a step at a time), so the claim
 # goes in a transaction of its own that checks the execution is the one ended.
+# A released claim is kept (never deleted), so its version never repeats.
 claim = storage.claims.get(running)
 storage.transact(
     [
         Check(Execution, finished.execution_id, finished.version),
-        Delete(ClaimRecord, running, claim.version),
+        Put(claim.released(), expected_version=claim.version),
     ]
 )
-assert storage.claims.find(running) is None
+assert not storage.claims.get(running).held
 assert len(storage.executions.list_for_plan(plan_id)) == 1

@@ -6,6 +6,7 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -93,7 +94,7 @@ def test_the_plan_is_free_again_once_its_execution_ends(
     ended = executor.run(first.execution_id)  # a cancelled, never-started execution needs no AWS
 
     assert ended.status is ExecutionStatus.CANCELLED
-    assert storage.claims.find(claim_id("plan", plan_id)) is None
+    assert not storage.claims.get(claim_id("plan", plan_id)).held
     second = executor.start(plan_id)
     assert _running(storage, plan_id) == [second.execution_id]
 
@@ -114,6 +115,60 @@ def test_a_claim_left_by_an_ended_or_vanished_execution_is_taken_over(
     storage.executions.delete(after_crash.execution_id)
     third = executor.start(plan_id)
     assert _running(storage, plan_id) == [third.execution_id]
+
+
+def test_a_hand_over_cannot_overwrite_a_claim_released_and_taken_meanwhile(
+    make_storage: Callable[[], BaseStorage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # X finds the plan claimed by an execution that has ended but not yet released it.
+    # While X reads that execution, it releases the claim and Y's start takes it. Had the
+    # release deleted the claim, Y's would be version 1 again: the version X hands over
+    # from, and X would overwrite it. Two executions of one plan would then run.
+    storage = make_storage()
+    plan_id = _plan(storage)
+    ended = _executor(storage).start(plan_id)
+    storage.executions.put(ended.model_copy(update={"status": ExecutionStatus.FAILED}))
+    other = make_storage()
+    x = make_storage()
+    read = x.executions.find
+    raced: list[str] = []
+
+    def meanwhile(execution_id: str) -> Any:
+        found = read(execution_id)
+        if execution_id == ended.execution_id and not raced:
+            assert other.claims.release(claim_id("plan", plan_id), ended.execution_id)
+            raced.append(_executor(other).start(plan_id).execution_id)
+        return found
+
+    monkeypatch.setattr(x.executions, "find", meanwhile)
+
+    with pytest.raises(ConflictError) as refused:
+        _executor(x).start(plan_id)
+
+    assert refused.value.details["executionIds"] == raced
+    assert _running(storage, plan_id) == raced
+    claim = storage.claims.get(claim_id("plan", plan_id))
+    assert claim.held
+    assert claim.owner_id == raced[0]
+
+
+def test_a_released_claim_is_kept_and_taken_at_its_version(
+    make_storage: Callable[[], BaseStorage],
+) -> None:
+    storage = make_storage()
+    claim = claim_id("plan", "rp-" + "0" * 20)
+    first = storage.claims.acquire(claim, "ex-first", kind="running-execution")
+    assert storage.claims.release(claim, "ex-first")
+    assert not storage.claims.release(claim, "ex-first")  # released already
+
+    released = storage.claims.get(claim)
+    assert not released.held
+    assert released.version == first.version + 1
+
+    second = storage.claims.acquire(claim, "ex-second", kind="running-execution")
+    assert second.held
+    assert second.version == released.version + 1
+    assert storage.claims.get(claim) == second
 
 
 def test_processes_over_one_sqlite_file_store_exactly_one_execution(tmp_path: Path) -> None:

@@ -235,9 +235,9 @@ def test_release_only_by_the_holder(storage: BaseStorage) -> None:
     storage.claims.acquire("server:s-" + "1" * 17, "pg-1", kind="group-membership")
 
     assert storage.claims.release("server:s-" + "1" * 17, "pg-2") is False
-    assert storage.claims.find("server:s-" + "1" * 17) is not None
+    assert storage.claims.get("server:s-" + "1" * 17).held
     assert storage.claims.release("server:s-" + "1" * 17, "pg-1") is True
-    assert storage.claims.find("server:s-" + "1" * 17) is None
+    assert not storage.claims.get("server:s-" + "1" * 17).held
     assert storage.claims.release("server:s-" + "1" * 17, "pg-1") is False
 
 

@@ -26,13 +26,13 @@ claims of ``S`` and of the servers G lists now, and sorts each server into:
 - *live* — owned by a group H that lists it: G loses; the write raises
   :class:`~drs_orchestration.errors.ConflictError` naming H.
 
-Servers G stops listing are released: each claim is replaced by a *released*
-claim (kind ``group-membership-released``), conditional on the version this
+Servers G stops listing are released: each claim is marked released
+(:attr:`~drs_orchestration.storage.ClaimRecord.released_at`), conditional on the version this
 write read or put (never on one read again later: a racing write that lists
 the server again has put the claim anew), in a transaction that also writes or
 checks G at the version that no longer lists them.
 
-Membership claims are never deleted, so a claim's version never repeats and a
+Claims are never deleted, so a claim's version never repeats and a
 condition on it pins the very claim that was read. Were a released claim
 deleted, another group could insert it anew at the version a slower write
 had read (an ABA): that write's take-over would then overwrite the new
@@ -51,7 +51,7 @@ transaction conflicts, the claims this write acquired are released again
 Why no server can end up in two groups
 --------------------------------------
 Invariant I: *for every stored group G and every server s that G lists, the
-claim of s is held by G* (kind ``group-membership``, owner G). Claims have one
+claim of s is held by G* (owner G, not released). Claims have one
 owner, so I implies
 that no server is listed by two groups. I holds initially (no groups, no
 claims). Every change of state keeps it:
@@ -114,14 +114,12 @@ from drs_orchestration.storage import (
     claim_id,
 )
 
-__all__ = ["MEMBERSHIP_KIND", "RELEASED_KIND", "GroupMembership", "holder_of", "server_claim"]
+__all__ = ["MEMBERSHIP_KIND", "GroupMembership", "holder_of", "server_claim"]
 
 logger = logging.getLogger(__name__)
 
 MEMBERSHIP_KIND = "group-membership"
 """The ``kind`` of the claims that make a server a member of one group."""
-RELEASED_KIND = "group-membership-released"
-"""The ``kind`` of a membership claim its group let go of (its owner: that group)."""
 _NAMESPACE = "server"
 _RELEASE_ATTEMPTS = 3
 
@@ -133,7 +131,7 @@ def server_claim(source_server_id: str) -> str:
 
 def holder_of(claim: ClaimRecord | None) -> str | None:
     """The group ``claim`` makes its server a member of; ``None`` if free or released."""
-    return None if claim is None or claim.kind == RELEASED_KIND else claim.owner_id
+    return claim.owner_id if claim is not None and claim.held else None
 
 
 def _server_of(claim: ClaimRecord) -> str:
@@ -418,17 +416,9 @@ class GroupMembership:
             )
 
     def _release_ops(self, claims: Iterable[ClaimRecord]) -> list[Operation]:
-        """Puts that replace each claim, at its version, by a released one of the same owner."""
+        """Puts that mark each claim released, at its version."""
         now = self._clock()
-        return [
-            Put(
-                ClaimRecord(
-                    claim_id=c.claim_id, owner_id=c.owner_id, kind=RELEASED_KIND, claimed_at=now
-                ),
-                expected_version=c.version,
-            )
-            for c in claims
-        ]
+        return [Put(c.released(now), expected_version=c.version) for c in claims]
 
     @staticmethod
     def _stored_group(stored: Sequence[VersionedModel], gid: str) -> ProtectionGroup:

@@ -5,10 +5,18 @@ running execution, ``server:s-…`` held by the protection group it belongs
 to, a chunk's start held by the process starting it. Taking one is a
 conditional insert (version ``0``: it must not exist), so of any number of
 concurrent claimants exactly one wins on every backend; a claim is released
-by a delete conditional on the version its holder read, and handed over by
-a put conditional on it. Combined with other writes in one
+by a put of the claim marked released (``released_at``) conditional on the
+version its holder read, and handed over by a put conditional on it.
+Combined with other writes in one
 :meth:`~drs_orchestration.storage.BaseStorage.transact`, a claim and the
 record it protects change together or not at all.
+
+A claim is never deleted: its version then never repeats, so a put
+conditional on the version read cannot hit a claim someone took after it was
+released. (Were released claims deleted, the next claimant would insert the
+claim at version 1 again, and a slower hand-over that read version 1 would
+overwrite it.) A released claim is free: taking it is a put conditional on
+its version.
 
 Claims are independent of the layout of the records they protect, which is
 why they carry over when a record is split into smaller ones.
@@ -22,7 +30,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from drs_orchestration.errors import ConcurrentModificationError, ConflictError, NotFoundError
+from drs_orchestration.errors import ConcurrentModificationError, ConflictError
 from drs_orchestration.models.base import Timestamp, VersionedModel, utc_now
 from drs_orchestration.storage.repositories import VersionedRepository
 
@@ -59,6 +67,8 @@ class ClaimRecord(VersionedModel):
         expires_at: A lease, for claims whose holder must renew them; storage
             never expires a claim by itself, the claimants' rules read this.
         details: Small extra context for people reading the claim.
+        released_at: When its holder let go of it (``None``: held). A released
+            claim is free; it is kept so that its version never repeats.
     """
 
     claim_id: ClaimId
@@ -67,6 +77,16 @@ class ClaimRecord(VersionedModel):
     claimed_at: Timestamp = Field(default_factory=utc_now)
     expires_at: Timestamp | None = None
     details: dict[str, str] = Field(default_factory=dict)
+    released_at: Timestamp | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether ``owner_id`` holds the claim (it is not released)."""
+        return self.released_at is None
+
+    def released(self, at: datetime | None = None) -> ClaimRecord:
+        """This claim, let go of by its holder at ``at`` (default: now)."""
+        return self.model_copy(update={"released_at": at or utc_now()})
 
 
 class ClaimRepository(VersionedRepository[ClaimRecord]):
@@ -88,9 +108,11 @@ class ClaimRepository(VersionedRepository[ClaimRecord]):
         expires_at: datetime | None = None,
         at: datetime | None = None,
     ) -> ClaimRecord:
-        """Take ``claim`` for ``owner_id`` if nobody holds it (a conditional insert).
+        """Take ``claim`` for ``owner_id`` if nobody holds it.
 
-        Taking a claim its owner already holds returns the stored claim unchanged.
+        A conditional insert, or a put conditional on the version of a released
+        claim. Taking a claim its owner already holds returns the stored claim
+        unchanged.
 
         Raises:
             ConflictError: someone else holds it; ``details`` names the holder
@@ -104,13 +126,18 @@ class ClaimRepository(VersionedRepository[ClaimRecord]):
             expires_at=expires_at,
             details=dict(details or {}),
         )
+        expected = 0
         for _ in range(_ACQUIRE_ATTEMPTS):
             try:
-                return self.put(record, expected_version=0)
+                return self.put(record, expected_version=expected)
             except ConcurrentModificationError:
                 holder = self.find(claim)
             if holder is None:
-                continue  # released between our insert and our read: try again
+                expected = 0  # removed by hand between our put and our read: try again
+                continue
+            if not holder.held:
+                expected = holder.version
+                continue
             if holder.owner_id == owner_id:
                 return holder
             raise held_by(holder)
@@ -119,20 +146,18 @@ class ClaimRepository(VersionedRepository[ClaimRecord]):
         )
 
     def release(self, claim: str, owner_id: str) -> bool:
-        """Delete ``claim`` if ``owner_id`` holds it; return whether it was released.
+        """Mark ``claim`` released if ``owner_id`` holds it; return whether it was released.
 
         A claim held by someone else (or by nobody) is left alone.
         """
         for _ in range(_ACQUIRE_ATTEMPTS):
             holder = self.find(claim)
-            if holder is None or holder.owner_id != owner_id:
+            if holder is None or not holder.held or holder.owner_id != owner_id:
                 return False
             try:
-                self.delete(claim, expected_version=holder.version)
+                self.put(holder.released(), expected_version=holder.version)
             except ConcurrentModificationError:
                 continue
-            except NotFoundError:
-                return False  # deleted by someone else meanwhile
             return True
         raise ConcurrentModificationError(
             "claim", claim, expected_version=None, actual_version=None, attempts=_ACQUIRE_ATTEMPTS

@@ -54,7 +54,7 @@ from drs_orchestration.services.waves.watch import poll_watched
 from drs_orchestration.storage.base import Storage
 from drs_orchestration.storage.claims import ClaimRecord, claim_id
 from drs_orchestration.storage.executions import LoadedExecution
-from drs_orchestration.storage.transactions import Check, Put
+from drs_orchestration.storage.transactions import Check, Operation, Put
 
 __all__ = ["StepResult", "WaveExecutor"]
 
@@ -327,9 +327,11 @@ class WaveExecutor:
 
         The claim ``plan:<plan ID>`` is a conditional insert written in one
         transaction with the execution, so of any number of concurrent starts
-        exactly one stores its execution. A claim whose execution has ended
-        (or vanished) is stale: it is handed over in a transaction that also
-        checks that execution is still as read.
+        exactly one stores its execution. A released claim is taken at its
+        version. A claim whose execution has ended (or vanished) is stale: it
+        is handed over in a transaction that also checks that execution is
+        still as read. Claims are never deleted, so the version a hand-over
+        is conditional on is the claim that was read, not one taken since.
         """
         claim = claim_id(PLAN_CLAIM, plan.plan_id)
         record = ClaimRecord(
@@ -350,34 +352,36 @@ class WaveExecutor:
                     raise
             holder = self._storage.claims.find(claim)
             if holder is None:
-                continue  # released meanwhile
-            running = self._storage.executions.find(holder.owner_id)
-            if running is not None and not running.status.is_terminal:
-                raise ConflictError(
-                    f"plan {plan.name!r} ({plan.plan_id}) already has a running execution: "
-                    f"{running.execution_id} ({running.status.value}, started by "
-                    f"{running.started_by or 'unknown'}); cancel it or wait for it to end",
-                    details={"planId": plan.plan_id, "executionIds": [running.execution_id]},
-                )
+                continue  # removed by hand meanwhile
+            stale: list[Operation] = []
+            if holder.held:
+                running = self._storage.executions.find(holder.owner_id)
+                if running is not None and not running.status.is_terminal:
+                    raise ConflictError(
+                        f"plan {plan.name!r} ({plan.plan_id}) already has a running execution: "
+                        f"{running.execution_id} ({running.status.value}, started by "
+                        f"{running.started_by or 'unknown'}); cancel it or wait for it to end",
+                        details={"planId": plan.plan_id, "executionIds": [running.execution_id]},
+                    )
+                # Stale: its execution ended (or vanished) without releasing it.
+                version = running.version if running is not None else None
+                stale = [Check(Execution, holder.owner_id, version)]
             try:
                 stored = self._storage.transact(
                     [
-                        Check(
-                            Execution,
-                            holder.owner_id,
-                            running.version if running is not None else None,
-                        ),
+                        *stale,
                         Put(execution, expected_version=0),
                         Put(record, expected_version=holder.version),
                     ]
                 )
+            except ConcurrentModificationError:
+                continue
+            if stale:
                 logger.info(
                     "took over a stale running-execution claim",
                     extra={"planId": plan.plan_id, "staleExecutionId": holder.owner_id},
                 )
-                return cast(Execution, stored[0])
-            except ConcurrentModificationError:
-                continue
+            return cast(Execution, stored[0])
         raise ConcurrentModificationError(
             "claim", claim, expected_version=None, actual_version=None, attempts=_WRITE_RETRIES
         )
