@@ -1,9 +1,8 @@
 """Hypothesis interleavings of group creates, updates and deletes never put a server in two groups.
 
-Each operation runs in a thread of its own over one MemoryStorage, but only
-one thread moves at a time: every storage call is a point where the thread
-stops, and hypothesis picks which stopped thread makes its next call. So
-hypothesis explores (and shrinks) interleavings step by step, deterministically,
+Each operation runs in a thread of its own over one MemoryStorage, one storage
+call at a time, hypothesis choosing which thread makes the next one
+(``tests/storage/scheduling.py``): it explores and shrinks interleavings,
 including the ones where one write reads between another's claim and its
 group write. Half the examples allow so few operations per transaction that
 every write takes the multi-transaction path.
@@ -12,9 +11,6 @@ every write takes the multi-transaction path.
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,122 +22,11 @@ from drs_orchestration.errors import ConcurrentModificationError, ConflictError,
 from drs_orchestration.models import ProtectionGroup
 from drs_orchestration.services.group_membership import GroupMembership, holder_of, server_claim
 from drs_orchestration.storage import ClaimRecord, MemoryStorage, retry_conflicts
+from tests.storage.scheduling import ScheduledStorage, Scheduler, no_sleep
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SERVERS = [f"s-{n:017d}" for n in range(3)]
 GROUPS = [f"pg-{n:020d}" for n in range(4)]
-
-
-def _no_sleep(_: float) -> None:
-    """Retries never wait: the schedule, not the clock, orders the threads."""
-
-
-@dataclass
-class _Worker:
-    state: str = "running"  # running | paused | done
-    error: BaseException | None = None
-
-
-class Scheduler:
-    """Lets one thread at a time run from one storage call to its next."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._local = threading.local()
-        self._workers: list[_Worker] = []
-
-    def pause(self) -> None:
-        """Called before every storage call: wait until chosen to make it."""
-        me: _Worker | None = getattr(self._local, "worker", None)
-        if me is None:
-            return  # the test's own thread, setting up or checking
-        with self._cond:
-            me.state = "paused"
-            self._cond.notify_all()
-            self._cond.wait_for(lambda: me.state == "running")
-
-    def run(
-        self, operations: list[Callable[[], None]], choose: Callable[[int], tuple[int, int]]
-    ) -> list[_Worker]:
-        """Run every operation; ``choose(n)`` picks one of ``n`` paused threads and a run length.
-
-        The chosen thread makes up to that many storage calls in a row: races
-        need one write to go a few steps while another waits, which runs of
-        single random steps rarely produce.
-        """
-        self._workers = [_Worker() for _ in operations]
-        current: _Worker | None = None
-        left = 0
-
-        def body(worker: _Worker, operation: Callable[[], None]) -> None:
-            self._local.worker = worker
-            self.pause()  # everyone starts stopped
-            try:
-                operation()
-            except BaseException as error:
-                worker.error = error
-            finally:
-                with self._cond:
-                    worker.state = "done"
-                    self._cond.notify_all()
-
-        threads = [
-            threading.Thread(target=body, args=(w, op), daemon=True)
-            for w, op in zip(self._workers, operations, strict=True)
-        ]
-        for thread in threads:
-            thread.start()
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: all(w.state != "running" for w in self._workers))
-                paused = [w for w in self._workers if w.state == "paused"]
-                if not paused:
-                    break
-                if current is None or current.state != "paused" or left == 0:
-                    index, left = choose(len(paused))
-                    current = paused[index]
-                left -= 1
-                current.state = "running"
-                self._cond.notify_all()
-        for thread in threads:
-            thread.join()
-        return self._workers
-
-
-class _Paused:
-    """A repository or storage whose every method first waits for the scheduler."""
-
-    def __init__(self, inner: Any, scheduler: Scheduler) -> None:
-        self._inner = inner
-        self._scheduler = scheduler
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._inner, name)
-        if not callable(attribute):
-            return attribute
-
-        @functools.wraps(attribute)
-        def paused(*args: Any, **kwargs: Any) -> Any:
-            self._scheduler.pause()
-            return attribute(*args, **kwargs)
-
-        return paused
-
-
-@dataclass
-class ScheduledStorage:
-    inner: MemoryStorage
-    scheduler: Scheduler
-    protection_groups: Any = field(init=False)
-    claims: Any = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.protection_groups = _Paused(self.inner.protection_groups, self.scheduler)
-        self.claims = _Paused(self.inner.claims, self.scheduler)
-
-    def transact(self, operations: Any) -> Any:
-        self.scheduler.pause()
-        return self.inner.transact(operations)
 
 
 def _group(gid: str, servers: list[str]) -> ProtectionGroup:
@@ -201,7 +86,7 @@ def test_no_interleaving_puts_a_server_in_two_groups(
                 changed = current.model_copy(update={"source_server_ids": servers})
                 membership.save(changed, current)
 
-        retry_conflicts(once, attempts=3, sleep=_no_sleep)
+        retry_conflicts(once, attempts=3, sleep=no_sleep)
 
     workers = scheduler.run(
         [functools.partial(run, *op) for op in operations],
@@ -267,7 +152,7 @@ def test_a_release_racing_an_update_that_lists_its_server_again_cannot_delete_th
             current = scheduled.protection_groups.get(GROUPS[0])
             membership.save(current.model_copy(update={"source_server_ids": servers}), current)
 
-        retry_conflicts(once, attempts=3, sleep=_no_sleep)
+        retry_conflicts(once, attempts=3, sleep=no_sleep)
 
     # The schedule hypothesis found: (paused thread, calls in a row), in turn.
     schedule = iter([(0, 1)] * 6 + [(1, 1), (1, 1), (0, 1), (0, 1), (1, 5)] + [(0, 1)] * 2)
@@ -303,7 +188,7 @@ def test_a_release_that_retries_does_not_delete_a_claim_put_again_meanwhile() ->
             current = scheduled.protection_groups.get(GROUPS[0])
             membership.save(current.model_copy(update={"source_server_ids": servers}), current)
 
-        retry_conflicts(once, attempts=3, sleep=_no_sleep)
+        retry_conflicts(once, attempts=3, sleep=no_sleep)
 
     # The schedule hypothesis found: (paused thread, calls in a row), in turn.
     schedule = iter([(0, 1), (0, 6), (1, 6), (0, 3), (0, 5)])
@@ -337,14 +222,14 @@ def test_a_take_over_cannot_overwrite_a_claim_released_and_put_again_meanwhile()
 
     def create(gid: str, servers: list[str]) -> None:
         retry_conflicts(
-            lambda: membership.save(_group(gid, servers), None), attempts=3, sleep=_no_sleep
+            lambda: membership.save(_group(gid, servers), None), attempts=3, sleep=no_sleep
         )
 
     def delete() -> None:
         retry_conflicts(
             lambda: membership.delete(scheduled.protection_groups.get(GROUPS[0])),
             attempts=3,
-            sleep=_no_sleep,
+            sleep=no_sleep,
         )
 
     # The schedule hypothesis found: (paused thread, calls in a row), in turn.
