@@ -27,10 +27,10 @@ claims of ``S`` and of the servers G lists now, and sorts each server into:
   :class:`~drs_orchestration.errors.ConflictError` naming H.
 
 Servers G stops listing are released: each claim is marked released
-(:attr:`~drs_orchestration.storage.ClaimRecord.released_at`), conditional on the version this
-write read or put (never on one read again later: a racing write that lists
-the server again has put the claim anew), in a transaction that also writes or
-checks G at the version that no longer lists them.
+(:attr:`~drs_orchestration.storage.ClaimRecord.released_at`), conditional on
+the version this write read or put (never on one read again later: a racing
+write that lists the server again has put the claim anew), in a transaction
+that also writes or checks G at the version that no longer lists them.
 
 Claims are never deleted, so a claim's version never repeats and a
 condition on it pins the very claim that was read. Were a released claim
@@ -51,9 +51,8 @@ transaction conflicts, the claims this write acquired are released again
 Why no server can end up in two groups
 --------------------------------------
 Invariant I: *for every stored group G and every server s that G lists, the
-claim of s is held by G* (owner G, not released). Claims have one
-owner, so I implies
-that no server is listed by two groups. I holds initially (no groups, no
+claim of s is held by G* (owner G, not released). Claims have one owner, so I
+implies that no server is listed by two groups. I holds initially (no groups, no
 claims). Every change of state keeps it:
 
 1. Putting a claim for G over no claim or a released one: no group listed
