@@ -117,6 +117,69 @@ def test_a_claim_left_by_an_ended_or_vanished_execution_is_taken_over(
     assert _running(storage, plan_id) == [third.execution_id]
 
 
+def _race_the_end(
+    make_storage: Callable[[], BaseStorage], plan_id: str, running: str
+) -> tuple[list[str], list[BaseException]]:
+    """End ``running`` in one thread while three start the plan; return who started, errors."""
+    barrier = threading.Barrier(4)
+    started: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def end() -> None:
+        executor = _executor(make_storage())
+        barrier.wait()
+        try:
+            retry_conflicts(lambda: executor.cancel(running, "operator", "drill over"))
+            executor.run(running)
+        except BaseException as error:
+            with lock:
+                errors.append(error)
+
+    def start() -> None:
+        executor = _executor(make_storage())
+        barrier.wait()
+        try:
+            execution = executor.start(plan_id)
+        except ConflictError:
+            return
+        except BaseException as error:
+            with lock:
+                errors.append(error)
+            return
+        with lock:
+            started.append(execution.execution_id)
+
+    threads = [threading.Thread(target=end), *(threading.Thread(target=start) for _ in range(3))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return started, errors
+
+
+def test_starts_racing_the_end_of_the_running_execution_never_run_two(
+    make_storage: Callable[[], BaseStorage],
+) -> None:
+    # Real threads, each with its own storage over one store: one ends the running
+    # execution (cancel, then the step that records it and releases the plan) while
+    # three start the plan. Round after round, at most one execution runs.
+    setup = make_storage()
+    plan_id = _plan(setup)
+    running = _executor(setup).start(plan_id).execution_id
+    for _ in range(8):
+        started, errors = _race_the_end(make_storage, plan_id, running)
+
+        assert errors == []
+        assert len(started) <= 1
+        assert _running(setup, plan_id) == started
+        # Every start may have come before the release: then the plan is started anew.
+        running = started[0] if started else _executor(setup).start(plan_id).execution_id
+        claim = setup.claims.get(claim_id("plan", plan_id))
+        assert claim.held
+        assert claim.owner_id == running
+
+
 def test_a_hand_over_cannot_overwrite_a_claim_released_and_taken_meanwhile(
     make_storage: Callable[[], BaseStorage], monkeypatch: pytest.MonkeyPatch
 ) -> None:
