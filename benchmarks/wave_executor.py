@@ -731,7 +731,7 @@ def goals(runs: list[Run], memory: list[Memory], sizes: list[Size], poll: float)
             found.append(
                 Goal(
                     f"client CPU per server per wave at {large.label} within {GROWTH_GOAL}x of "
-                    f"one wave of 100 servers ({r.driver}, {r.backend})",
+                    f"one wave of {r.size.per_wave} servers ({r.driver}, {r.backend})",
                     (
                         f"{r.client_ms:.2f} vs {beside:.2f} ms beside: {decisive:.2f}x "
                         f"(vs the {small.label} row, {first.client_ms:.2f} ms: {ratio:.2f}x)"

@@ -38,3 +38,8 @@ def test_benchmark_runs_with_tiny_sizes(capsys: pytest.CaptureFixture[str], tmp_
     assert goals
     assert all(f"{goal.name}: {goal.verdict}" in out for goal in goals)
     assert "| plan | driver | backend |" in markdown.read_text()
+    # The growth goal is decided against the first wave run alone beside the plan.
+    growth = [g for g in goals if g.name.startswith("client CPU per server per wave at 2x6")]
+    assert len(growth) == 4  # two drivers, two backends
+    assert all("ms beside" in g.measured for g in growth)
+    assert "1 wave beside" in out
