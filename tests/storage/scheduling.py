@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ScheduledStorage", "Scheduler", "no_sleep"]
+__all__ = ["ScheduledStorage", "Scheduler", "Worker", "no_sleep", "replay"]
 
 
 def no_sleep(_: float) -> None:
@@ -22,7 +22,9 @@ def no_sleep(_: float) -> None:
 
 
 @dataclass
-class _Worker:
+class Worker:
+    """One thread of a run: where it is, and what it raised."""
+
     state: str = "running"  # running | paused | done
     error: BaseException | None = None
 
@@ -33,11 +35,11 @@ class Scheduler:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._local = threading.local()
-        self._workers: list[_Worker] = []
+        self._workers: list[Worker] = []
 
     def pause(self) -> None:
         """Called before every storage call: wait until chosen to make it."""
-        me: _Worker | None = getattr(self._local, "worker", None)
+        me: Worker | None = getattr(self._local, "worker", None)
         if me is None:
             return  # the test's own thread, setting up or checking
         with self._cond:
@@ -47,18 +49,18 @@ class Scheduler:
 
     def run(
         self, operations: list[Callable[[], None]], choose: Callable[[int], tuple[int, int]]
-    ) -> list[_Worker]:
+    ) -> list[Worker]:
         """Run every operation; ``choose(n)`` picks one of ``n`` paused threads and a run length.
 
         The chosen thread makes up to that many storage calls in a row: races
         need one write to go a few steps while another waits, which runs of
         single random steps rarely produce.
         """
-        self._workers = [_Worker() for _ in operations]
-        current: _Worker | None = None
+        self._workers = [Worker() for _ in operations]
+        current: Worker | None = None
         left = 0
 
-        def body(worker: _Worker, operation: Callable[[], None]) -> None:
+        def body(worker: Worker, operation: Callable[[], None]) -> None:
             self._local.worker = worker
             self.pause()  # everyone starts stopped
             try:
@@ -113,19 +115,26 @@ class _Paused:
         return paused
 
 
-class ScheduledStorage:
+class ScheduledStorage(_Paused):
     """A storage whose every repository call and transaction first waits for the scheduler."""
 
-    def __init__(self, inner: Any, scheduler: Scheduler) -> None:
-        self.inner = inner
-        self.scheduler = scheduler
-
     def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self.inner, name)
-        if name.startswith("_") or callable(attribute):
-            return attribute
-        return _Paused(attribute, self.scheduler)
+        attribute = getattr(self._inner, name)
+        if callable(attribute):
+            return super().__getattr__(name)  # transact, ...
+        return _Paused(attribute, self._scheduler)
 
-    def transact(self, operations: Any) -> Any:
-        self.scheduler.pause()
-        return self.inner.transact(operations)
+
+def replay(schedule: Iterable[tuple[int, int]]) -> Callable[[int], tuple[int, int]]:
+    """A ``choose`` for :meth:`Scheduler.run` that follows a fixed schedule.
+
+    ``schedule`` is what hypothesis drew: (paused thread, calls in a row), in
+    turn; once it is used up, the first paused thread goes on, two calls at a time.
+    """
+    steps = iter(schedule)
+
+    def choose(paused: int) -> tuple[int, int]:
+        index, calls = next(steps, (0, 2))
+        return min(index, paused - 1), calls
+
+    return choose

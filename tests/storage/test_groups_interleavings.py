@@ -11,6 +11,7 @@ every write takes the multi-transaction path.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from drs_orchestration.errors import ConcurrentModificationError, ConflictError,
 from drs_orchestration.models import ProtectionGroup
 from drs_orchestration.services.group_membership import GroupMembership, holder_of, server_claim
 from drs_orchestration.storage import ClaimRecord, MemoryStorage, retry_conflicts
-from tests.storage.scheduling import ScheduledStorage, Scheduler, no_sleep
+from tests.storage.scheduling import ScheduledStorage, Scheduler, Worker, no_sleep, replay
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SERVERS = [f"s-{n:017d}" for n in range(3)]
@@ -33,6 +34,42 @@ def _group(gid: str, servers: list[str]) -> ProtectionGroup:
     return ProtectionGroup(
         group_id=gid, name=gid[-2:], region="us-east-1", source_server_ids=servers
     )
+
+
+def _race(
+    storage: MemoryStorage,
+    operations: list[tuple[str, str, list[str]]],
+    choose: Callable[[int], tuple[int, int]],
+    *,
+    limit: int = 2,
+) -> list[Worker]:
+    """Run each (kind, group ID, servers) in a thread, one storage call at a time."""
+    scheduler = Scheduler()
+    scheduled = ScheduledStorage(storage, scheduler)
+    membership = GroupMembership(scheduled, clock=lambda: T0, transaction_items=limit)  # type: ignore[arg-type]
+
+    def run(kind: str, gid: str, servers: list[str]) -> None:
+        def once() -> None:
+            if kind == "create":
+                membership.save(_group(gid, servers), None)
+                return
+            current = scheduled.protection_groups.get(gid)
+            if kind == "delete":
+                membership.delete(current)
+            else:
+                changed = current.model_copy(update={"source_server_ids": servers})
+                membership.save(changed, current)
+
+        retry_conflicts(once, attempts=3, sleep=no_sleep)
+
+    return scheduler.run([functools.partial(run, *op) for op in operations], choose)
+
+
+def _stored(initial: list[str]) -> MemoryStorage:
+    """A storage holding group ``GROUPS[0]`` with ``initial`` servers, claimed."""
+    storage = MemoryStorage()
+    GroupMembership(storage, clock=lambda: T0).save(_group(GROUPS[0], initial), None)
+    return storage
 
 
 server_sets = st.lists(st.sampled_from(SERVERS), unique=True, min_size=1, max_size=3)
@@ -60,8 +97,7 @@ def test_no_interleaving_puts_a_server_in_two_groups(
     limit: int,
     data: st.DataObject,
 ) -> None:
-    storage = MemoryStorage()
-    GroupMembership(storage, clock=lambda: T0).save(_group(GROUPS[0], initial), None)
+    storage = _stored(initial)
     taken = set(initial)
     for server, owner in leftovers.items():
         # Claims left by writes that crashed: their owner does not list the server.
@@ -70,27 +106,11 @@ def test_no_interleaving_puts_a_server_in_two_groups(
                 ClaimRecord(claim_id=server_claim(server), owner_id=owner, kind="group-membership")
             )
 
-    scheduler = Scheduler()
-    scheduled = ScheduledStorage(storage, scheduler)
-    membership = GroupMembership(scheduled, clock=lambda: T0, transaction_items=limit)  # type: ignore[arg-type]
-
-    def run(kind: str, gid: str, servers: list[str]) -> None:
-        def once() -> None:
-            if kind == "create":
-                membership.save(_group(gid, servers), None)
-                return
-            current = scheduled.protection_groups.get(gid)
-            if kind == "delete":
-                membership.delete(current)
-            else:
-                changed = current.model_copy(update={"source_server_ids": servers})
-                membership.save(changed, current)
-
-        retry_conflicts(once, attempts=3, sleep=no_sleep)
-
-    workers = scheduler.run(
-        [functools.partial(run, *op) for op in operations],
+    workers = _race(
+        storage,
+        operations,
         lambda n: (data.draw(st.integers(0, n - 1)), data.draw(st.integers(1, 8))),
+        limit=limit,
     )
 
     for worker in workers:
@@ -140,29 +160,13 @@ def test_a_release_racing_an_update_that_lists_its_server_again_cannot_delete_th
     # releases s0's claim, checking G at v2. B reads G at v2 and moves it back to [s0]:
     # s0's claim is still G's, but G at v2 does not list it, so A's release may delete it
     # under B. B must put the claim again at its version: one of the two then conflicts.
-    storage = MemoryStorage()
     s0, s1 = SERVERS[0], SERVERS[1]
-    GroupMembership(storage, clock=lambda: T0).save(_group(GROUPS[0], [s0]), None)
-    scheduler = Scheduler()
-    scheduled = ScheduledStorage(storage, scheduler)
-    membership = GroupMembership(scheduled, clock=lambda: T0, transaction_items=2)  # type: ignore[arg-type]
+    storage = _stored([s0])
 
-    def update(servers: list[str]) -> None:
-        def once() -> None:
-            current = scheduled.protection_groups.get(GROUPS[0])
-            membership.save(current.model_copy(update={"source_server_ids": servers}), current)
-
-        retry_conflicts(once, attempts=3, sleep=no_sleep)
-
-    # The schedule hypothesis found: (paused thread, calls in a row), in turn.
-    schedule = iter([(0, 1)] * 6 + [(1, 1), (1, 1), (0, 1), (0, 1), (1, 5)] + [(0, 1)] * 2)
-
-    def choose(paused: int) -> tuple[int, int]:
-        index, steps = next(schedule, (0, 2))
-        return min(index, paused - 1), steps
-
-    workers = scheduler.run(
-        [functools.partial(update, [s1]), functools.partial(update, [s0])], choose
+    # The schedule hypothesis found.
+    schedule = [(0, 1)] * 6 + [(1, 1), (1, 1), (0, 1), (0, 1), (1, 5)] + [(0, 1)] * 2
+    workers = _race(
+        storage, [("update", GROUPS[0], [s1]), ("update", GROUPS[0], [s0])], replay(schedule)
     )
 
     assert [w.error for w in workers] == [None, None]
@@ -176,29 +180,13 @@ def test_a_release_that_retries_does_not_delete_a_claim_put_again_meanwhile() ->
     # G at v2 and moves it to [s0, s2]: it puts s0's claim again (left over), so A's
     # delete conflicts. A's release reads the claim again and must not delete it at the
     # version B put, or B's write of G commits s0 without its claim.
-    storage = MemoryStorage()
     s0, s1, s2 = SERVERS
-    GroupMembership(storage, clock=lambda: T0).save(_group(GROUPS[0], [s0]), None)
-    scheduler = Scheduler()
-    scheduled = ScheduledStorage(storage, scheduler)
-    membership = GroupMembership(scheduled, clock=lambda: T0, transaction_items=2)  # type: ignore[arg-type]
+    storage = _stored([s0])
 
-    def update(servers: list[str]) -> None:
-        def once() -> None:
-            current = scheduled.protection_groups.get(GROUPS[0])
-            membership.save(current.model_copy(update={"source_server_ids": servers}), current)
-
-        retry_conflicts(once, attempts=3, sleep=no_sleep)
-
-    # The schedule hypothesis found: (paused thread, calls in a row), in turn.
-    schedule = iter([(0, 1), (0, 6), (1, 6), (0, 3), (0, 5)])
-
-    def choose(paused: int) -> tuple[int, int]:
-        index, steps = next(schedule, (0, 2))
-        return min(index, paused - 1), steps
-
-    workers = scheduler.run(
-        [functools.partial(update, [s1]), functools.partial(update, [s0, s2])], choose
+    # The schedule hypothesis found.
+    schedule = [(0, 1), (0, 6), (1, 6), (0, 3), (0, 5)]
+    workers = _race(
+        storage, [("update", GROUPS[0], [s1]), ("update", GROUPS[0], [s0, s2])], replay(schedule)
     )
 
     assert [w.error for w in workers] == [None, None]
@@ -213,40 +201,17 @@ def test_a_take_over_cannot_overwrite_a_claim_released_and_put_again_meanwhile()
     # G0 still holds it and plans to take it over from the deleted G0 at its version.
     # Meanwhile G0's delete releases it and G2 claims s2. Had the release deleted the
     # claim, G2's would be a new claim at the version G1 read, and G1 would overwrite it.
-    storage = MemoryStorage()
     s0, s1, s2 = SERVERS
-    GroupMembership(storage, clock=lambda: T0).save(_group(GROUPS[0], [s0, s2]), None)
-    scheduler = Scheduler()
-    scheduled = ScheduledStorage(storage, scheduler)
-    membership = GroupMembership(scheduled, clock=lambda: T0, transaction_items=2)  # type: ignore[arg-type]
+    storage = _stored([s0, s2])
 
-    def create(gid: str, servers: list[str]) -> None:
-        retry_conflicts(
-            lambda: membership.save(_group(gid, servers), None), attempts=3, sleep=no_sleep
-        )
-
-    def delete() -> None:
-        retry_conflicts(
-            lambda: membership.delete(scheduled.protection_groups.get(GROUPS[0])),
-            attempts=3,
-            sleep=no_sleep,
-        )
-
-    # The schedule hypothesis found: (paused thread, calls in a row), in turn.
-    schedule = iter([(2, 7), (1, 2), (2, 1), (0, 1), (0, 4), (0, 8)])
-
-    def choose(paused: int) -> tuple[int, int]:
-        index, steps = next(schedule, (0, 2))
-        return min(index, paused - 1), steps
-
-    workers = scheduler.run(
-        [
-            functools.partial(create, GROUPS[2], [s2]),
-            functools.partial(create, GROUPS[1], [s0, s1, s2]),
-            delete,
-        ],
-        choose,
-    )
+    # The schedule hypothesis found.
+    schedule = [(2, 7), (1, 2), (2, 1), (0, 1), (0, 4), (0, 8)]
+    operations = [
+        ("create", GROUPS[2], [s2]),
+        ("create", GROUPS[1], [s0, s1, s2]),
+        ("delete", GROUPS[0], []),
+    ]
+    workers = _race(storage, operations, replay(schedule))
 
     assert workers[0].error is None
     assert isinstance(workers[1].error, ConflictError)
