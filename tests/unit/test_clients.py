@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from drs_orchestration import __version__
@@ -16,6 +20,8 @@ from drs_orchestration.aws import (
     RetryPolicy,
     SessionClientFactory,
     default_config,
+    library_session,
+    parse_aws_timestamp,
     request_timeout_bound_s,
 )
 from drs_orchestration.errors import CrossAccountError, ValidationError
@@ -247,3 +253,69 @@ class TestSimulatedClientFactory:
         ctx = AccountContext(account_id=OTHER, role_name="R")
         with pytest.raises(CrossAccountError, match=OTHER):
             SimulatedClientFactory().client("drs", "us-east-1", ctx)
+
+
+class TestTimestampParsing:
+    @settings(max_examples=200)
+    @given(
+        at=st.datetimes(
+            min_value=datetime(1971, 1, 1),
+            max_value=datetime(2200, 1, 1),
+            timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7, minutes=-30))]),
+        ),
+        form=st.sampled_from(["z", "millis-z", "offset", "naive"]),
+    )
+    def test_iso_text_parses_to_what_botocore_parses(self, at: datetime, form: str) -> None:
+        if form == "z":
+            text = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        elif form == "millis-z":
+            text = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        elif form == "offset":
+            text = at.isoformat()
+        else:
+            text = at.replace(tzinfo=None).isoformat()
+        ours, botocores = parse_aws_timestamp(text), botocore_parse_timestamp(text)
+        assert ours == botocores
+        assert ours.utcoffset() == botocores.utcoffset()
+
+    @pytest.mark.parametrize(
+        "value",
+        [1700000000, 1700000000.25, "1700000000", "Wed, 02 Oct 2002 13:00:00 GMT", "2002-10-02"],
+    )
+    def test_other_forms_go_to_botocores_parser(self, value: str | float) -> None:
+        assert parse_aws_timestamp(value) == botocore_parse_timestamp(value)
+
+    def test_text_that_is_no_timestamp_fails_as_botocore_fails(self) -> None:
+        with pytest.raises(ValueError, match="not-a-time"):
+            parse_aws_timestamp("2026-13-45Tnot-a-time")
+
+    def test_the_factorys_own_session_parses_ec2_times_like_a_plain_session(
+        self, aws: None
+    ) -> None:
+        plain = boto3.client("ec2", region_name="us-east-1")
+        plain.run_instances(ImageId="ami-12c6146b", MinCount=2, MaxCount=2)
+        ours = SessionClientFactory().client("ec2", "us-east-1").describe_instances()
+        theirs = plain.describe_instances()
+        assert ours["Reservations"] == theirs["Reservations"]
+        launched = ours["Reservations"][0]["Instances"][0]["LaunchTime"]
+        assert launched.utcoffset() == timedelta(0)
+
+    def test_a_session_the_caller_passes_is_left_as_it_is(self) -> None:
+        session = boto3.Session(region_name="us-east-1")
+        factory = session._session.get_component("response_parser_factory")  # type: ignore[attr-defined]
+        before = dict(factory._defaults)
+        SessionClientFactory(session=session).client("ec2", "us-east-1")
+        assert factory._defaults == before
+        assert "timestamp_parser" not in factory._defaults
+
+    def test_assumed_role_sessions_parse_fast(self, aws: None) -> None:
+        ctx = AccountContext(account_id=OTHER, role_name="DRSOrchestration")
+        role_session = AssumeRoleClientFactory()._session_for(ctx, "us-east-1")
+        factory = role_session._session.get_component("response_parser_factory")  # type: ignore[attr-defined]
+        assert factory._defaults["timestamp_parser"] is parse_aws_timestamp
+
+    def test_library_sessions_parse_fast(self) -> None:
+        session = library_session(region_name="eu-west-1")
+        factory = session._session.get_component("response_parser_factory")  # type: ignore[attr-defined]
+        assert factory._defaults["timestamp_parser"] is parse_aws_timestamp
+        assert session.region_name == "eu-west-1"

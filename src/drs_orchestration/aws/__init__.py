@@ -8,6 +8,8 @@ from drs_orchestration.aws.clients import (
     ClientFactory,
     SessionClientFactory,
     default_config,
+    library_session,
+    parse_aws_timestamp,
     request_timeout_bound_s,
 )
 from drs_orchestration.aws.errors import (
@@ -29,7 +31,9 @@ __all__ = [
     "SessionClientFactory",
     "default_config",
     "is_retryable",
+    "library_session",
     "may_have_applied",
+    "parse_aws_timestamp",
     "request_timeout_bound_s",
     "translate_aws_errors",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
 
 import boto3
@@ -16,6 +17,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from drs_orchestration._version import __version__
 from drs_orchestration.aws.retry import RetryPolicy
@@ -36,7 +38,10 @@ __all__ = [
     "SessionClientFactory",
     "check_region",
     "default_config",
+    "library_session",
+    "parse_aws_timestamp",
     "request_timeout_bound_s",
+    "use_fast_timestamps",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,6 +60,48 @@ _BOTOCORE_TIMEOUT_S = 60.0
 _BOTOCORE_MAX_BACKOFF_S = 20.0
 # botocore's attempts when no retry configuration is given (legacy mode: 4 retries).
 _BOTOCORE_DEFAULT_ATTEMPTS = 5
+
+
+def parse_aws_timestamp(value: str | int | float) -> datetime:
+    """Parse a timestamp of an AWS response as botocore does, ISO 8601 text without dateutil.
+
+    botocore hands every timestamp to ``dateutil``, which costs about a third
+    of parsing an EC2 ``DescribeInstances`` answer. AWS sends ISO 8601 text
+    (``2026-11-29T01:29:48.000Z``), which :meth:`datetime.fromisoformat`
+    reads to the same instant; anything else (epoch seconds, RFC 822 dates)
+    goes to botocore's own parser.
+    """
+    if isinstance(value, str) and value[4:5] == "-" and value[10:11] in ("T", " "):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    # botocore's stubs say text, but its parser takes epoch numbers too.
+    return botocore_parse_timestamp(value)  # type: ignore[arg-type]
+
+
+def use_fast_timestamps(core: botocore.session.Session) -> botocore.session.Session:
+    """Make the clients of ``core`` parse timestamps with :func:`parse_aws_timestamp`.
+
+    Only for sessions the library creates: a session the caller passes in is
+    theirs, and its parsing is left as they set it.
+    """
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=parse_aws_timestamp
+    )
+    return core
+
+
+def library_session(**kwargs: Any) -> boto3.Session:
+    """A new boto3 session whose clients parse timestamps with :func:`parse_aws_timestamp`.
+
+    ``kwargs`` are :class:`boto3.Session`'s (profile, region, credentials).
+
+    Examples:
+        >>> clients = SessionClientFactory(session=library_session(profile_name="dr"))
+    """
+    core = kwargs.pop("botocore_session", None) or botocore.session.get_session()
+    return boto3.Session(botocore_session=use_fast_timestamps(core), **kwargs)
 
 
 def default_config(config: Config | None = None) -> Config:
@@ -182,8 +229,9 @@ class SessionClientFactory:
     account.
 
     Args:
-        session: The boto3 session to use (default: a new ``boto3.Session()``,
-            created on first use, never at import).
+        session: The boto3 session to use (default: a new session from the
+            default credential chain, created on first use, never at import,
+            whose clients parse timestamps faster: :func:`library_session`).
         config: botocore config merged over the defaults (user agent
             ``drs-orchestration/<version>``, botocore retries off, timeouts;
             see :func:`default_config`).
@@ -210,7 +258,7 @@ class SessionClientFactory:
         """The boto3 session clients are made from."""
         with self._lock:
             if self._session is None:
-                self._session = boto3.Session()
+                self._session = library_session()
             return self._session
 
     @property
@@ -389,7 +437,7 @@ class AssumeRoleClientFactory(SessionClientFactory):
             refresh_using=fetcher.fetch_credentials,
             method="assume-role",
         )
-        core = botocore.session.get_session()
+        core = use_fast_timestamps(botocore.session.get_session())
         # botocore has no public setter for a session's credential object; this is the
         # documented-by-practice way to hand a session refreshable credentials.
         core._credentials = credentials  # type: ignore[attr-defined]

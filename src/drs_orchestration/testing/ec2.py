@@ -31,6 +31,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.model import ListShape, Shape, StructureShape
 
+from drs_orchestration.aws.clients import use_fast_timestamps
 from drs_orchestration.testing.service import DEFAULT_ACCOUNT_ID, IdFactory, stable_id
 from drs_orchestration.testing.state import Ec2Home
 
@@ -103,6 +104,8 @@ class Credentials:
         """
         core = botocore.session.Session()
         core.register_component("data_loader", _SHARED_LOADER)
+        # Parsed as SessionClientFactory's own sessions parse them.
+        use_fast_timestamps(core)
         return boto3.Session(
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=self.secret_access_key,
