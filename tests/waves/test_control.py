@@ -7,7 +7,7 @@ import pytest
 from drs_orchestration import ExecutionStatus, WaveStatus
 from drs_orchestration.errors import InvalidStateTransitionError
 from drs_orchestration.events import ExecutionPaused
-from drs_orchestration.models import ServerLaunchStatus
+from drs_orchestration.models import JobStatus, ServerLaunchStatus
 from tests.waves.helpers import make_drill, simulated
 
 
@@ -78,8 +78,11 @@ def test_cancel_before_anything_launched_launches_nothing() -> None:
         execution = drill.orch.waves.step(execution.execution_id).execution  # execution started
         execution = drill.orch.waves.step(
             execution.execution_id
-        ).execution  # preflight of the first wave
-        assert execution.waves[0].status is WaveStatus.CONFIGURING
+        ).execution  # preflight, configuration and chunk plan of the first wave
+        assert execution.waves[0].status is WaveStatus.LAUNCHING
+        assert [(c.status, c.job_id, c.start_attempts) for c in execution.waves[0].jobs] == [
+            (JobStatus.INTENT, None, 0)
+        ]
 
         drill.orch.waves.cancel(execution.execution_id, "ops")
         execution = drill.run(execution)

@@ -90,3 +90,31 @@ def test_a_group_that_cannot_be_configured_fails_the_wave_before_any_job() -> No
         assert wave.error.code == LaunchConfigApplicationError.code
         assert group.group_id in wave.error.message
         assert sim.calls.count("StartRecovery") == 0
+
+
+def test_a_configuration_failing_in_the_readiness_checks_step_keeps_the_verdicts() -> None:
+    with simulated() as sim:
+        orch = orchestrator(sim)
+        servers = add_servers(sim, "db", 2)
+        group = orch.groups.create(
+            "db", REGION, tags={"Tier": "db"}, launch_settings={"copyPrivateIp": True}, apply=False
+        )
+        plan = orch.plans.create("p", [{"name": "db", "protectionGroupIds": [group.group_id]}])
+        execution = orch.waves.start(plan.plan_id)
+        orch.waves.step(execution.execution_id)  # the execution starts
+        sim.faults.server_error(1.0, "UpdateLaunchConfiguration")
+        sim.calls.clear()
+
+        result = orch.waves.step(execution.execution_id)
+
+        assert sim.calls.count("DescribeSourceServers") == 1  # checked in this very step
+        wave = orch.waves.get(execution.execution_id).waves[0]
+        assert wave.status is WaveStatus.FAILED
+        assert wave.error is not None
+        assert wave.error.code == LaunchConfigApplicationError.code
+        assert wave.jobs == []
+        assert {sid: o.readiness.ready for sid, o in wave.servers.items() if o.readiness} == (
+            dict.fromkeys(servers, True)
+        )
+        assert result.execution.waves[0].servers == wave.servers
+        assert sim.calls.count("StartRecovery") == 0

@@ -283,9 +283,14 @@ class WaveStepper:
             run.status = WaveStatus.SKIPPED
             run.ended_at = step.now
             self._wave_finished(step, run)
-        else:
-            run.status = WaveStatus.CONFIGURING
+            step.done()
+            return
+        run.status = WaveStatus.CONFIGURING
         step.done()
+        # Each of these steps is idempotent and only the next one's write matters, so one
+        # step carries the wave from its readiness check to its planned chunks: a step
+        # saved is a read and a write of the wave's records.
+        self._configure(step, run)
 
     def _configure(self, step: StepContext, run: WaveRun) -> None:
         paths: list[ConfigPath] = []
@@ -313,6 +318,9 @@ class WaveStepper:
             )
         )
         step.done()
+        if run.point_in_time is None:
+            # A point in time reads a snapshot per server: that step stays on its own.
+            self._plan(step, run)
 
     def _plan(self, step: StepContext, run: WaveRun) -> None:
         servers = [
