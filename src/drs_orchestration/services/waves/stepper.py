@@ -287,9 +287,10 @@ class WaveStepper:
             return
         run.status = WaveStatus.CONFIGURING
         step.done()
-        # Each of these steps is idempotent and only the next one's write matters, so one
-        # step carries the wave from its readiness check to its planned chunks: a step
-        # saved is a read and a write of the wave's records.
+        # Configuring and planning have no effect in AWS that a repeat would duplicate
+        # (an applied launch configuration is applied again to the same result), so the
+        # step that checked readiness goes on to them: one read and one write of the
+        # wave's records where three steps took three.
         self._configure(step, run)
 
     def _configure(self, step: StepContext, run: WaveRun) -> None:
