@@ -289,33 +289,37 @@ class TestTimestampParsing:
         with pytest.raises(ValueError, match="not-a-time"):
             parse_aws_timestamp("2026-13-45Tnot-a-time")
 
+    # Which parser read a timestamp shows in its zone: a dateutil zone (tzutc, tzlocal)
+    # for botocore's, datetime.timezone.utc for parse_aws_timestamp.
+    @staticmethod
+    def _launch_time_zone(ec2: Any) -> object:
+        ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)
+        reservation = ec2.describe_instances()["Reservations"][-1]
+        return reservation["Instances"][0]["LaunchTime"].tzinfo
+
     def test_the_factorys_own_session_parses_ec2_times_like_a_plain_session(
         self, aws: None
     ) -> None:
+        ec2 = SessionClientFactory().client("ec2", "us-east-1")
+        assert self._launch_time_zone(ec2) is UTC
         plain = boto3.client("ec2", region_name="us-east-1")
-        plain.run_instances(ImageId="ami-12c6146b", MinCount=2, MaxCount=2)
-        ours = SessionClientFactory().client("ec2", "us-east-1").describe_instances()
-        theirs = plain.describe_instances()
-        assert ours["Reservations"] == theirs["Reservations"]
-        launched = ours["Reservations"][0]["Instances"][0]["LaunchTime"]
-        assert launched.utcoffset() == timedelta(0)
+        assert not isinstance(self._launch_time_zone(plain), timezone)
+        assert (
+            ec2.describe_instances()["Reservations"] == plain.describe_instances()["Reservations"]
+        )
 
-    def test_a_session_the_caller_passes_is_left_as_it_is(self) -> None:
+    def test_a_session_the_caller_passes_is_left_as_it_is(self, aws: None) -> None:
         session = boto3.Session(region_name="us-east-1")
-        factory = session._session.get_component("response_parser_factory")  # type: ignore[attr-defined]
-        before = dict(factory._defaults)
-        SessionClientFactory(session=session).client("ec2", "us-east-1")
-        assert factory._defaults == before
-        assert "timestamp_parser" not in factory._defaults
+        ec2 = SessionClientFactory(session=session).client("ec2", "us-east-1")
+        assert not isinstance(self._launch_time_zone(ec2), timezone)
+        assert not isinstance(self._launch_time_zone(session.client("ec2")), timezone)
 
     def test_assumed_role_sessions_parse_fast(self, aws: None) -> None:
         ctx = AccountContext(account_id=OTHER, role_name="DRSOrchestration")
-        role_session = AssumeRoleClientFactory()._session_for(ctx, "us-east-1")
-        factory = role_session._session.get_component("response_parser_factory")  # type: ignore[attr-defined]
-        assert factory._defaults["timestamp_parser"] is parse_aws_timestamp
+        ec2 = AssumeRoleClientFactory().client("ec2", "us-east-1", ctx)
+        assert self._launch_time_zone(ec2) is UTC
 
-    def test_library_sessions_parse_fast(self) -> None:
+    def test_library_sessions_parse_fast(self, aws: None) -> None:
         session = library_session(region_name="eu-west-1")
-        factory = session._session.get_component("response_parser_factory")  # type: ignore[attr-defined]
-        assert factory._defaults["timestamp_parser"] is parse_aws_timestamp
         assert session.region_name == "eu-west-1"
+        assert self._launch_time_zone(session.client("ec2")) is UTC

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from drs_orchestration import ExecutionStatus, LaunchConfigApplicationError, WaveStatus
-from drs_orchestration.models import ConfigPath, LaunchSettings
+from drs_orchestration import (
+    ExecutionStatus,
+    LaunchConfigApplicationError,
+    Orchestrator,
+    WaveStatus,
+)
+from drs_orchestration.models import ConfigPath, LaunchSettings, ProtectionGroup, RecoveryPlan
+from drs_orchestration.testing import DrsSimulator
 from tests.waves.helpers import REGION, add_servers, make_drill, orchestrator, simulated
 
 LAUNCH_CONFIG_OPERATIONS = ("GetLaunchConfiguration", "UpdateLaunchConfiguration")
@@ -11,6 +17,18 @@ LAUNCH_CONFIG_OPERATIONS = ("GetLaunchConfiguration", "UpdateLaunchConfiguration
 
 def _launch_config_calls(sim: object) -> int:
     return sum(sim.calls.count(op) for op in LAUNCH_CONFIG_OPERATIONS)  # type: ignore[attr-defined]
+
+
+def _unapplied_plan(
+    orch: Orchestrator, sim: DrsSimulator, servers: int
+) -> tuple[list[str], ProtectionGroup, RecoveryPlan]:
+    """A one-wave plan of a group whose launch settings were never applied to DRS."""
+    server_ids = add_servers(sim, "db", servers)
+    group = orch.groups.create(
+        "db", REGION, tags={"Tier": "db"}, launch_settings={"copyPrivateIp": True}, apply=False
+    )
+    plan = orch.plans.create("p", [{"name": "db", "protectionGroupIds": [group.group_id]}])
+    return server_ids, group, plan
 
 
 def test_fast_path_makes_zero_launch_configuration_calls() -> None:
@@ -30,11 +48,7 @@ def test_fast_path_makes_zero_launch_configuration_calls() -> None:
 def test_fallback_applies_before_the_job_starts() -> None:
     with simulated() as sim:
         orch = orchestrator(sim)
-        servers = add_servers(sim, "db", 2)
-        group = orch.groups.create(
-            "db", REGION, tags={"Tier": "db"}, launch_settings={"copyPrivateIp": True}, apply=False
-        )
-        plan = orch.plans.create("p", [{"name": "db", "protectionGroupIds": [group.group_id]}])
+        servers, group, plan = _unapplied_plan(orch, sim, 2)
         sim.calls.clear()
 
         execution = orch.waves.run(orch.waves.start(plan.plan_id).execution_id)
@@ -74,11 +88,7 @@ def test_drift_triggers_a_reapply_of_the_drifted_servers_only() -> None:
 def test_a_group_that_cannot_be_configured_fails_the_wave_before_any_job() -> None:
     with simulated() as sim:
         orch = orchestrator(sim)
-        add_servers(sim, "db", 1)
-        group = orch.groups.create(
-            "db", REGION, tags={"Tier": "db"}, launch_settings={"copyPrivateIp": True}, apply=False
-        )
-        plan = orch.plans.create("p", [{"name": "db", "protectionGroupIds": [group.group_id]}])
+        _, group, plan = _unapplied_plan(orch, sim, 1)
         sim.faults.server_error(1.0, "UpdateLaunchConfiguration")
 
         execution = orch.waves.run(orch.waves.start(plan.plan_id).execution_id)
@@ -95,11 +105,7 @@ def test_a_group_that_cannot_be_configured_fails_the_wave_before_any_job() -> No
 def test_a_configuration_failing_in_the_readiness_checks_step_keeps_the_verdicts() -> None:
     with simulated() as sim:
         orch = orchestrator(sim)
-        servers = add_servers(sim, "db", 2)
-        group = orch.groups.create(
-            "db", REGION, tags={"Tier": "db"}, launch_settings={"copyPrivateIp": True}, apply=False
-        )
-        plan = orch.plans.create("p", [{"name": "db", "protectionGroupIds": [group.group_id]}])
+        servers, _, plan = _unapplied_plan(orch, sim, 2)
         execution = orch.waves.start(plan.plan_id)
         orch.waves.step(execution.execution_id)  # the execution starts
         sim.faults.server_error(1.0, "UpdateLaunchConfiguration")
