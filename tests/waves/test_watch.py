@@ -9,9 +9,10 @@ view DRS may show (hypothesis), and check what such a poll reads.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from drs_orchestration import ExecutionStatus, WaveStatus
 from drs_orchestration.errors import ValidationError
+from drs_orchestration.events import Event, JobProgress
 from drs_orchestration.models import (
     JobRecord,
     JobStatus,
@@ -34,9 +36,11 @@ from drs_orchestration.services.waves.monitor import JobView, ServerView
 from drs_orchestration.services.waves.watch import launch_counts, progress_differs, worth_writing
 from drs_orchestration.storage import DynamoDBStorage, MemoryStorage
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
-from tests.waves.helpers import REGION, make_drill, simulated
+from tests.waves.helpers import NO_WAIT_RETRY, REGION, make_drill, simulated
 
 JOB_ID = "drsjob-0123456789abcdef0"
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+INTERVAL = timedelta(seconds=120)
 FINAL = {ServerLaunchStatus.LAUNCHED, ServerLaunchStatus.FAILED, ServerLaunchStatus.TERMINATED}
 # What DRS may show next of a server recorded in a status (the module's assumption).
 NEXT = {
@@ -87,6 +91,10 @@ def recorded_and_seen(draw: st.DrawFn) -> tuple[WaveRun, JobRecord, JobView]:
         )
         seen[sid] = ServerView(launch_status=shown, recovery_instance_id=shown_instance)
     chunk = _running_chunk(servers)
+    # Never written, written within the interval, at its edge, or before it.
+    chunk.progress_recorded_at = draw(
+        st.sampled_from([None, NOW - timedelta(seconds=30), NOW - INTERVAL, NOW - 2 * INTERVAL])
+    )
     ended = draw(st.sampled_from([None, datetime(2026, 11, 28, tzinfo=UTC)]))
     view = JobView(
         job_id=JOB_ID,
@@ -106,9 +114,9 @@ def test_the_header_decides_a_poll_as_a_step_reading_the_wave_does(
     run, chunk, view = case
     watch = JobWatch.of(chunk, run.servers.values())
 
-    differs, worth = JobFollower.view_differs(run, chunk, view)
+    differs, worth = JobFollower.view_differs(run, chunk, view, NOW, INTERVAL)
 
-    assert worth_writing(watch, view) is worth
+    assert worth_writing(watch, view, NOW, INTERVAL) is worth
     if not worth:
         # The same progress is reported whichever way the poll was decided.
         assert progress_differs(watch, *launch_counts(view.servers.values())) is differs
@@ -142,8 +150,8 @@ def test_a_server_reaching_a_final_status_is_worth_a_write_even_when_another_lea
         },
     )
 
-    assert worth_writing(JobWatch.of(chunk, run.servers.values()), view)
-    assert JobFollower.view_differs(run, chunk, view) == (True, True)
+    assert worth_writing(JobWatch.of(chunk, run.servers.values()), view, NOW, INTERVAL)
+    assert JobFollower.view_differs(run, chunk, view, NOW, INTERVAL) == (True, True)
 
 
 class _CountingStorage(MemoryStorage):
@@ -367,3 +375,80 @@ def test_a_chunk_without_a_job_has_nothing_to_watch() -> None:
         JobWatch.of(chunk, [])
 
     assert raised.value.problems[0]["field"] == "job_id"
+
+
+def _ended_in_drs(view_statuses: dict[str, str]) -> int:
+    return sum(ServerLaunchStatus(s) in FINAL for s in view_statuses.values())
+
+
+def _drive_recording_progress(interval: float) -> tuple[list[datetime], list[timedelta], Any]:
+    """Step a 20-server drill polling every 30 s; return when servers that ended mid-job were
+    written, how far storage lagged DRS at each poll, and the execution at the end."""
+    storage = MemoryStorage()
+    seen: list[Event] = []
+    with simulated(ec2=False) as sim:
+        drill = make_drill(sim, {"database": 20}, storage=storage)
+        executor = WaveExecutor(
+            storage,
+            SimulatedClientFactory(sim),
+            clock=sim.now,
+            retry=NO_WAIT_RETRY,
+            events=seen.append,
+            progress_write_interval_s=interval,
+        )
+        execution_id = drill.start().execution_id
+        written: list[datetime] = []
+        lags: list[timedelta] = []
+        stored_ended = 0
+        while not (result := executor.step(execution_id)).finished:
+            wave = storage.executions.get(execution_id).waves[0]
+            chunk = wave.jobs[0] if wave.jobs else None
+            ended = sum(o.status in FINAL for o in wave.servers.values())
+            running = chunk is not None and chunk.status is JobStatus.STARTED
+            if running and ended > stored_ended:
+                written.append(sim.now())
+                assert chunk is not None
+                assert chunk.progress_recorded_at == sim.now()
+            stored_ended = ended
+            progress = [e for e in seen if isinstance(e, JobProgress)]
+            if running and progress and _ended_in_drs(progress[-1].server_statuses) > ended:
+                # Storage is behind DRS: only since the last progress write.
+                lags.append(
+                    sim.now() - (written[-1] if written else datetime.min.replace(tzinfo=UTC))
+                )
+            seen.clear()
+            if not result.progressed:
+                sim.advance(30)
+        return written, lags, storage.executions.get(execution_id)
+
+
+def test_servers_ending_while_their_job_runs_are_written_at_most_once_per_interval() -> None:
+    written, lags, execution = _drive_recording_progress(120.0)
+    every_poll, no_lags, same = _drive_recording_progress(0.0)
+
+    # Every poll that saw a server end wrote it; spaced writes are fewer, never closer
+    # than the interval, and storage was never behind DRS for longer than it.
+    assert len(every_poll) >= 3
+    assert no_lags == []
+    assert 1 <= len(written) < len(every_poll)
+    assert all(b - a >= timedelta(seconds=120) for a, b in itertools.pairwise(written))
+    assert lags
+    assert all(lag < timedelta(seconds=120) for lag in lags)
+    # Nothing is lost: the job's end records every server either way.
+    for run in (execution, same):
+        assert run.status is ExecutionStatus.COMPLETED
+        outcomes = run.waves[0].servers.values()
+        assert {o.status for o in outcomes} == {ServerLaunchStatus.LAUNCHED}
+        assert all(o.phases.launch_end is not None for o in outcomes)
+
+
+@pytest.mark.parametrize("interval", [-1.0, float("nan"), "120"])
+def test_a_progress_write_interval_that_is_not_a_duration_is_refused(interval: Any) -> None:
+    with pytest.raises(ValidationError) as raised:
+        WaveExecutor(
+            MemoryStorage(),
+            SimulatedClientFactory(DrsSimulator()),
+            progress_write_interval_s=interval,
+        )
+
+    assert raised.value.problems[0]["field"] == "progress_write_interval_s"

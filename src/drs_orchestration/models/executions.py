@@ -323,6 +323,9 @@ class JobRecord(DrsModel):
     ended_at: Timestamp | None = None
     outcomes_recorded: bool = False
     """Phase times, recovery and EC2 instance IDs of the completed job have been recorded."""
+    progress_recorded_at: Timestamp | None = None
+    """When servers that reached a final launch status while the job ran were last
+    recorded: such writes are spaced by the executor's ``progress_write_interval_s``."""
     adopted: bool = False
     """A job DRS holds with this chunk's tags that the chunk's own start did not record
     (a request that outlived its claim): recorded so it is followed and terminable."""
@@ -342,6 +345,8 @@ class JobWatch(DrsModel):
         ended_at: Its end as recorded.
         launch_statuses: How many of its servers are recorded in each launch status.
         recovery_instances: How many of its servers have a recorded recovery instance.
+        progress_recorded_at: The chunk's
+            :attr:`~JobRecord.progress_recorded_at`.
     """
 
     job_id: JobId
@@ -351,6 +356,7 @@ class JobWatch(DrsModel):
         default_factory=dict
     )
     recovery_instances: Annotated[int, Field(ge=0)] = 0
+    progress_recorded_at: Timestamp | None = None
 
     @classmethod
     def of(cls, chunk: JobRecord, outcomes: Iterable[ServerOutcome]) -> JobWatch:
@@ -376,6 +382,7 @@ class JobWatch(DrsModel):
             ended_at=chunk.ended_at,
             launch_statuses=statuses,
             recovery_instances=instances,
+            progress_recorded_at=chunk.progress_recorded_at,
         )
 
 

@@ -62,6 +62,7 @@ class ExecutorSettings:
     max_start_attempts: int
     quota_window: timedelta
     search_skew: timedelta
+    progress_write_interval: timedelta = timedelta(0)
 
 
 @dataclass

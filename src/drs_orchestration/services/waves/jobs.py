@@ -58,7 +58,12 @@ from drs_orchestration.services.waves.monitor import (
     read_job_log,
     recovery_instances,
 )
-from drs_orchestration.services.waves.watch import job_progress, launch_counts, progress_differs
+from drs_orchestration.services.waves.watch import (
+    job_progress,
+    launch_counts,
+    progress_differs,
+    progress_due,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_drs.type_defs import JobTypeDef
@@ -386,13 +391,16 @@ class JobFollower:
                     extra={"executionId": step.execution.execution_id, "jobId": chunk.job_id},
                 )
                 continue
-            differs, worth_writing = self.view_differs(run, chunk, view)
+            differs, worth_writing = self.view_differs(
+                run, chunk, view, step.now, self._settings.progress_write_interval
+            )
             if differs:
                 step.record(
                     job_progress(step.execution.execution_id, run.wave_name, view, step.now)
                 )
             if worth_writing:
                 self.apply_view(step, run, chunk, view)
+                chunk.progress_recorded_at = step.now
                 ended = self._servers_ended(run, chunk)
                 if ended and chunk.status is not JobStatus.COMPLETED:
                     # Every server's launch has ended: the job has nothing left to do for
@@ -410,16 +418,24 @@ class JobFollower:
         return bool(mine) and all(o.status in FINAL_LAUNCH for o in mine)
 
     @staticmethod
-    def view_differs(run: WaveRun, chunk: JobRecord, view: JobView) -> tuple[bool, bool]:
+    def view_differs(
+        run: WaveRun,
+        chunk: JobRecord,
+        view: JobView,
+        now: datetime,
+        progress_write_interval: timedelta,
+    ) -> tuple[bool, bool]:
         """Whether DRS shows anything new, and whether it is worth a write.
 
         Worth a write: the job's status or end, or a server reaching a final
-        launch status (its observed launch time is kept). A server merely
-        moving to ``IN_PROGRESS`` is reported in events but not written, which
-        keeps writes of a large execution few. New is told by counts (servers
-        per launch status, recovery instances), as a poll from the header
-        tells it (:mod:`~drs_orchestration.services.waves.watch`), so both
-        report the same progress.
+        launch status when every server of the job has ended or the progress
+        write is due (:func:`~drs_orchestration.services.waves.watch.progress_due`).
+        A server merely moving to ``IN_PROGRESS``, or ending between two due
+        writes, is reported in events but not written, which keeps writes of
+        a large execution few. New is told by counts (servers per launch
+        status, recovery instances), as a poll from the header tells it
+        (:mod:`~drs_orchestration.services.waves.watch`), so both report the
+        same progress.
         """
         changed = chunk.status is not view.status or (
             view.ended_at is not None and chunk.ended_at != view.ended_at
@@ -427,13 +443,19 @@ class JobFollower:
         if changed:
             return True, True
         owned = {}
+        reached = False
         for sid, server in view.servers.items():
             outcome = run.servers.get(sid)
             if outcome is None or outcome.job_id != chunk.job_id:
                 continue
             if outcome.status is not server.launch_status and server.launch_status in FINAL_LAUNCH:
-                return True, True
+                reached = True
             owned[sid] = server
+        if reached:
+            ended = all(server.launch_status in FINAL_LAUNCH for server in owned.values())
+            return True, ended or progress_due(
+                chunk.progress_recorded_at, now, progress_write_interval
+            )
         recorded = JobWatch.of(chunk, run.servers.values())
         return progress_differs(recorded, *launch_counts(owned.values())), False
 

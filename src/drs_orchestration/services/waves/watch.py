@@ -11,12 +11,14 @@ already has.
 
 A poll is worth a write when a job's status or end changes, or a server
 reaches a final launch status (:data:`~drs_orchestration.services.waves.context.FINAL_LAUNCH`)
-it is not recorded in. From counts alone that is decided on this
-assumption, which DRS's documentation of ``launchStatus`` does not state:
-a server's launch status never leaves ``FAILED`` or ``TERMINATED``, and
-leaves ``LAUNCHED`` only for ``TERMINATED`` (an instance terminated during
-the job). Then no server can reach a final status it is not recorded in
-while every final status keeps its count. A step that reads the wave
+it is not recorded in and either every server of the job has ended or the
+job's progress was last written at least the executor's progress write
+interval ago (:func:`progress_due`). From counts alone that is decided on
+this assumption, which DRS's documentation of ``launchStatus`` does not
+state: a server's launch status never leaves ``FAILED`` or ``TERMINATED``,
+and leaves ``LAUNCHED`` only for ``TERMINATED`` (an instance terminated
+during the job). Then no server can reach a final status it is not recorded
+in while every final status keeps its count. A step that reads the wave
 decides server by server, as before.
 """
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from drs_orchestration.aws.drs import DrsGateway
 from drs_orchestration.errors import DrsOrchestrationError
@@ -39,6 +41,7 @@ __all__ = [
     "launch_counts",
     "poll_watched",
     "progress_differs",
+    "progress_due",
     "worth_writing",
 ]
 
@@ -63,20 +66,38 @@ def progress_differs(
     return dict(statuses) != recorded or instances != watch.recovery_instances
 
 
-def worth_writing(watch: JobWatch, view: JobView) -> bool:
+def progress_due(recorded_at: datetime | None, now: datetime, interval: timedelta) -> bool:
+    """Whether servers newly at a final launch status are written now, while their job runs.
+
+    The first time at once, then once ``interval`` has passed since the last
+    such write. A clock that stepped back defers the write until the job's
+    last server ends, which is always written.
+    """
+    return recorded_at is None or now - recorded_at >= interval
+
+
+def worth_writing(
+    watch: JobWatch, view: JobView, now: datetime, progress_write_interval: timedelta
+) -> bool:
     """Whether DRS's view of a job holds what a step writes, judged from counts alone.
 
     The job's status or end changed, its servers are not those recorded, or
-    a final launch status's count changed (see the module's assumption).
+    a final launch status's count changed (see the module's assumption) and
+    either every server has ended or the progress write is due
+    (:func:`progress_due`).
     """
     if view.status is not watch.status or (
         view.ended_at is not None and view.ended_at != watch.ended_at
     ):
         return True
     statuses, _ = launch_counts(view.servers.values())
-    if sum(statuses.values()) != sum(watch.launch_statuses.values()):
+    total = sum(statuses.values())
+    if total != sum(watch.launch_statuses.values()):
         return True  # not the servers the wave recorded for the job: read the wave
-    return any(statuses.get(s, 0) != watch.launch_statuses.get(s, 0) for s in FINAL_LAUNCH)
+    if not any(statuses.get(s, 0) != watch.launch_statuses.get(s, 0) for s in FINAL_LAUNCH):
+        return False
+    ended = sum(statuses.get(s, 0) for s in FINAL_LAUNCH)
+    return ended == total or progress_due(watch.progress_recorded_at, now, progress_write_interval)
 
 
 def job_progress(execution_id: str, wave_name: str, view: JobView, at: datetime) -> JobProgress:
@@ -116,6 +137,8 @@ def poll_watched(
     runs: Sequence[WaveRun],
     now: datetime,
     gateway: Callable[[str, AccountContext | None], DrsGateway],
+    *,
+    progress_write_interval: timedelta = timedelta(0),
 ) -> WatchedPoll | None:
     """Poll the watched jobs of ``runs`` from their header summaries.
 
@@ -143,7 +166,7 @@ def poll_watched(
                 found.quiet = False  # the step reports it
                 continue
             found.views[watch.job_id] = view
-            if worth_writing(watch, view):
+            if worth_writing(watch, view, now, progress_write_interval):
                 found.quiet = False
             elif progress_differs(watch, *launch_counts(view.servers.values())):
                 found.events.append(job_progress(execution_id, run.wave_name, view, now))
