@@ -405,6 +405,10 @@ def _drive_recording_progress(interval: float) -> tuple[list[datetime], list[tim
             chunk = wave.jobs[0] if wave.jobs else None
             ended = sum(o.status in FINAL for o in wave.servers.values())
             running = chunk is not None and chunk.status is JobStatus.STARTED
+            if running and not ended:
+                # The job's own changes (PENDING to STARTED) are no progress write.
+                assert chunk is not None
+                assert chunk.progress_recorded_at is None
             if running and ended > stored_ended:
                 written.append(sim.now())
                 assert chunk is not None

@@ -399,8 +399,8 @@ class JobFollower:
                     job_progress(step.execution.execution_id, run.wave_name, view, step.now)
                 )
             if worth_writing:
-                self.apply_view(step, run, chunk, view)
-                chunk.progress_recorded_at = step.now
+                if self.apply_view(step, run, chunk, view):
+                    chunk.progress_recorded_at = step.now
                 ended = self._servers_ended(run, chunk)
                 if ended and chunk.status is not JobStatus.COMPLETED:
                     # Every server's launch has ended: the job has nothing left to do for
@@ -459,16 +459,21 @@ class JobFollower:
         recorded = JobWatch.of(chunk, run.servers.values())
         return progress_differs(recorded, *launch_counts(owned.values())), False
 
-    def apply_view(self, step: StepContext, run: WaveRun, chunk: JobRecord, view: JobView) -> None:
-        """Copy what ``DescribeJobs`` shows into the chunk and its servers."""
+    def apply_view(self, step: StepContext, run: WaveRun, chunk: JobRecord, view: JobView) -> bool:
+        """Copy what ``DescribeJobs`` shows into the chunk and its servers.
+
+        Returns whether a server reached a final launch status it was not recorded in.
+        """
         chunk.status = view.status
         if view.ended_at is not None:
             chunk.ended_at = view.ended_at
+        reached = False
         for sid, server in view.servers.items():
             outcome = run.servers.get(sid)
             if outcome is None or outcome.job_id != chunk.job_id:
                 continue
             if outcome.status is not server.launch_status:
+                reached = reached or server.launch_status in FINAL_LAUNCH
                 outcome.status = server.launch_status
                 if (
                     server.launch_status is ServerLaunchStatus.LAUNCHED
@@ -477,6 +482,7 @@ class JobFollower:
                     outcome.phases.launch_end = step.now
             if server.recovery_instance_id:
                 outcome.recovery_instance_id = server.recovery_instance_id
+        return reached
 
     def record_outcomes(
         self, step: StepContext, run: WaveRun, chunk: JobRecord, drs: DrsGateway
