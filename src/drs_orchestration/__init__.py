@@ -79,6 +79,7 @@ from drs_orchestration.models import (
 from drs_orchestration.services import (
     AgentInstallRequest,
     DrsQuotas,
+    ExecutorOptions,
     FailbackCoordinator,
     FailbackOptions,
     InstanceMatcher,
@@ -119,6 +120,7 @@ __all__ = [
     "Execution",
     "ExecutionStatus",
     "ExecutionType",
+    "ExecutorOptions",
     "Failback",
     "FailbackCoordinator",
     "FailbackOptions",

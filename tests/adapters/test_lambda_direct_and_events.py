@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -202,3 +203,14 @@ def test_other_events_are_refused_with_a_reason(adapter: LambdaAdapter) -> None:
 )  # fmt: skip
 def test_events_are_told_apart_by_their_shape(event: Any, kind: EventKind) -> None:
     assert classify(event) is kind
+
+
+def test_the_wave_executors_options_are_set_through_the_adapter(sim: DrsSimulator) -> None:
+    adapter = make_adapter(
+        sim, executor_options={"progress_write_interval_s": 0, "start_lease_s": 900}
+    )
+
+    settings = adapter.orchestrator.waves.settings
+    assert settings.progress_write_interval == timedelta(0)
+    assert settings.start_lease == timedelta(seconds=900)
+    run_drill(sim, adapter)

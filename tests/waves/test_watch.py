@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drs_orchestration import ExecutionStatus, WaveStatus
+from drs_orchestration import ExecutionStatus, Orchestrator, WaveStatus
 from drs_orchestration.errors import ValidationError
 from drs_orchestration.events import Event, JobProgress
 from drs_orchestration.models import (
@@ -381,21 +381,34 @@ def _ended_in_drs(view_statuses: dict[str, str]) -> int:
     return sum(ServerLaunchStatus(s) in FINAL for s in view_statuses.values())
 
 
-def _drive_recording_progress(interval: float) -> tuple[list[datetime], list[timedelta], Any]:
+def _drive_recording_progress(
+    interval: float, *, via_orchestrator: bool = False
+) -> tuple[list[datetime], list[timedelta], Any]:
     """Step a 20-server drill polling every 30 s; return when servers that ended mid-job were
     written, how far storage lagged DRS at each poll, and the execution at the end."""
     storage = MemoryStorage()
     seen: list[Event] = []
     with simulated(ec2=False) as sim:
         drill = make_drill(sim, {"database": 20}, storage=storage)
-        executor = WaveExecutor(
-            storage,
-            SimulatedClientFactory(sim),
-            clock=sim.now,
-            retry=NO_WAIT_RETRY,
-            events=seen.append,
-            progress_write_interval_s=interval,
-        )
+        if via_orchestrator:
+            executor = Orchestrator(
+                storage,
+                SimulatedClientFactory(sim),
+                clock=sim.now,
+                retry=NO_WAIT_RETRY,
+                events=seen.append,
+                sync_cache=False,
+                executor_options={"progress_write_interval_s": interval},
+            ).waves
+        else:
+            executor = WaveExecutor(
+                storage,
+                SimulatedClientFactory(sim),
+                clock=sim.now,
+                retry=NO_WAIT_RETRY,
+                events=seen.append,
+                progress_write_interval_s=interval,
+            )
         execution_id = drill.start().execution_id
         written: list[datetime] = []
         lags: list[timedelta] = []
@@ -456,3 +469,36 @@ def test_a_progress_write_interval_that_is_not_a_duration_is_refused(interval: A
         )
 
     assert raised.value.problems[0]["field"] == "progress_write_interval_s"
+
+
+def test_the_orchestrators_executor_options_reach_its_wave_executor() -> None:
+    spaced = _drive_recording_progress(120.0, via_orchestrator=True)
+    every_poll = _drive_recording_progress(0.0, via_orchestrator=True)
+
+    assert len(spaced[0]) == len(_drive_recording_progress(120.0)[0])
+    assert spaced[1]
+    assert len(every_poll[0]) > len(spaced[0])
+    assert every_poll[1] == []
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"progress_interval_s": 60}, "executor_options.progress_interval_s"),
+        ({"progress_write_interval_s": -5}, "progress_write_interval_s"),
+        ({"max_start_attempts": 0}, "max_start_attempts"),
+        ([("start_lease_s", 600)], "executor_options"),
+    ],
+)
+def test_an_executor_option_unknown_or_out_of_range_is_a_validation_error_naming_it(
+    options: Any, field: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Orchestrator(
+            MemoryStorage(), SimulatedClientFactory(DrsSimulator()), executor_options=options
+        )
+
+    assert raised.value.problems[0]["field"] == field
+    if field.startswith("executor_options."):
+        # It says what the options are.
+        assert "progress_write_interval_s" in raised.value.message

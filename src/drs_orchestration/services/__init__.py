@@ -26,6 +26,7 @@ from drs_orchestration.services.plans import RecoveryPlanService
 from drs_orchestration.services.waves import (
     CacheSyncHook,
     DrsQuotas,
+    ExecutorOptions,
     PostWaveHook,
     RecoveryInstanceSync,
     WaveExecutor,
@@ -38,6 +39,7 @@ __all__ = [
     "DriftReport",
     "DrsQuotas",
     "EnsureReadyResult",
+    "ExecutorOptions",
     "FailbackCoordinator",
     "FailbackOptions",
     "FailbackStepResult",

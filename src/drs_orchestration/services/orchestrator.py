@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from drs_orchestration.aws.clients import ClientFactory, SessionClientFactory
 from drs_orchestration.aws.retry import RetryPolicy
@@ -32,9 +33,11 @@ from drs_orchestration.services.matching import InstanceMatcher
 from drs_orchestration.services.plans import RecoveryPlanService
 from drs_orchestration.services.waves import (
     DrsQuotas,
+    ExecutorOptions,
     PostWaveHook,
     WaveExecutor,
 )
+from drs_orchestration.services.waves.executor import EXECUTOR_OPTIONS
 from drs_orchestration.storage.base import Storage
 
 __all__ = ["Orchestrator"]
@@ -65,10 +68,13 @@ class Orchestrator:
         failback_options: :attr:`failback`'s lag threshold, timeouts, lease,
             attempts and other accounts (:class:`FailbackOptions`; defaults as
             :class:`FailbackCoordinator`'s).
+        executor_options: :attr:`waves`' start lease, start attempts, quota
+            window, search skew and progress write interval
+            (:class:`ExecutorOptions`; defaults as :class:`WaveExecutor`'s).
 
     Raises:
-        ValidationError: ``storage`` is missing, or a failback option is unknown
-            or out of range (the error names it).
+        ValidationError: ``storage`` is missing, or a failback or executor option
+            is unknown or out of range (the error names it).
 
     Attributes:
         groups: :class:`ProtectionGroupService`.
@@ -102,6 +108,7 @@ class Orchestrator:
         sync_cache: bool = True,
         install_agent: AgentInstaller | None = None,
         failback_options: FailbackOptions | None = None,
+        executor_options: ExecutorOptions | None = None,
     ) -> None:
         if storage is None:
             raise ValidationError.for_field(
@@ -144,6 +151,9 @@ class Orchestrator:
             quotas=quotas,
             hooks=hooks,
             cache=self.cache if sync_cache else None,
+            **_known_options(
+                executor_options, "executor_options", EXECUTOR_OPTIONS, "wave executor"
+            ),
         )
         self.matcher = InstanceMatcher(
             self.storage, self.clients, retry=retry, clock=clock, events=events, groups=self.groups
@@ -160,23 +170,25 @@ class Orchestrator:
             sleep=sleep,
             retry=retry,
             install_agent=install_agent,
-            **_failback_options(failback_options),
+            **_known_options(failback_options, "failback_options", FAILBACK_OPTIONS, "failback"),
         )
 
 
-def _failback_options(options: FailbackOptions | None) -> FailbackOptions:
-    """``options`` checked for names :class:`FailbackCoordinator` does not take."""
+def _known_options(
+    options: Mapping[str, Any] | None, field: str, names: frozenset[str], service: str
+) -> Mapping[str, Any]:
+    """``options`` checked for names ``service`` does not take."""
     if options is None:
         return {}
     if not isinstance(options, Mapping):
         raise ValidationError.for_field(
-            "failback_options", options, "must be a mapping of failback option names to values"
+            field, options, f"must be a mapping of {service} option names to values"
         )
     for name in options:
-        if name not in FAILBACK_OPTIONS:
+        if name not in names:
             raise ValidationError.for_field(
-                f"failback_options.{name}",
-                options[name],  # type: ignore[literal-required]
-                f"is not a failback option; the options are {', '.join(sorted(FAILBACK_OPTIONS))}",
+                f"{field}.{name}",
+                options[name],
+                f"is not a {service} option; the options are {', '.join(sorted(names))}",
             )
     return options

@@ -1,7 +1,7 @@
 """Running recovery plans wave by wave: the executor, its quotas, readiness and hooks."""
 
 from drs_orchestration.services.waves.chunks import MANAGED_BY, DrsQuotas, job_tags
-from drs_orchestration.services.waves.executor import StepResult, WaveExecutor
+from drs_orchestration.services.waves.executor import ExecutorOptions, StepResult, WaveExecutor
 from drs_orchestration.services.waves.hooks import (
     CacheSyncHook,
     PostWaveHook,
@@ -13,6 +13,7 @@ __all__ = [
     "MANAGED_BY",
     "CacheSyncHook",
     "DrsQuotas",
+    "ExecutorOptions",
     "PostWaveHook",
     "ReadinessReport",
     "RecoveryInstanceSync",

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from botocore.config import Config
 
@@ -56,9 +56,30 @@ from drs_orchestration.storage.claims import ClaimRecord, claim_id
 from drs_orchestration.storage.executions import LoadedExecution
 from drs_orchestration.storage.transactions import Check, Operation, Put
 
-__all__ = ["StepResult", "WaveExecutor"]
+__all__ = ["ExecutorOptions", "StepResult", "WaveExecutor"]
 
 logger = logging.getLogger(__name__)
+
+
+class ExecutorOptions(TypedDict, total=False):
+    """The wave executor settings an :class:`~drs_orchestration.Orchestrator` passes on.
+
+    Each is the :class:`WaveExecutor` argument of the same name, with the
+    same default.
+
+    Examples:
+        >>> Orchestrator(storage, executor_options={"progress_write_interval_s": 60})
+    """
+
+    start_lease_s: float
+    max_start_attempts: int
+    quota_window: timedelta
+    search_skew: timedelta
+    progress_write_interval_s: float
+
+
+EXECUTOR_OPTIONS = frozenset(ExecutorOptions.__optional_keys__)
+"""The names :class:`ExecutorOptions` accepts."""
 
 _WRITE_RETRIES = 10
 _EVENT_STEPS = 100
