@@ -33,7 +33,12 @@ from drs_orchestration.models import (
 from drs_orchestration.services.waves.executor import WaveExecutor
 from drs_orchestration.services.waves.jobs import JobFollower
 from drs_orchestration.services.waves.monitor import JobView, ServerView
-from drs_orchestration.services.waves.watch import launch_counts, progress_differs, worth_writing
+from drs_orchestration.services.waves.watch import (
+    launch_counts,
+    progress_differs,
+    progress_due,
+    worth_writing,
+)
 from drs_orchestration.storage import DynamoDBStorage, MemoryStorage
 from drs_orchestration.testing import DrsSimulator, SimulatedClientFactory
 from tests.waves.helpers import NO_WAIT_RETRY, REGION, make_drill, simulated
@@ -91,9 +96,18 @@ def recorded_and_seen(draw: st.DrawFn) -> tuple[WaveRun, JobRecord, JobView]:
         )
         seen[sid] = ServerView(launch_status=shown, recovery_instance_id=shown_instance)
     chunk = _running_chunk(servers)
-    # Never written, written within the interval, at its edge, or before it.
+    # Never written, written within the interval, at its edge, before it, or (a clock
+    # that stepped back) after now.
     chunk.progress_recorded_at = draw(
-        st.sampled_from([None, NOW - timedelta(seconds=30), NOW - INTERVAL, NOW - 2 * INTERVAL])
+        st.sampled_from(
+            [
+                None,
+                NOW - timedelta(seconds=30),
+                NOW - INTERVAL,
+                NOW - 2 * INTERVAL,
+                NOW + timedelta(seconds=30),
+            ]
+        )
     )
     ended = draw(st.sampled_from([None, datetime(2026, 11, 28, tzinfo=UTC)]))
     view = JobView(
@@ -377,6 +391,15 @@ def test_a_chunk_without_a_job_has_nothing_to_watch() -> None:
     assert raised.value.problems[0]["field"] == "job_id"
 
 
+def test_a_progress_write_is_due_at_first_then_once_the_interval_has_passed() -> None:
+    assert progress_due(None, NOW, INTERVAL)
+    assert not progress_due(NOW - timedelta(seconds=119), NOW, INTERVAL)
+    assert progress_due(NOW - INTERVAL, NOW, INTERVAL)
+    # A clock that stepped back defers it (the job's last server still writes at once).
+    assert not progress_due(NOW + timedelta(seconds=30), NOW, INTERVAL)
+    assert progress_due(NOW, NOW, timedelta(0))
+
+
 def _ended_in_drs(view_statuses: dict[str, str]) -> int:
     return sum(ServerLaunchStatus(s) in FINAL for s in view_statuses.values())
 
@@ -390,25 +413,19 @@ def _drive_recording_progress(
     seen: list[Event] = []
     with simulated(ec2=False) as sim:
         drill = make_drill(sim, {"database": 20}, storage=storage)
-        if via_orchestrator:
-            executor = Orchestrator(
+        shared: dict[str, Any] = {"clock": sim.now, "retry": NO_WAIT_RETRY, "events": seen.append}
+        clients = SimulatedClientFactory(sim)
+        executor = (
+            Orchestrator(
                 storage,
-                SimulatedClientFactory(sim),
-                clock=sim.now,
-                retry=NO_WAIT_RETRY,
-                events=seen.append,
+                clients,
                 sync_cache=False,
                 executor_options={"progress_write_interval_s": interval},
+                **shared,
             ).waves
-        else:
-            executor = WaveExecutor(
-                storage,
-                SimulatedClientFactory(sim),
-                clock=sim.now,
-                retry=NO_WAIT_RETRY,
-                events=seen.append,
-                progress_write_interval_s=interval,
-            )
+            if via_orchestrator
+            else WaveExecutor(storage, clients, progress_write_interval_s=interval, **shared)
+        )
         execution_id = drill.start().execution_id
         written: list[datetime] = []
         lags: list[timedelta] = []

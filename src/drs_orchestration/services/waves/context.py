@@ -62,7 +62,7 @@ class ExecutorSettings:
     max_start_attempts: int
     quota_window: timedelta
     search_skew: timedelta
-    progress_write_interval: timedelta = timedelta(0)
+    progress_write_interval: timedelta
 
 
 @dataclass
